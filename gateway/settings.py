@@ -1,0 +1,56 @@
+"""Deployment settings: one pydantic-settings class, environment prefix ``FIELDCHECK_``.
+
+Algorithm constants are not here: they live in ``matchers.params``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIELDCHECK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./fieldcheck-data"), description="SQLite file, keys, indexes")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/fieldcheck.db"
+    )
+    admin_token: str | None = Field(
+        None, description="bootstrap admin token; generated and printed once when unset"
+    )
+    max_upload_mb: float = Field(20.0, gt=0, description="largest request body accepted")
+    country: str = Field("MU", description="ISO 3166 alpha-2 country of this gateway")
+    snapshot_key: str | None = Field(None, description="HMAC key shared by one network's gateways")
+    upstream_url: str | None = Field(None, description="central API; unset: bundled stub")
+    upstream_token: str | None = None
+    stub_data_dir: Path | None = None
+    shared_data_dir: Path = Field(
+        Path(__file__).resolve().parent.parent.parent / "shared" / "data",
+        description="real test data (tests and evaluation only)",
+    )
+
+    @field_validator("country")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("country must be an ISO 3166 alpha-2 code such as MU or KE")
+        return value.upper()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fieldcheck.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,78 @@
+"""Score calibration and fusion: raw matcher scores -> false-match-rate equivalents -> decision.
+
+Each matcher's raw score (face cosine similarity, bozorth3 score) means nothing next to another
+matcher's. A ``Calibration`` maps a score to the false match rate measured at that score on
+impostor pairs (the probability that a different person scores at least this much). Evidence is
+``-log10(FMR)``: a face at FMR 1e-4 and two fingers at 1e-3 each give 4 + 3 + 3 = 10, i.e. a
+fused FMR of 1e-10 under independence of modalities and fingers.
+
+Decision rule (documented in docs/CALIBRATION.md): a search over N templates has an expected false
+positive identification rate FPIR ~= N x fused FMR. The top candidate is a ``hit`` when that is at
+most ``HIT_TARGET_FPIR``, ``possible`` when at most ``POSSIBLE_TARGET_FPIR``, else ``no_hit``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from matchers import params
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Piecewise log-linear map score -> FMR; scores must increase and FMRs decrease."""
+
+    name: str
+    points: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        scores = [s for s, _ in self.points]
+        fmrs = [f for _, f in self.points]
+        if len(self.points) < 2 or scores != sorted(scores) or fmrs != sorted(fmrs, reverse=True):
+            raise ValueError(f"calibration {self.name}: points must be increasing in score")
+
+    def fmr(self, score: float) -> float:
+        """False match rate at ``score`` (1.0 for scores below the first point)."""
+        if not math.isfinite(score):
+            return 1.0
+        scores = np.array([s for s, _ in self.points])
+        logs = np.log10([f for _, f in self.points])
+        if score <= scores[0]:
+            # Below the first measured point, rise linearly towards FMR 1.
+            slope = (logs[1] - logs[0]) / (scores[1] - scores[0])
+            return float(min(1.0, 10 ** (logs[0] + slope * (score - scores[0]))))
+        if score >= scores[-1]:
+            slope = (logs[-1] - logs[-2]) / (scores[-1] - scores[-2])
+            value = logs[-1] + slope * (score - scores[-1])
+        else:
+            value = float(np.interp(score, scores, logs))
+        return float(max(params.FMR_FLOOR, 10**value))
+
+    def evidence(self, score: float) -> float:
+        """-log10(FMR): 0 means no evidence, 4 means one in ten thousand impostors score this."""
+        return -math.log10(self.fmr(score))
+
+
+FACE = Calibration("face-dlib-cosine", params.FACE_SCORE_FMR)
+FINGER = Calibration("finger-bozorth3", params.FINGER_SCORE_FMR)
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # "hit" | "possible" | "no_hit"
+    expected_fpir: float
+
+
+def decide(evidences: Sequence[float], gallery_size: int) -> Decision:
+    """Decide from one candidate's per-capture evidences over a gallery of ``gallery_size``."""
+    total = sum(max(0.0, e) for e in evidences)
+    fpir = min(1.0, max(1, gallery_size) * 10 ** (-total))
+    if fpir <= params.HIT_TARGET_FPIR:
+        return Decision("hit", fpir)
+    if fpir <= params.POSSIBLE_TARGET_FPIR:
+        return Decision("possible", fpir)
+    return Decision("no_hit", fpir)

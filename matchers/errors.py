@@ -1,0 +1,26 @@
+"""Matcher exceptions.
+
+    MatcherError
+    ├── UnusableCapture   a capture that cannot give a template (reason code + measured quality)
+    └── TemplateError     a template that is malformed (bad ISO record, wrong-length embedding)
+"""
+
+from __future__ import annotations
+
+
+class MatcherError(Exception):
+    """Base of every error the matchers raise."""
+
+
+class UnusableCapture(MatcherError):
+    """The capture cannot give a usable template; ``reason`` is a stable code for clients."""
+
+    def __init__(self, reason: str, message: str, quality: dict | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.quality = quality or {}
+
+
+class TemplateError(MatcherError):
+    """A template is malformed or of the wrong shape."""

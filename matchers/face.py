@@ -1,0 +1,124 @@
+"""Face feature extraction with dlib (through face_recognition's bundled models).
+
+Recipe: decode -> detect faces with HOG on a downscaled copy (upsample once if none) ->
+choose the largest face, refuse when another face is nearly as large -> 5-point landmarks on the
+full-resolution image -> measure the inter-eye distance -> 128-d ResNet embedding -> L2-normalise.
+Thread-safe: the dlib models are only read.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import dlib
+import numpy as np
+
+from matchers import params
+from matchers.errors import UnusableCapture
+from matchers.images import decode_image
+from matchers.templates import FaceTemplate
+
+_models_lock = threading.Lock()
+_models: dict[str, object] = {}
+
+
+def _load_models() -> dict[str, object]:
+    with _models_lock:
+        if not _models:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import face_recognition_models as frm
+            _models["detector"] = dlib.get_frontal_face_detector()
+            _models["pose5"] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+            _models["encoder"] = dlib.face_recognition_model_v1(
+                frm.face_recognition_model_location()
+            )
+        return _models
+
+
+def warm_up() -> None:
+    """Load the dlib models now (about 0.5 s) rather than on the first request."""
+    _load_models()
+
+
+def detect(rgb: np.ndarray) -> list[dlib.rectangle]:
+    """Face boxes in full-image coordinates, largest first."""
+    models = _load_models()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, params.FACE_DETECT_MAX_SIDE / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(
+        rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+    )
+    boxes = list(models["detector"](small, 0))
+    if not boxes:
+        for upsample in range(1, params.FACE_DETECT_UPSAMPLE_FALLBACK + 1):
+            boxes = list(models["detector"](small, upsample))
+            if boxes:
+                break
+    rects = [
+        dlib.rectangle(
+            round(b.left() / scale), round(b.top() / scale), round(b.right() / scale),
+            round(b.bottom() / scale),
+        )
+        for b in boxes
+    ]
+    return sorted(rects, key=lambda r: r.area(), reverse=True)
+
+
+def extract(image: bytes | None = None, *, rgb: np.ndarray | None = None) -> FaceTemplate:
+    """Embed the one face in a photo.
+
+    Raises UnusableCapture("unreadable_image" | "image_too_large" | "no_face" | "several_faces"
+    | "face_too_small") with the measured quality.
+    """
+    if rgb is None:
+        if image is None:
+            raise UnusableCapture("unreadable_image", "no face image given")
+        rgb = decode_image(image, mode="RGB")
+    rgb = np.ascontiguousarray(rgb)
+    boxes = detect(rgb)
+    if not boxes:
+        raise UnusableCapture(
+            "no_face", "no face was found in the photo; take it again facing the camera",
+            {"faces": 0, "width": rgb.shape[1], "height": rgb.shape[0]},
+        )
+    main = boxes[0]
+    rivals = [b for b in boxes[1:] if b.area() >= params.FACE_AMBIGUOUS_AREA_RATIO * main.area()]
+    if rivals:
+        raise UnusableCapture(
+            "several_faces",
+            f"{1 + len(rivals)} faces of similar size are in the photo; photograph one person",
+            {"faces": len(boxes)},
+        )
+    models = _load_models()
+    shape = models["pose5"](rgb, main)
+    # 5-point model: points 0-1 one eye's corners, 2-3 the other's, 4 under the nose.
+    pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float64)
+    inter_eye = float(np.linalg.norm(pts[0:2].mean(axis=0) - pts[2:4].mean(axis=0)))
+    quality = {
+        "faces": len(boxes),
+        "inter_eye_px": round(inter_eye, 1),
+        "face_box_px": [main.width(), main.height()],
+        "sharpness": round(_sharpness(rgb, main), 1),
+    }
+    if inter_eye < params.FACE_MIN_INTER_EYE_PX:
+        raise UnusableCapture(
+            "face_too_small",
+            f"the face is too small: {inter_eye:.0f} px between the eyes, at least "
+            f"{params.FACE_MIN_INTER_EYE_PX:.0f} needed; move closer",
+            quality,
+        )
+    descriptor = models["encoder"].compute_face_descriptor(rgb, shape, params.FACE_NUM_JITTERS)
+    return FaceTemplate(embedding=np.array(descriptor, dtype=np.float32), quality=quality)
+
+
+def _sharpness(rgb: np.ndarray, box: dlib.rectangle) -> float:
+    h, w = rgb.shape[:2]
+    crop = rgb[max(0, box.top()):min(h, box.bottom()), max(0, box.left()):min(w, box.right())]
+    if crop.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())

@@ -1,0 +1,58 @@
+"""Decode untrusted image bytes into numpy arrays, refusing decompression bombs.
+
+Handles what Pillow reads (JPEG, PNG, TIFF, BMP, PGM, JPEG 2000 when OpenJPEG is present) plus
+WSQ through the ``wsq`` Pillow plugin. Dimensions are read from the header before any pixel is
+decoded, so a huge declared size is refused without allocating it.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
+from matchers.errors import UnusableCapture
+
+MAX_PIXELS = 40_000_000  # a 7,000 x 5,700 photo; anything larger is refused unread
+
+
+def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode ``data`` to ``mode`` ("L" greyscale or "RGB") as a uint8 array.
+
+    Raises UnusableCapture("unreadable_image" | "image_too_large") with a readable message.
+    """
+    if not data:
+        raise UnusableCapture("unreadable_image", "the image file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width <= 0 or height <= 0:
+                raise UnusableCapture("unreadable_image", "the image declares zero size")
+            if width * height > max_pixels:
+                raise UnusableCapture(
+                    "image_too_large",
+                    f"the image declares {width}x{height} pixels; at most {max_pixels} are accepted",
+                    {"width": width, "height": height},
+                )
+            image.load()
+            converted = image.convert(mode)
+    except UnusableCapture:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnusableCapture(
+            "unreadable_image",
+            "the file is not an image in a supported format (JPEG, PNG, TIFF, BMP, PGM, WSQ, "
+            f"JPEG 2000): {exc}",
+        ) from exc
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, struct.error) as exc:
+        raise UnusableCapture(
+            "unreadable_image", f"the image data is corrupt or truncated: {exc}"
+        ) from exc
+    return np.asarray(converted, dtype=np.uint8)
+

@@ -1,0 +1,107 @@
+"""ISO/IEC 19794-2:2005 finger minutiae records, and the variant nbis-py reads.
+
+Minutiae arrays everywhere in FieldCheck are float32 ``(n, 4)``: x, y (pixels), theta
+(radians, counter-clockwise, ISO convention) and quality in [0, 1].
+
+The standard record: a 24-byte header ("FMR\\0", " 20\\0", length, capture equipment, width,
+height, x/y resolution in pixels/cm, view count, reserved), then per finger view a 4-byte header
+(position, view+impression, quality, minutia count), 6 bytes per minutia (type 2 bits + x 14 bits,
+reserved 2 bits + y 14 bits, angle in 1.40625 degree units, quality 0-100) and a 2-byte extended
+data length. nbis-py 0.1.3 writes and reads a shorter variant (no view count bytes in use, a
+2-byte view header: position and count); ``to_nbis`` produces that one for bozorth3.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from matchers.errors import TemplateError
+
+MAX_MINUTIAE = 255
+_TYPE_BITS = {0: 0, 1: 1, 2: 2}  # other, ridge ending, bifurcation
+
+
+def parse(record: bytes) -> tuple[np.ndarray, dict]:
+    """Parse a standard ISO 19794-2:2005 record; returns (minutiae, header) of the first view.
+
+    Raises TemplateError naming the field when the record is malformed.
+    """
+    if len(record) < 24:
+        raise TemplateError(f"ISO 19794-2 record too short: {len(record)} bytes, need at least 24")
+    if record[:4] != b"FMR\x00":
+        raise TemplateError("ISO 19794-2 record: format identifier is not 'FMR\\0'")
+    if record[4:8] != b" 20\x00":
+        raise TemplateError("ISO 19794-2 record: version is not ' 20' (2005 edition)")
+    (length,) = struct.unpack(">I", record[8:12])
+    if length != len(record):
+        raise TemplateError(
+            f"ISO 19794-2 record: declared length {length} does not match {len(record)} bytes"
+        )
+    width, height, xres, yres, nviews = struct.unpack(">HHHHB", record[14:23])
+    if nviews < 1:
+        raise TemplateError("ISO 19794-2 record: no finger view")
+    if len(record) < 28:
+        raise TemplateError("ISO 19794-2 record: truncated finger view header")
+    position, _view, quality, count = struct.unpack(">BBBB", record[24:28])
+    end = 28 + 6 * count
+    if end > len(record):
+        raise TemplateError(
+            f"ISO 19794-2 record: {count} minutiae declared but only "
+            f"{(len(record) - 28) // 6} present"
+        )
+    if position > 10:
+        raise TemplateError(f"ISO 19794-2 record: finger position {position} is not 0-10")
+    minutiae = _decode_minutiae(record[28:end], count)
+    header = {
+        "width": width,
+        "height": height,
+        "ppi": round(xres * 2.54) if xres else 500,
+        "position": position,
+        "quality": quality,
+    }
+    return minutiae, header
+
+
+def _decode_minutiae(data: bytes, count: int) -> np.ndarray:
+    raw = np.frombuffer(data, dtype=np.uint8, count=6 * count).reshape(count, 6).astype(np.int32)
+    x = ((raw[:, 0] & 0x3F) << 8) | raw[:, 1]
+    y = ((raw[:, 2] & 0x3F) << 8) | raw[:, 3]
+    theta = raw[:, 4] * (2 * math.pi / 256)
+    quality = np.clip(raw[:, 5], 0, 100) / 100.0
+    return np.stack([x, y, theta, quality], axis=1).astype(np.float32)
+
+
+def _encode_minutiae(minutiae: np.ndarray) -> bytes:
+    out = bytearray()
+    for x, y, theta, q in np.asarray(minutiae, dtype=np.float64)[:MAX_MINUTIAE]:
+        xi, yi = int(np.clip(round(x), 0, 0x3FFF)), int(np.clip(round(y), 0, 0x3FFF))
+        angle = int(round((theta % (2 * math.pi)) / (2 * math.pi) * 256)) % 256
+        out += struct.pack(">HHBB", (1 << 14) | xi, yi, angle, int(np.clip(round(q * 100), 0, 100)))
+    return bytes(out)
+
+
+def encode(
+    minutiae: np.ndarray, *, width: int, height: int, ppi: int = 500, position: int = 0,
+    quality: int = 0,
+) -> bytes:
+    """Write a standard ISO 19794-2:2005 record with one finger view."""
+    body = _encode_minutiae(minutiae)
+    count = len(body) // 6
+    length = 24 + 4 + len(body) + 2
+    res = int(round(ppi / 2.54))
+    header = b"FMR\x00" + b" 20\x00" + struct.pack(
+        ">IHHHHHBB", length, 0, width, height, res, res, 1, 0
+    )
+    view = struct.pack(">BBBB", position, 0, int(np.clip(quality, 0, 100)), count)
+    return header + view + body + b"\x00\x00"
+
+
+def to_nbis(minutiae: np.ndarray, *, width: int, height: int) -> bytes:
+    """Write the record variant that nbis-py's ``load_iso_19794_2_2005`` reads (for bozorth3)."""
+    body = _encode_minutiae(minutiae)
+    length = 24 + 2 + len(body)
+    header = b"FMR\x00" + b" 20\x00" + struct.pack(">IHHHHHBB", length, 0, width, height, 0, 0, 0, 0)
+    return header + struct.pack(">BB", 0, len(body) // 6) + body
