@@ -1,0 +1,120 @@
+"""The ``multipart`` adapter: the plain HTML-form upload of ``POST /v1/checks``.
+
+Fields: ``face`` (file, optional), ``finger_1`` ... ``finger_10`` (files by ANSI/NIST position)
+or ``finger_0`` (unknown position), ``ppi`` (default 500), ``device_id``, ``purpose``, ``mrz``
+(the MRZ lines, newline-separated), ``operator_id``. Parsed with the standard library's MIME
+parser, which never executes anything and keeps memory proportional to the body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from email.parser import BytesParser
+from email.policy import HTTP
+
+from device_adapters.base import DeviceAdapter
+from device_adapters.capture import Capture, DeviceInfo, FaceImage, FingerImage
+from device_adapters.errors import MalformedPayload
+
+_FINGER_FIELD = re.compile(r"^finger_(\d+)$")
+_TEXT_FIELDS = {"ppi", "device_id", "purpose", "mrz", "operator_id"}
+
+
+def _parse_ppi(value: str) -> int:
+    try:
+        ppi = int(value.strip())
+    except ValueError:
+        ppi = -1
+    if not 250 <= ppi <= 2000:
+        raise MalformedPayload(
+            f"resolution {value!r} is not usable", field="ppi",
+            fix="send the sensor resolution in pixels per inch, 250-2000 (usually 500)",
+        )
+    return ppi
+
+
+class MultipartAdapter(DeviceAdapter):
+    name = "multipart"
+    content_types = ("multipart/form-data",)
+    description = (
+        "HTML form upload: face, finger_0..finger_10 image files, ppi, device_id, purpose, mrz"
+    )
+
+    def parse(self, payload: bytes, headers: Mapping[str, str]) -> Capture:
+        self.check_content_type(headers)
+        content_type = headers.get("content-type", "")
+        if "boundary=" not in content_type:
+            raise MalformedPayload(
+                "the multipart body has no boundary", field="Content-Type",
+                fix="send Content-Type: multipart/form-data; boundary=...",
+            )
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + payload
+        )
+        if not message.is_multipart():
+            raise MalformedPayload("the body is not a multipart form", field="body")
+        files: dict[str, bytes] = {}
+        texts: dict[str, str] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if not name:
+                raise MalformedPayload(
+                    "a form part has no name", field="body",
+                    fix="every part needs Content-Disposition: form-data; name=...",
+                )
+            data = part.get_payload(decode=True) or b""
+            if part.get_filename() is not None or name == "face" or name.startswith("finger_"):
+                if name in files:
+                    raise MalformedPayload(f"the field '{name}' is sent twice", field=name)
+                files[name] = data
+            else:
+                texts[name] = data.decode("utf-8", errors="replace")
+        capture = Capture(adapter=self.name)
+        ppi = _parse_ppi(texts["ppi"]) if texts.get("ppi") else 500
+        for name, data in files.items():
+            if name == "face":
+                if not data:
+                    raise MalformedPayload("the face file is empty", field="face",
+                                           fix="attach the photo, or leave the field out")
+                capture.faces.append(FaceImage(image=data, source_format="upload"))
+                continue
+            match = _FINGER_FIELD.match(name)
+            if not match:
+                raise MalformedPayload(
+                    f"unexpected file field '{name}'", field=name,
+                    fix="files go in 'face' or 'finger_0' ... 'finger_10'",
+                )
+            position = int(match.group(1))
+            if position > 10:
+                raise MalformedPayload(
+                    f"unknown finger position {position} in '{name}'", field=name,
+                    fix="use finger_1 ... finger_10 (ANSI/NIST positions) or finger_0 (unknown)",
+                )
+            if not data:
+                raise MalformedPayload(f"the file in '{name}' is empty", field=name,
+                                       fix="attach the fingerprint image, or leave the field out")
+            capture.fingers.append(
+                FingerImage(position=position, image=data, ppi=ppi, source_format="upload")
+            )
+        unknown = set(texts) - _TEXT_FIELDS
+        if unknown:
+            name = sorted(unknown)[0]
+            raise MalformedPayload(
+                f"unexpected field '{name}'", field=name,
+                fix="known fields: face, finger_0..finger_10, " + ", ".join(sorted(_TEXT_FIELDS)),
+            )
+        capture.purpose = texts.get("purpose") or None
+        capture.device = DeviceInfo(
+            serial=texts.get("device_id") or None, operator_id=texts.get("operator_id") or None
+        )
+        if texts.get("mrz", "").strip():
+            capture.document = _parse_mrz(texts["mrz"])
+        return capture
+
+
+def _parse_mrz(text: str):  # type: ignore[no-untyped-def]
+    from device_adapters.mrz import parse_mrz
+
+    lines = [line.strip() for line in text.replace("\r", "\n").split("\n") if line.strip()]
+    return parse_mrz(lines)

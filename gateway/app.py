@@ -1,0 +1,198 @@
+"""The FastAPI application: ``create_app(settings)`` builds a gateway.
+
+Start-up (lifespan): database tables, the bootstrap admin token, the watchlist cache loaded into
+memory, the central link (``gateway.upstream``) and a background cache sync. Routes live with
+their domain (``<domain>/routes.py``); errors map to problem+json in ``gateway.errors``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
+from sqlmodel import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from device_adapters.base import default_registry
+from gateway import db
+from gateway.auth.routes import router as auth_router
+from gateway.auth.service import ensure_admin_token
+from gateway.checks.routes import router as checks_router
+from gateway.errors import TooLarge, install_handlers, problem
+from gateway.runtime import Runtime
+from gateway.settings import Settings, get_settings
+from gateway.watchlist.cache import WatchlistCache
+from gateway.watchlist.routes import router as watchlist_router
+from matchers import face as face_matcher
+
+log = logging.getLogger("fieldcheck")
+CACHE_SYNC_INTERVAL_S = 3.0
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413, by header or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit_mb = self.max_bytes / 1024 / 1024
+        fix = f"send at most {limit_mb:g} MB (FIELDCHECK_MAX_UPLOAD_MB); compress images (JPEG, WSQ)"
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    response = problem(
+                        413, "Request too large",
+                        f"the request body is {declared} bytes; the limit is {self.max_bytes}",
+                        slug="too-large", instance=scope.get("path"), field="body", fix=fix,
+                    )
+                    await response(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise TooLarge(
+                        f"the request body exceeds the limit of {self.max_bytes} bytes",
+                        field="body", fix=fix,
+                    )
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _start_upstream(settings: Settings, engine) -> object | None:  # type: ignore[no-untyped-def]
+    if importlib.util.find_spec("gateway.upstream.service") is None:
+        log.warning("central link not available in this build: checks stay local")
+        return None
+    from gateway.upstream.service import UpstreamService
+
+    service = UpstreamService.from_settings(settings, engine)
+    service.start()
+    return service
+
+
+def create_app(settings: Settings | None = None, *, start_upstream: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = db.make_engine(settings.effective_database_url)
+        db.create_all(engine)
+        with Session(engine) as session:
+            generated = ensure_admin_token(session, settings.admin_token)
+            session.commit()
+        if generated:
+            log.warning(
+                "\n\n  No FIELDCHECK_ADMIN_TOKEN was set: generated the bootstrap NCB admin token"
+                "\n  (shown only this once, store it now):\n\n    %s\n", generated,
+            )
+        cache = WatchlistCache(settings.country)
+        with Session(engine) as session:
+            cache.load(session)
+        face_matcher.warm_up()
+        runtime = Runtime(settings=settings, engine=engine, cache=cache, adapters=default_registry())
+        app.state.runtime = runtime
+        if start_upstream:
+            runtime.upstream = _start_upstream(settings, engine)
+        stop = threading.Event()
+        syncer = threading.Thread(
+            target=_sync_loop, args=(runtime, stop), name="cache-sync", daemon=True
+        )
+        syncer.start()
+        log.info("FieldCheck gateway ready (country %s, database %s)", settings.country,
+                 engine.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            stop.set()
+            if runtime.upstream is not None:
+                runtime.upstream.stop()
+            runtime.extractor_pool.shutdown(wait=False, cancel_futures=True)
+            syncer.join(timeout=5)
+            engine.dispose()
+
+    app = FastAPI(
+        title="FieldCheck gateway",
+        version="0.1.0",
+        description="Mobile biometric field checks against a cached watchlist, with a durable "
+        "link to the central databases. Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    install_handlers(app)
+    app.include_router(auth_router)
+    app.include_router(watchlist_router)
+    app.include_router(checks_router)
+    for module in ("gateway.watchlist.admin_routes", "gateway.checks.review_routes",
+                   "gateway.audit.routes", "gateway.upstream.routes"):
+        if importlib.util.find_spec(module) is not None:
+            app.include_router(importlib.import_module(module).router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Database reachable and watchlist cache loaded")
+    def readyz() -> JSONResponse:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        if runtime is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            with Session(runtime.engine) as session:
+                session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            database = "ok"
+        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+            database = f"unreachable: {exc.__class__.__name__}"
+        ready = database == "ok" and runtime.cache.loaded
+        body = {
+            "status": "ready" if ready else "not_ready",
+            "database": database,
+            "watchlist": {"loaded": runtime.cache.loaded, "version": runtime.cache.version,
+                          **runtime.cache.counts()},
+            "country": runtime.settings.country,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse,
+             summary="Prometheus metrics")
+    def metrics() -> str:
+        runtime: Runtime = app.state.runtime
+        values: dict[str, float] = {
+            "fieldcheck_watchlist_version": runtime.cache.version,
+            **{f"fieldcheck_watchlist_{k}": v for k, v in runtime.cache.counts().items()},
+        }
+        if runtime.upstream is not None:
+            values.update(runtime.upstream.metrics())
+        return "".join(f"{k} {float(v):g}\n" for k, v in sorted(values.items()))
+
+    return app
+
+
+def _sync_loop(runtime: Runtime, stop: threading.Event) -> None:
+    """Keep the cache current with changes made by other processes sharing the database."""
+    while not stop.wait(CACHE_SYNC_INTERVAL_S):
+        try:
+            with Session(runtime.engine) as session:
+                runtime.cache.sync(session)
+        except Exception:
+            log.exception("watchlist cache sync failed")

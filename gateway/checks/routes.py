@@ -1,0 +1,95 @@
+"""Check routes: devices submit captures and read their answers; adapters' raw formats too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from gateway.auth.models import Role
+from gateway.checks import service
+from gateway.deps import DeviceDep, PrincipalDep, RuntimeDep, SessionDep
+from gateway.errors import Forbidden, NotFound
+
+router = APIRouter(tags=["checks"])
+
+_FINGER_PROPS = {
+    f"finger_{i}": {"type": "string", "format": "binary",
+                    "description": f"fingerprint image at ANSI/NIST position {i}"
+                    + (" (unknown position)" if i == 0 else "")}
+    for i in range(11)
+}
+CHECK_FORM_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "face": {"type": "string", "format": "binary", "description": "face photo"},
+                        **_FINGER_PROPS,
+                        "ppi": {"type": "integer", "default": 500},
+                        "device_id": {"type": "string"},
+                        "purpose": {"type": "string"},
+                        "mrz": {"type": "string", "description": "MRZ lines, newline-separated"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session: SessionDep,
+               principal: DeviceDep) -> dict:
+    adapter = runtime.adapters.get(adapter_name)
+    if adapter is None:
+        raise NotFound(
+            f"no device adapter named {adapter_name!r}", field="name",
+            fix="GET /v1/adapters lists the adapters",
+        )
+    body = await request.body()
+    headers = _headers(request)
+    capture = await run_in_threadpool(adapter.parse, body, headers)
+    check = await run_in_threadpool(
+        lambda: service.run_check(runtime, session, principal=principal, capture=capture)
+    )
+    return service.check_view(check)
+
+
+@router.post("/v1/checks", summary="Check a capture against the watchlist",
+             openapi_extra=CHECK_FORM_SCHEMA)
+async def create_check(request: Request, runtime: RuntimeDep, session: SessionDep,
+                       principal: DeviceDep) -> dict:
+    """Multipart form: `face`, `finger_1`..`finger_10` (or `finger_0`), `ppi`, `device_id`,
+    `purpose`, `mrz`. Answers hit / possible / no_hit / recapture with candidates and quality."""
+    return await _run("multipart", request, runtime, session, principal)
+
+
+@router.get("/v1/adapters", tags=["adapters"], summary="Device payload formats accepted")
+def list_adapters(runtime: RuntimeDep, principal: PrincipalDep) -> list[dict]:
+    return [
+        {"name": a.name, "content_types": list(a.content_types), "description": a.description}
+        for a in runtime.adapters
+    ]
+
+
+@router.post("/v1/adapters/{name}/checks", tags=["adapters"],
+             summary="Check a raw device payload through the named adapter")
+async def create_adapter_check(name: str, request: Request, runtime: RuntimeDep,
+                               session: SessionDep, principal: DeviceDep) -> dict:
+    return await _run(name, request, runtime, session, principal)
+
+
+@router.get("/v1/checks/{check_id}", summary="A check's answer, with central and review state")
+def read_check(check_id: str, session: SessionDep, principal: PrincipalDep) -> dict:
+    if principal.role not in (Role.device, Role.ncb_admin, Role.ncb_analyst, Role.auditor):
+        raise Forbidden("this role may not read checks")
+    check = service.get_check(session, check_id=check_id, principal=principal)
+    return service.check_view(check)

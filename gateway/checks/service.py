@@ -1,0 +1,294 @@
+"""The field check: a capture in, a local decision out.
+
+Recipe: extract every capture in parallel (face embedding, finger minutiae + NFIQ 2, device ISO
+templates) -> drop unusable ones (reported in ``quality``) -> search the cached watchlist per
+capture -> per candidate subject, turn each capture's best score into evidence (-log10 FMR,
+``matchers.calibration``) and fuse by summing -> decide from the gallery size and the target
+FPIRs -> store the check (and queue it for central) in one transaction -> answer.
+
+Only hit/possible candidates are returned: listing below-threshold subjects to a handheld would
+leak the watchlist.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from device_adapters.capture import Capture, DocumentData
+from gateway.audit.service import record
+from gateway.auth.models import Role
+from gateway.auth.service import Principal
+from gateway.checks.models import Check
+from gateway.errors import Invalid, NotFound
+from gateway.runtime import Runtime
+from gateway.watchlist.categories import (
+    HANDLING,
+    NO_HIT_MESSAGE,
+    POSSIBLE_MESSAGE,
+    RECAPTURE_MESSAGE,
+    Category,
+)
+from matchers import calibration, params
+from matchers import face as face_matcher
+from matchers import fingerprint as finger_matcher
+from matchers.errors import MatcherError, UnusableCapture
+from matchers.templates import FaceTemplate, FingerprintTemplate
+
+CANDIDATES_SHOWN = 5
+SEARCH_K = 10
+MALFORMED_REASONS = {"unreadable_image", "image_too_large"}
+DECISION_RANK = {"no_hit": 0, "recapture": 0, "possible": 1, "hit": 2}
+
+
+@dataclass
+class Probes:
+    faces: list[FaceTemplate] = field(default_factory=list)
+    fingers: list[FingerprintTemplate] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
+
+
+def _finger_key(position: int, seen: dict[str, Any]) -> str:
+    key = f"finger_{position}"
+    n = 2
+    while key in seen:
+        key = f"finger_{position}_{n}"
+        n += 1
+    return key
+
+
+def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
+    """Extract every capture (in parallel); unusable ones are reported, not raised."""
+    probes = Probes()
+    jobs: list[tuple[str, str, str, Future]] = []
+    for i, face in enumerate(capture.faces):
+        key = "face" if i == 0 else f"face_{i + 1}"
+        fut = runtime.extractor_pool.submit(face_matcher.extract, face.image)
+        jobs.append((key, "face", "face", fut))
+    for finger in capture.fingers:
+        key = _finger_key(finger.position, {job[0]: 1 for job in jobs})
+        fut = runtime.extractor_pool.submit(
+            finger_matcher.extract, finger.image, pixels=finger.pixels, ppi=finger.ppi,
+            position=finger.position,
+        )
+        jobs.append((key, "finger", f"finger_{finger.position}", fut))
+    for key, kind, form_field, fut in jobs:
+        try:
+            template = fut.result()
+        except UnusableCapture as exc:
+            if exc.reason in MALFORMED_REASONS:
+                # Bytes that are no image at all are a device/software fault, not a poor
+                # capture: refuse the request (4xx naming the field) instead of "recapture".
+                exc.field = form_field  # type: ignore[attr-defined]
+                raise
+            probes.quality[key] = {"status": "unusable", "reason": exc.reason,
+                                   "detail": exc.message, **exc.quality}
+            continue
+        if kind == "face":
+            probes.faces.append(template)
+            probes.quality[key] = {"status": "ok", **template.quality}
+            continue
+        q = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae)}
+        if (template.nfiq2 or 0) < params.FINGER_MIN_NFIQ2_CHECK or len(
+            template.minutiae
+        ) < params.FINGER_MIN_MINUTIAE:
+            probes.quality[key] = {"status": "unusable", "reason": "low_quality", **q}
+            continue
+        probes.fingers.append(template)
+        probes.quality[key] = {"status": "ok", **q}
+    for template in capture.templates:
+        key = _finger_key(template.position, probes.quality)
+        try:
+            probe = FingerprintTemplate.from_iso(template.iso_19794_2)
+        except MatcherError as exc:
+            probes.quality[key] = {"status": "unusable", "reason": "bad_template", "detail": str(exc)}
+            continue
+        probe.position = template.position
+        if len(probe.minutiae) < params.FINGER_MIN_MINUTIAE:
+            probes.quality[key] = {"status": "unusable", "reason": "too_few_minutiae",
+                                   "minutiae": len(probe.minutiae)}
+            continue
+        probes.fingers.append(probe)
+        probes.quality[key] = {"status": "ok", "minutiae": len(probe.minutiae),
+                               "source": "device_template"}
+    return probes
+
+
+def search(runtime: Runtime, probes: Probes) -> tuple[str, list[dict[str, Any]]]:
+    """Search the cache and fuse; returns (decision, candidates best first)."""
+    cache = runtime.cache
+    # subject -> capture key -> (score, evidence)
+    evidence: dict[str, dict[str, tuple[float, float]]] = {}
+    face_results = cache.faces.search_batch([f.embedding for f in probes.faces], SEARCH_K) if probes.faces else []
+    for matches in face_results:
+        for m in matches:
+            ev = calibration.FACE.evidence(m.score)
+            prev = evidence.setdefault(m.subject_id, {}).get("face")
+            if prev is None or ev > prev[1]:
+                evidence[m.subject_id]["face"] = (m.score, ev)
+    for i, probe in enumerate(probes.fingers):
+        key = f"finger_{probe.position}" if probe.position else f"finger_0_{i + 1}"
+        for m in cache.fingers.search(probe, SEARCH_K):
+            ev = calibration.FINGER.evidence(m.score)
+            prev = evidence.setdefault(m.subject_id, {}).get(key)
+            if prev is None or ev > prev[1]:
+                evidence[m.subject_id][key] = (m.score, ev)
+    gallery = max(1, len(cache.subjects))
+    now = datetime.now(UTC)
+    candidates = []
+    for subject_id, per_capture in evidence.items():
+        card = cache.card(subject_id)
+        if card is None or card.expired(now):
+            continue
+        decision = calibration.decide([ev for _, ev in per_capture.values()], gallery)
+        if decision.decision == "no_hit":
+            continue
+        candidates.append({
+            "subject_id": subject_id,
+            "name": card.name,
+            "category": card.category,
+            "decision": decision.decision,
+            "scores": {
+                k: {"score": round(s, 4), "evidence": round(ev, 2)}
+                for k, (s, ev) in sorted(per_capture.items())
+            },
+            "fused_score": round(sum(ev for _, ev in per_capture.values()), 2),
+            "expected_fpir": decision.expected_fpir,
+            "handling_instructions": card.handling_instructions
+            or HANDLING[Category(card.category)],
+        })
+    candidates.sort(key=lambda c: (-DECISION_RANK[c["decision"]], -c["fused_score"]))
+    decision = candidates[0]["decision"] if candidates else "no_hit"
+    return decision, candidates[:CANDIDATES_SHOWN]
+
+
+def _message(decision: str, candidates: list[dict[str, Any]], document: dict | None) -> str:
+    if decision == "hit" and candidates:
+        top = candidates[0]
+        return f"HIT: {top['name']} ({top['category']}). {top['handling_instructions']}"
+    if decision == "possible":
+        return POSSIBLE_MESSAGE
+    if decision == "recapture":
+        return RECAPTURE_MESSAGE
+    if document and document.get("check", {}).get("hit"):
+        return "The travel document is reported stolen or lost: retain it and contact the NCB."
+    return NO_HIT_MESSAGE
+
+
+def _document_view(document: DocumentData) -> dict[str, Any]:
+    return {
+        "valid": document.valid,
+        "errors": list(document.errors),
+        "document_type": document.document_type,
+        "issuing_state": document.issuing_state,
+        "document_number": document.document_number,
+        "nationality": document.nationality,
+        "surname": document.surname,
+        "given_names": document.given_names,
+        "birth_date": document.birth_date,
+        "sex": document.sex,
+        "expiry_date": document.expiry_date,
+    }
+
+
+def run_check(runtime: Runtime, session: Session, *, principal: Principal, capture: Capture,
+              device_id: str | None = None) -> Check:
+    """Run one check end to end and store it; returns the stored check."""
+    started = time.perf_counter()
+    if not capture.has_biometrics:
+        raise Invalid(
+            "a check needs at least one biometric", field="face",
+            fix="attach a face photo ('face') and/or fingerprints ('finger_1' ... 'finger_10')",
+        )
+    probes = extract_probes(runtime, capture)
+    version = runtime.cache.version
+    if not probes.faces and not probes.fingers:
+        decision, candidates = "recapture", []
+    else:
+        decision, candidates = search(runtime, probes)
+    document = None
+    if capture.document is not None:
+        document = _document_view(capture.document)
+        if runtime.upstream is not None:
+            doc_check = runtime.upstream.check_document(session, capture.document)
+            if doc_check:
+                document["check"] = doc_check
+                if doc_check.get("hit") and DECISION_RANK[decision] < DECISION_RANK["hit"]:
+                    decision = "hit"
+    check_id = "chk_" + uuid.uuid4().hex[:20]
+    response: dict[str, Any] = {
+        "check_id": check_id,
+        "decision": decision,
+        "candidates": candidates,
+        "quality": probes.quality,
+        "watchlist_version": version,
+        "message": _message(decision, candidates, document),
+        "adapter": capture.adapter,
+        "purpose": capture.purpose,
+    }
+    if document is not None:
+        response["document"] = document
+    check = Check(
+        id=check_id, token_id=principal.token_id,
+        device_id=device_id or capture.device.serial, adapter=capture.adapter,
+        purpose=capture.purpose, local_decision=decision, decision=decision,
+        watchlist_version=version, response=response,
+        review_status="pending" if decision in ("hit", "possible") else None,
+    )
+    response["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    session.add(check)
+    if runtime.upstream is not None:
+        check.response = {**response, "probe_templates": _probe_templates(probes)}
+        runtime.upstream.on_check(session, check, capture)
+        check.response = response
+    record(
+        session, actor=principal, action="check.create", target_type="check", target_id=check_id,
+        device_id=check.device_id,
+        after={"decision": decision, "candidates": [c["subject_id"] for c in candidates]},
+    )
+    session.commit()
+    if runtime.upstream is not None:
+        runtime.upstream.notify()
+    return check
+
+
+def _probe_templates(probes: Probes) -> dict[str, Any]:
+    return {
+        "faces": [base64.b64encode(f.to_bytes()).decode() for f in probes.faces],
+        "fingers": [
+            {"position": f.position, "iso_19794_2": base64.b64encode(f.to_iso()).decode()}
+            for f in probes.fingers
+        ],
+    }
+
+
+def check_view(check: Check) -> dict[str, Any]:
+    """The answer for a stored check, with the central link's and the review's current state."""
+    view = dict(check.response)
+    view.pop("probe_templates", None)
+    view["decision"] = check.decision
+    view["local_decision"] = check.local_decision
+    view["device_id"] = check.device_id
+    view["created_at"] = check.created_at.isoformat() if check.created_at else None
+    view["upstream"] = {"status": check.upstream_status, "result": check.upstream_result}
+    view["review"] = {
+        "status": check.review_status,
+        "comment": check.review_comment,
+        "reviewed_at": check.reviewed_at.isoformat() if check.reviewed_at else None,
+    }
+    return view
+
+
+def get_check(session: Session, *, check_id: str, principal: Principal) -> Check:
+    check = session.get(Check, check_id)
+    # Devices see only their own checks; to them another device's check does not exist.
+    if check is None or (principal.role == Role.device and check.token_id != principal.token_id):
+        raise NotFound(f"no check with id {check_id!r}", field="check_id")
+    return check

@@ -1,0 +1,141 @@
+"""The ``fieldcheck`` command: the single entry point of the product."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import typer
+from rich.console import Console
+
+from matchers.cli import evaluate_app, register_bench
+from simulator.cli import register as register_simulator
+from simulator.cli import synth_app
+
+app = typer.Typer(help="FieldCheck: mobile biometric field-check gateway.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print a report (JSON + table).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(bench_app, name="bench")
+app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(synth_app, name="synth")
+console = Console(stderr=True)
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+    port: int = typer.Option(8000, help="port to bind"),
+    log_level: str = typer.Option("info", help="debug, info, warning"),
+) -> None:
+    """Start the gateway on embedded defaults (SQLite under FIELDCHECK_DATA_DIR)."""
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.settings import get_settings
+
+    _logging(log_level.upper())
+    settings = get_settings()
+    log = logging.getLogger("fieldcheck")
+    log.info("data directory %s; API docs at http://%s:%s/docs", settings.data_dir.resolve(),
+             host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., help="device, ncb_admin, ncb_analyst or auditor"),
+    name: str = typer.Option(..., help="who or what holds it, e.g. the device serial"),
+) -> None:
+    """Issue a token directly in the database and print its secret once."""
+    from gateway.auth.service import create_token
+    from gateway.errors import DomainError
+
+    with _session() as session:
+        try:
+            row, secret = create_token(session, role=role, name=name, created_by="cli")
+        except DomainError as exc:
+            console.print(f"[red]error:[/red] {exc.detail} ({exc.fix or ''})")
+            raise typer.Exit(2) from None
+        _audit(session, "token.create", row.id, {"role": row.role, "name": row.name})
+        session.commit()
+    typer.echo(f"id:    {row.id}\nrole:  {row.role}\ntoken: {secret}")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from rich.table import Table
+
+    from gateway.auth.service import list_tokens
+
+    with _session() as session:
+        table = Table("id", "name", "role", "created", "revoked")
+        for row in list_tokens(session):
+            table.add_row(row.id, row.name, row.role, str(row.created_at)[:19],
+                          str(row.revoked_at)[:19] if row.revoked_at else "")
+    Console().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str) -> None:
+    """Revoke a token; it fails at once."""
+    from gateway.auth.service import revoke_token
+    from gateway.errors import DomainError
+
+    with _session() as session:
+        try:
+            revoke_token(session, token_id)
+        except DomainError as exc:
+            console.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(2) from None
+        _audit(session, "token.revoke", token_id, None)
+        session.commit()
+    typer.echo(f"revoked {token_id}")
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from sqlmodel import Session
+
+    from gateway import db
+    from gateway.settings import get_settings
+
+    settings = get_settings()
+    engine = db.make_engine(settings.effective_database_url)
+    db.create_all(engine)
+    return Session(engine, expire_on_commit=False)
+
+
+def _audit(session, action: str, target_id: str, after: dict | None) -> None:  # type: ignore[no-untyped-def]
+    from gateway.audit.service import record
+
+    record(session, actor=None, action=action, target_type="token", target_id=target_id,
+           after=after, detail="via CLI")
+
+
+@bench_app.command("check")
+def bench_check(
+    subjects: int = typer.Option(10_000, help="synthetic subjects in the cache"),
+    requests: int = typer.Option(40, help="requests per scenario"),
+    json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+) -> None:
+    """p50/p95 of POST /v1/checks over loopback: face, two fingers, face + two fingers."""
+    from gateway.bench import run_check_bench
+
+    run_check_bench(subjects=subjects, requests=requests, json_out=json_out)
+
+
+register_bench(bench_app)
+register_simulator(app)
+if importlib.util.find_spec("gateway.upstream.cli") is not None:
+    from gateway.upstream.cli import register as register_upstream
+
+    register_upstream(app)
+if importlib.util.find_spec("gateway.watchlist.cli") is not None:
+    from gateway.watchlist.cli import register as register_watchlist
+
+    register_watchlist(app)

@@ -1,0 +1,74 @@
+"""Dependency aliases for routes: the runtime, a database session, the calling principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from gateway.auth.models import Role
+from gateway.auth.service import Principal, authenticate
+from gateway.errors import Forbidden, Unauthenticated
+from gateway.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated(
+            "this endpoint needs a bearer token", field="Authorization",
+            fix="send 'Authorization: Bearer <token>'; an NCB admin issues tokens",
+        )
+    # A short session of its own: the token lookup must not hold the request's session open.
+    with Session(runtime.engine) as session:
+        principal = authenticate(session, secret.strip())
+    if principal is None:
+        raise Unauthenticated(
+            "the bearer token is unknown or revoked", field="Authorization",
+            fix="ask an NCB admin for a valid token",
+        )
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(*roles: Role | str) -> Callable[..., Principal]:
+    """Dependency: the caller must hold one of ``roles`` (403 otherwise)."""
+    allowed = {Role(r) for r in roles}
+
+    def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(
+                f"role '{principal.role.value}' may not do this; needs "
+                + " or ".join(sorted(r.value for r in allowed)),
+                field="Authorization",
+            )
+        return principal
+
+    return _check
+
+
+AdminDep = Annotated[Principal, Depends(require_role(Role.ncb_admin))]
+DeviceDep = Annotated[Principal, Depends(require_role(Role.device))]
+AnalystDep = Annotated[Principal, Depends(require_role(Role.ncb_analyst, Role.ncb_admin))]
+AuditorDep = Annotated[Principal, Depends(require_role(Role.auditor, Role.ncb_admin))]

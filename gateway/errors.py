@@ -1,0 +1,154 @@
+"""The gateway's domain exceptions and their one mapping to RFC 9457 problem+json.
+
+    DomainError (4xx, problem+json)
+    ├── Invalid            422  a field's value is wrong; names the field and the fix
+    ├── NotFound           404
+    ├── Conflict           409  e.g. a duplicate external reference
+    ├── Unauthenticated    401  missing, unknown or revoked bearer token
+    ├── Forbidden          403  the token's role may not do this
+    └── TooLarge           413  request body over FIELDCHECK_MAX_UPLOAD_MB
+
+Adapter errors (``device_adapters.errors.AdapterError``) and matcher capture errors
+(``matchers.errors.UnusableCapture``) are mapped here too, so routes just raise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from device_adapters.errors import AdapterError
+from matchers.errors import MatcherError, UnusableCapture
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+    type_slug = "bad-request"
+
+    def __init__(
+        self, detail: str, *, field: str | None = None, fix: str | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.fix = fix
+        self.extra = extra
+
+
+class Invalid(DomainError):
+    status, title, type_slug = 422, "Invalid request", "invalid"
+
+
+class NotFound(DomainError):
+    status, title, type_slug = 404, "Not found", "not-found"
+
+
+class Conflict(DomainError):
+    status, title, type_slug = 409, "Conflict", "conflict"
+
+
+class Unauthenticated(DomainError):
+    status, title, type_slug = 401, "Authentication required", "unauthenticated"
+
+
+class Forbidden(DomainError):
+    status, title, type_slug = 403, "Forbidden", "forbidden"
+
+
+class TooLarge(DomainError):
+    status, title, type_slug = 413, "Request too large", "too-large"
+
+
+def problem(
+    status: int, title: str, detail: str, *, slug: str, instance: str | None = None,
+    field: str | None = None, fix: str | None = None, **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://fieldcheck.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if field:
+        body["field"] = field
+    if fix:
+        body["fix"] = fix
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem(
+            exc.status, exc.title, exc.detail, slug=exc.type_slug, instance=request.url.path,
+            field=exc.field, fix=exc.fix, **exc.extra,
+        )
+
+    @app.exception_handler(AdapterError)
+    async def _adapter(request: Request, exc: AdapterError) -> JSONResponse:
+        return problem(
+            exc.status, exc.title, exc.message, slug="device-payload",
+            instance=request.url.path, field=exc.field, fix=exc.fix,
+        )
+
+    @app.exception_handler(UnusableCapture)
+    async def _capture(request: Request, exc: UnusableCapture) -> JSONResponse:
+        field = getattr(exc, "field", None)
+        status = 413 if exc.reason == "image_too_large" else 422
+        return problem(
+            status, "Unusable capture" if status == 422 else "Image too large", exc.message, slug=f"capture/{exc.reason}",
+            instance=request.url.path, field=field, reason=exc.reason, quality=exc.quality,
+            fix="capture again: " + exc.message,
+        )
+
+    @app.exception_handler(MatcherError)
+    async def _matcher(request: Request, exc: MatcherError) -> JSONResponse:
+        return problem(
+            422, "Invalid template", str(exc), slug="template", instance=request.url.path
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "message": err.get("msg", ""),
+            }
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": None, "message": "invalid request"}
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
+        return problem(
+            422, "Invalid request", detail, slug="invalid", instance=request.url.path,
+            field=first["field"] or None, errors=errors,
+            fix="correct the listed fields and send again",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code, str(exc.detail) if exc.status_code != 404 else "Not found",
+            str(exc.detail), slug=f"http-{exc.status_code}", instance=request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Last resort: logged with the stack; the client gets a problem body, not a bare 500.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(
+            500, "Internal error", "the gateway failed on this request; it has been logged",
+            slug="internal", instance=request.url.path,
+        )

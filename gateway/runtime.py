@@ -1,0 +1,31 @@
+"""The per-process state of a running gateway, built once in ``app.create_app``.
+
+Routes reach it through ``deps.RuntimeDep``; nothing here is per-request.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from device_adapters.base import AdapterRegistry
+from gateway.settings import Settings
+from gateway.watchlist.cache import WatchlistCache
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    cache: WatchlistCache
+    adapters: AdapterRegistry
+    # Feature extraction pool: NBIS and dlib release the GIL, so fingers and face of one check
+    # are extracted in parallel on the two cores.
+    extractor_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="extract")
+    )
+    upstream: Any | None = None  # gateway.upstream service, when the central link is set up
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,136 @@
+"""The watchlist cached in memory: the face and fingerprint indexes plus what a check shows.
+
+Loaded at start from the database, then kept current by ``sync``, which replays the change log
+(``WatchlistChange``) since the cached version: every write path calls it after committing, and a
+background thread calls it every few seconds so gateways sharing one PostgreSQL database see each
+other's enrolments. Only subjects this gateway may see (sharing restrictions) are ever loaded, so
+a restricted subject can never be searched, returned or exported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+from matchers.index import FaceIndex, FingerprintIndex
+from matchers.templates import FaceTemplate, FingerprintTemplate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SubjectCard:
+    """What a check answer shows about a candidate."""
+
+    id: str
+    name: str
+    category: str
+    handling_instructions: str | None
+    expires_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        if self.expires_at is None:
+            return False
+        expires = self.expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return expires <= now
+
+
+def visible_to(subject: Subject, country: str) -> bool:
+    """A subject is visible to a gateway of ``country`` unless its sharing list excludes it."""
+    if subject.originating_country == country:
+        return True
+    return subject.sharing is None or country in subject.sharing
+
+
+class WatchlistCache:
+    def __init__(self, country: str) -> None:
+        self.country = country
+        self.faces = FaceIndex()
+        self.fingers = FingerprintIndex()
+        self.subjects: dict[str, SubjectCard] = {}
+        self.version = 0
+        self.loaded = False
+        self._sync_lock = threading.Lock()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "subjects": len(self.subjects),
+            "faces": len(self.faces),
+            "fingerprints": len(self.fingers),
+        }
+
+    def card(self, subject_id: str) -> SubjectCard | None:
+        return self.subjects.get(subject_id)
+
+    def load(self, session: Session) -> None:
+        """Load every visible subject and its templates (start-up)."""
+        with self._sync_lock:
+            version = session.exec(select(func.max(WatchlistChange.version))).one() or 0
+            subjects = {s.id: s for s in session.exec(select(Subject))}
+            for subject in subjects.values():
+                if visible_to(subject, self.country):
+                    self.subjects[subject.id] = _card(subject)
+            for tpl in session.exec(select(BiometricTemplate)):
+                if tpl.subject_id in self.subjects:
+                    self._add_template(tpl)
+            self.version = int(version)
+            self.loaded = True
+            log.info("watchlist cache loaded: version %s, %s", self.version, self.counts())
+
+    def sync(self, session: Session) -> int:
+        """Apply changes committed since the cached version; returns how many subjects changed."""
+        with self._sync_lock:
+            changes = list(
+                session.exec(
+                    select(WatchlistChange)
+                    .where(WatchlistChange.version > self.version)
+                    .order_by(WatchlistChange.version)
+                )
+            )
+            if not changes:
+                return 0
+            touched = list(dict.fromkeys(c.subject_id for c in changes))
+            for subject_id in touched:
+                self._reload_subject(session, subject_id)
+            self.version = int(changes[-1].version or self.version)
+            return len(touched)
+
+    def _reload_subject(self, session: Session, subject_id: str) -> None:
+        self.faces.remove_subject(subject_id)
+        self.fingers.remove_subject(subject_id)
+        self.subjects.pop(subject_id, None)
+        subject = session.get(Subject, subject_id)
+        if subject is None or not visible_to(subject, self.country):
+            return
+        self.subjects[subject_id] = _card(subject)
+        templates = session.exec(
+            select(BiometricTemplate).where(BiometricTemplate.subject_id == subject_id)
+        )
+        for tpl in templates:
+            self._add_template(tpl)
+
+    def _add_template(self, tpl: BiometricTemplate) -> None:
+        try:
+            if tpl.modality == "face":
+                self.faces.add(tpl.id, tpl.subject_id, FaceTemplate.from_bytes(tpl.data).embedding)
+            elif tpl.modality == "finger":
+                template = FingerprintTemplate.from_iso(tpl.data)
+                template.position = tpl.position
+                self.fingers.add(tpl.id, tpl.subject_id, template)
+        except Exception:  # a corrupt row must not stop the gateway from starting
+            log.exception("skipping unreadable template %s of subject %s", tpl.id, tpl.subject_id)
+
+
+def _card(subject: Subject) -> SubjectCard:
+    return SubjectCard(
+        id=subject.id, name=subject.name, category=subject.category,
+        handling_instructions=subject.handling_instructions, expires_at=subject.expires_at,
+    )

@@ -1,0 +1,158 @@
+"""Watchlist HTTP routes (NCB admins): subjects and their biometrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from gateway.deps import AdminDep, RuntimeDep, SessionDep
+from gateway.errors import Invalid
+from gateway.watchlist import service
+from gateway.watchlist.schemas import SubjectCreate, SubjectUpdate
+from matchers.errors import UnusableCapture
+
+router = APIRouter(prefix="/v1/subjects", tags=["watchlist"])
+
+
+def _commit_and_sync(runtime: RuntimeDep, session: SessionDep) -> None:
+    session.commit()
+    runtime.cache.sync(session)
+
+
+@router.post("", status_code=201, summary="Create a watchlist subject")
+def create_subject(
+    body: SubjectCreate, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+) -> dict:
+    subject = service.create_subject(
+        session, data=body, actor=actor, country=runtime.settings.country
+    )
+    _commit_and_sync(runtime, session)
+    return service.subject_public(subject)
+
+
+@router.get("/{subject_id}", summary="A subject with its biometrics (quality shown)")
+def get_subject(subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep) -> dict:
+    subject = service.get_visible_subject(
+        session, subject_id=subject_id, country=runtime.settings.country
+    )
+    return service.subject_public(subject, service.templates_of(session, subject_id))
+
+
+@router.patch("/{subject_id}", summary="Update a subject (only the fields sent)")
+def update_subject(
+    subject_id: str, body: SubjectUpdate, runtime: RuntimeDep, session: SessionDep,
+    actor: AdminDep,
+) -> dict:
+    subject = service.update_subject(
+        session, subject_id=subject_id, data=body, actor=actor, country=runtime.settings.country
+    )
+    _commit_and_sync(runtime, session)
+    return service.subject_public(subject, service.templates_of(session, subject_id))
+
+
+@router.delete("/{subject_id}", status_code=204, summary="Delete a subject (reason required)")
+def delete_subject(
+    subject_id: str, reason: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+) -> None:
+    service.delete_subject(
+        session, subject_id=subject_id, reason=reason, actor=actor,
+        country=runtime.settings.country,
+    )
+    _commit_and_sync(runtime, session)
+
+
+async def _read_upload(upload: UploadFile, field: str) -> bytes:
+    data = await upload.read()
+    if not data:
+        raise Invalid(f"the file in '{field}' is empty", field=field, fix="attach the image file")
+    return data
+
+
+@router.post("/{subject_id}/faces", status_code=201, summary="Enrol a face photo")
+async def add_face(
+    subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
+    image: Annotated[UploadFile, File(description="JPEG/PNG photo with one face")],
+) -> dict:
+    data = await _read_upload(image, "image")
+    # Check the subject first so a bad id costs no extraction.
+    service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
+    template, quality = await run_in_threadpool(_named, "image", service.extract_face, data)
+    tpl = service.add_template(
+        session, subject_id=subject_id, modality="face", position=0, data=template,
+        quality=quality, actor=actor, country=runtime.settings.country,
+    )
+    await run_in_threadpool(_commit_and_sync, runtime, session)
+    return service.template_public(tpl)
+
+
+def _named(field: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Run an extraction; an unusable capture names the form field it came from."""
+    try:
+        return fn(*args, **kwargs)
+    except UnusableCapture as exc:
+        exc.field = field  # type: ignore[attr-defined]
+        raise
+
+
+def parse_position(value: str | int | None, *, field: str = "position", allow_unknown: bool = False) -> int:
+    low = 0 if allow_unknown else 1
+    try:
+        position = int(str(value).strip())
+    except (TypeError, ValueError):
+        position = -1
+    if not low <= position <= 10:
+        raise Invalid(
+            f"unknown finger position {value!r}", field=field,
+            fix=f"use an ANSI/NIST finger position {low}-10 (1 right thumb ... 10 left little"
+            + (", 0 unknown)" if allow_unknown else ")"),
+        )
+    return position
+
+
+def parse_ppi(value: str | int | None, *, field: str = "ppi") -> int:
+    if value is None or value == "":
+        return 500
+    try:
+        ppi = int(str(value).strip())
+    except ValueError:
+        ppi = -1
+    if not 250 <= ppi <= 2000:
+        raise Invalid(f"resolution {value!r} is not usable", field=field,
+                      fix="send the sensor resolution in pixels per inch, 250-2000 (usually 500)")
+    return ppi
+
+
+@router.post("/{subject_id}/fingerprints", status_code=201, summary="Enrol a fingerprint")
+async def add_fingerprint(
+    subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
+    image: Annotated[UploadFile, File(description="fingerprint image (PNG, TIFF, JPEG, WSQ...)")],
+    position: Annotated[str, Form(description="ANSI/NIST finger position 1-10")],
+    ppi: Annotated[str | None, Form(description="sensor resolution, default 500")] = None,
+) -> dict:
+    pos = parse_position(position)
+    resolution = parse_ppi(ppi)
+    data = await _read_upload(image, "image")
+    service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
+    template, quality = await run_in_threadpool(
+        _named, "image", service.extract_fingerprint, data, position=pos, ppi=resolution
+    )
+    tpl = service.add_template(
+        session, subject_id=subject_id, modality="finger", position=pos, data=template,
+        quality=quality, actor=actor, country=runtime.settings.country,
+    )
+    await run_in_threadpool(_commit_and_sync, runtime, session)
+    return service.template_public(tpl)
+
+
+@router.delete("/{subject_id}/biometrics/{template_id}", status_code=204,
+               summary="Remove one face photo or fingerprint")
+def delete_biometric(
+    subject_id: str, template_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+) -> None:
+    service.delete_template(
+        session, subject_id=subject_id, template_id=template_id, actor=actor,
+        country=runtime.settings.country,
+    )
+    _commit_and_sync(runtime, session)

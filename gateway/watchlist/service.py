@@ -1,0 +1,225 @@
+"""Watchlist service: subjects and their biometrics. Keyword-only, typed, no HTTP here.
+
+Every change writes a ``WatchlistChange`` row (which bumps the watchlist version) and an audit
+entry in the same transaction; callers commit and then ``cache.sync``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from gateway.audit.service import record
+from gateway.auth.service import Principal
+from gateway.errors import Conflict, Invalid, NotFound
+from gateway.watchlist.cache import visible_to
+from gateway.watchlist.categories import HANDLING, parse_category
+from gateway.watchlist.countries import parse_country
+from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+from gateway.watchlist.schemas import SubjectCreate, SubjectPublic, SubjectUpdate, TemplatePublic
+from matchers import face as face_matcher
+from matchers import fingerprint as finger_matcher
+from matchers import params
+from matchers.errors import UnusableCapture
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def bump(session: Session, subject_id: str, op: str = "upsert") -> None:
+    session.add(WatchlistChange(subject_id=subject_id, op=op))
+
+
+def _validated(data: dict[str, Any], *, country: str) -> dict[str, Any]:
+    out = dict(data)
+    if "category" in out and out["category"] is not None:
+        out["category"] = parse_category(out["category"]).value
+    for key in ("nationality", "originating_country"):
+        if out.get(key) is not None:
+            out[key] = parse_country(out[key], field=key)
+    if out.get("sharing") is not None:
+        out["sharing"] = sorted({parse_country(c, field="sharing") for c in out["sharing"]})
+    if "aliases" in out and out["aliases"] is not None:
+        out["aliases"] = [a.strip() for a in out["aliases"] if a and a.strip()]
+    if out.get("external_ref") is not None:
+        out["external_ref"] = out["external_ref"].strip() or None
+    return out
+
+
+def subject_public(subject: Subject, templates: list[BiometricTemplate] | None = None) -> dict:
+    default = HANDLING[parse_category(subject.category)]
+    return SubjectPublic(
+        id=subject.id, name=subject.name, category=subject.category,
+        external_ref=subject.external_ref, aliases=subject.aliases or [],
+        date_of_birth=subject.date_of_birth, nationality=subject.nationality,
+        originating_country=subject.originating_country, sharing=subject.sharing,
+        handling_instructions=subject.handling_instructions or default,
+        handling_instructions_overridden=subject.handling_instructions is not None,
+        expires_at=subject.expires_at, notes=subject.notes, created_at=subject.created_at,
+        updated_at=subject.updated_at,
+        biometrics=[template_public(t) for t in (templates or [])],
+    ).model_dump(mode="json")
+
+
+def template_public(tpl: BiometricTemplate) -> dict:
+    return TemplatePublic(
+        id=tpl.id, subject_id=tpl.subject_id, modality=tpl.modality, position=tpl.position,
+        quality=tpl.quality, created_at=tpl.created_at,
+    ).model_dump(mode="json")
+
+
+def create_subject(
+    session: Session, *, data: SubjectCreate, actor: Principal | None, country: str,
+) -> Subject:
+    values = _validated(data.model_dump(), country=country)
+    values["originating_country"] = values.get("originating_country") or country
+    if values.get("external_ref") and session.exec(
+        select(Subject).where(Subject.external_ref == values["external_ref"])
+    ).first():
+        raise Conflict(
+            f"a subject with external_ref {values['external_ref']!r} exists already",
+            field="external_ref", fix="update that subject, or use another reference",
+        )
+    subject = Subject(id=new_id("sub"), **values)
+    session.add(subject)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("the subject conflicts with an existing one", field="external_ref") from exc
+    bump(session, subject.id)
+    record(
+        session, actor=actor, action="subject.create", target_type="subject",
+        target_id=subject.id, after=subject_public(subject),
+    )
+    return subject
+
+
+def get_visible_subject(session: Session, *, subject_id: str, country: str) -> Subject:
+    subject = session.get(Subject, subject_id)
+    if subject is None or not visible_to(subject, country):
+        raise NotFound(f"no subject with id {subject_id!r}", field="subject_id")
+    return subject
+
+
+def update_subject(
+    session: Session, *, subject_id: str, data: SubjectUpdate, actor: Principal | None,
+    country: str,
+) -> Subject:
+    subject = get_visible_subject(session, subject_id=subject_id, country=country)
+    before = subject_public(subject)
+    values = _validated(data.model_dump(exclude_unset=True), country=country)
+    if "name" in values and not values["name"]:
+        raise Invalid("name cannot be empty", field="name")
+    if values.get("external_ref") and values["external_ref"] != subject.external_ref:
+        if session.exec(select(Subject).where(Subject.external_ref == values["external_ref"])).first():
+            raise Conflict(
+                f"a subject with external_ref {values['external_ref']!r} exists already",
+                field="external_ref",
+            )
+    for key, value in values.items():
+        if key in ("category", "originating_country") and value is None:
+            raise Invalid(f"{key} cannot be removed", field=key)
+        setattr(subject, key, value)
+    subject.updated_at = datetime.now(UTC)
+    session.add(subject)
+    bump(session, subject.id)
+    record(
+        session, actor=actor, action="subject.update", target_type="subject",
+        target_id=subject.id, before=before, after=subject_public(subject),
+    )
+    return subject
+
+
+def delete_subject(
+    session: Session, *, subject_id: str, reason: str, actor: Principal | None, country: str,
+) -> None:
+    if not reason or not reason.strip():
+        raise Invalid("deleting a subject needs a reason", field="reason",
+                      fix="add ?reason=... saying why the record is removed")
+    subject = get_visible_subject(session, subject_id=subject_id, country=country)
+    before = subject_public(subject)
+    for tpl in session.exec(select(BiometricTemplate).where(BiometricTemplate.subject_id == subject_id)):
+        session.delete(tpl)
+    session.delete(subject)
+    bump(session, subject_id, "delete")
+    record(
+        session, actor=actor, action="subject.delete", target_type="subject",
+        target_id=subject_id, before=before, detail=reason.strip(),
+    )
+
+
+def extract_face(image: bytes) -> tuple[bytes, dict]:
+    """Extract an enrolment face template (no DB access: call before opening a transaction)."""
+    template = face_matcher.extract(image)
+    return template.to_bytes(), dict(template.quality)
+
+
+def extract_fingerprint(image: bytes, *, position: int, ppi: int) -> tuple[bytes, dict]:
+    """Extract an enrolment fingerprint template; refuses prints below the enrolment quality."""
+    template = finger_matcher.extract(image, ppi=ppi, position=position)
+    quality = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae), "ppi": ppi}
+    if (template.nfiq2 or 0) < params.FINGER_MIN_NFIQ2_ENROL:
+        raise UnusableCapture(
+            "low_quality",
+            f"NFIQ 2 quality {template.nfiq2} is below {params.FINGER_MIN_NFIQ2_ENROL} needed to "
+            "enrol; clean the sensor and the finger and capture again",
+            quality,
+        )
+    if len(template.minutiae) < params.FINGER_MIN_MINUTIAE:
+        raise UnusableCapture(
+            "too_few_minutiae",
+            f"only {len(template.minutiae)} minutiae found; at least {params.FINGER_MIN_MINUTIAE} "
+            "are needed; press the whole finger pad on the sensor",
+            quality,
+        )
+    return template.to_iso(), quality
+
+
+def add_template(
+    session: Session, *, subject_id: str, modality: str, position: int, data: bytes,
+    quality: dict, actor: Principal | None, country: str,
+) -> BiometricTemplate:
+    get_visible_subject(session, subject_id=subject_id, country=country)
+    tpl = BiometricTemplate(
+        id=new_id("tpl"), subject_id=subject_id, modality=modality, position=position, data=data,
+        quality=quality,
+    )
+    session.add(tpl)
+    bump(session, subject_id)
+    record(
+        session, actor=actor, action=f"biometric.{modality}.enrol", target_type="subject",
+        target_id=subject_id, after={"template_id": tpl.id, "position": position, **quality},
+    )
+    return tpl
+
+
+def delete_template(
+    session: Session, *, subject_id: str, template_id: str, actor: Principal | None, country: str,
+) -> None:
+    get_visible_subject(session, subject_id=subject_id, country=country)
+    tpl = session.get(BiometricTemplate, template_id)
+    if tpl is None or tpl.subject_id != subject_id:
+        raise NotFound(f"subject {subject_id} has no biometric {template_id!r}", field="template_id")
+    before = template_public(tpl)
+    session.delete(tpl)
+    bump(session, subject_id)
+    record(
+        session, actor=actor, action=f"biometric.{tpl.modality}.delete", target_type="subject",
+        target_id=subject_id, before=before,
+    )
+
+
+def templates_of(session: Session, subject_id: str) -> list[BiometricTemplate]:
+    return list(
+        session.exec(
+            select(BiometricTemplate)
+            .where(BiometricTemplate.subject_id == subject_id)
+            .order_by(BiometricTemplate.created_at)
+        )
+    )
