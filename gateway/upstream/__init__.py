@@ -5,7 +5,7 @@
     ├── client     CentralClient (the contract), HttpCentralClient, FakeCentralClient
     ├── breaker    CircuitBreaker
     ├── models     outbox and local stolen/lost document cache tables
-    ├── queue      QueueStorage (the contract), SqlQueueStorage (SQLite, PostgreSQL), MemoryQueueStorage
+    ├── queue      QueueStorage (the contract), SqlQueueStorage, MemoryQueueStorage
     ├── worker     DeliveryWorker: lease, deliver, reconcile, retry or dead-letter
     ├── service    UpstreamService: what the rest of the gateway calls
     ├── routes     /v1/upstream/*, /v1/checks/{id}/upstream, /v1/checks/{id}/events

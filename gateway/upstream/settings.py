@@ -54,5 +54,5 @@ class UpstreamSettings(BaseSettings):
     @model_validator(mode="after")
     def _mtls_pair(self) -> UpstreamSettings:
         if (self.client_cert is None) != (self.client_key is None):
-            raise ValueError("mutual TLS needs both FIELDCHECK_UPSTREAM_CLIENT_CERT and _CLIENT_KEY")
+            raise ValueError("mutual TLS needs both _CLIENT_CERT and _CLIENT_KEY")
         return self
