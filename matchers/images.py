@@ -44,7 +44,11 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
             converted = image.convert(mode)
     except UnusableCapture:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
+        raise UnusableCapture(
+            "image_too_large", f"the image declares too many pixels (at most {max_pixels}): {exc}",
+        ) from exc
+    except (UnidentifiedImageError, Image.DecompressionBombWarning) as exc:
         raise UnusableCapture(
             "unreadable_image",
             "the file is not an image in a supported format (JPEG, PNG, TIFF, BMP, PGM, WSQ, "
