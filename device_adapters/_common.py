@@ -44,7 +44,8 @@ def b64decode(value: object, *, field: str, urlsafe: bool = False) -> bytes:
         raise MalformedPayload(f"{field} must be a base64 string", field=field)
     raw = value.encode("ascii", errors="replace")
     alphabet = "base64url" if urlsafe else "base64"
-    if not raw or not (_B64_URL if urlsafe else _B64_STD).match(raw) or len(raw.rstrip(b"=")) % 4 == 1:
+    pattern = _B64_URL if urlsafe else _B64_STD
+    if not raw or not pattern.match(raw) or len(raw.rstrip(b"=")) % 4 == 1:
         raise MalformedPayload(
             f"{field} is not valid {alphabet}", field=field,
             fix=f"encode the bytes as {alphabet} ({'RFC 4648 §5' if urlsafe else 'RFC 4648 §4'})",

@@ -18,7 +18,7 @@ Binary adapters also accept ``application/octet-stream``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from device_adapters.capture import Capture
 from device_adapters.errors import UnsupportedContentType
@@ -71,10 +71,24 @@ class AdapterRegistry:
         return len(self._adapters)
 
 
-def default_registry() -> AdapterRegistry:
-    """The registry the gateway serves: every adapter that ships with FieldCheck."""
+def default_registry(
+    *, mosip_trusted_certificates: Sequence[str | bytes] | None = None
+) -> AdapterRegistry:
+    """The registry the gateway serves: every adapter that ships with FieldCheck.
+
+    ``mosip_trusted_certificates``: PEM device certificates/public keys; when given, MOSIP SBI
+    data must be RS256-signed by one of them.
+    """
+    from device_adapters.ansi_nist import AnsiNistAdapter
+    from device_adapters.iso_template import IsoTemplateAdapter
+    from device_adapters.mosip_sbi import MosipSbiAdapter
     from device_adapters.multipart import MultipartAdapter
+    from device_adapters.seek_avenger import SeekAvengerAdapter
 
     registry = AdapterRegistry()
     registry.register(MultipartAdapter())
+    registry.register(AnsiNistAdapter())
+    registry.register(MosipSbiAdapter(trusted_certificates=mosip_trusted_certificates))
+    registry.register(SeekAvengerAdapter())
+    registry.register(IsoTemplateAdapter())
     return registry

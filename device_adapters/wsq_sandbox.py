@@ -123,6 +123,10 @@ def decode_wsq(data: bytes, *, timeout: float = DECODE_TIMEOUT_S) -> np.ndarray:
         try:
             return _worker.decode(data, timeout)
         except WsqDecodeError:
+            # NBIS may have scribbled over its heap before noticing the corruption: never let a
+            # later, valid image be decoded by a worker that has seen a bad one.
+            _worker.kill()
+            _worker = None
             raise
         except TimeoutError as exc:
             _worker.kill()
