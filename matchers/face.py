@@ -85,14 +85,7 @@ def extract(image: bytes | None = None, *, rgb: np.ndarray | None = None) -> Fac
             "no_face", "no face was found in the photo; take it again facing the camera",
             {"faces": 0, "width": rgb.shape[1], "height": rgb.shape[0]},
         )
-    main = boxes[0]
-    rivals = [b for b in boxes[1:] if b.area() >= params.FACE_AMBIGUOUS_AREA_RATIO * main.area()]
-    if rivals:
-        raise UnusableCapture(
-            "several_faces",
-            f"{1 + len(rivals)} faces of similar size are in the photo; photograph one person",
-            {"faces": len(boxes)},
-        )
+    main = _subject_face(boxes, rgb.shape[1], rgb.shape[0])
     models = _load_models()
     shape = models["pose5"](rgb, main)
     # 5-point model: points 0-1 one eye's corners, 2-3 the other's, 4 under the nose.
@@ -113,6 +106,32 @@ def extract(image: bytes | None = None, *, rgb: np.ndarray | None = None) -> Fac
         )
     descriptor = models["encoder"].compute_face_descriptor(rgb, shape, params.FACE_NUM_JITTERS)
     return FaceTemplate(embedding=np.array(descriptor, dtype=np.float32), quality=quality)
+
+
+def _subject_face(boxes: list[dlib.rectangle], width: int, height: int) -> dlib.rectangle:
+    """The face of the person photographed: the largest, unless another is nearly as large.
+
+    With several similar-sized faces, a face framed in the centre while the others sit towards
+    the edges is taken (a bystander behind the subject); otherwise the capture is ambiguous.
+    """
+    main = boxes[0]
+    similar = [b for b in boxes if b.area() >= params.FACE_AMBIGUOUS_AREA_RATIO * main.area()]
+    if len(similar) == 1:
+        return main
+    diagonal = float(np.hypot(width, height))
+
+    def off_centre(b: dlib.rectangle) -> float:
+        c = b.center()
+        return float(np.hypot(c.x - width / 2, c.y - height / 2)) / diagonal
+
+    ranked = sorted(similar, key=off_centre)
+    if off_centre(ranked[0]) <= params.FACE_CENTRED_MAX and off_centre(ranked[1]) >= params.FACE_OFF_CENTRE_MIN:
+        return ranked[0]
+    raise UnusableCapture(
+        "several_faces",
+        f"{len(similar)} faces of similar size are in the photo; photograph one person",
+        {"faces": len(boxes)},
+    )
 
 
 def _sharpness(rgb: np.ndarray, box: dlib.rectangle) -> float:

@@ -15,6 +15,10 @@ FACE_MIN_INTER_EYE_PX = 28.0
 # A second face whose box area is at least this fraction of the largest face makes the capture
 # ambiguous (someone standing beside the subject); smaller background faces are ignored.
 FACE_AMBIGUOUS_AREA_RATIO = 0.5
+# ...unless one of them is framed in the centre (offset from the image centre at most this
+# fraction of the diagonal) and the others are clearly off-centre (at least this fraction).
+FACE_CENTRED_MAX = 0.12
+FACE_OFF_CENTRE_MIN = 0.25
 # dlib's jitter count for the embedding (1 = no jitter; more is slower and slightly better).
 FACE_NUM_JITTERS = 1
 FACE_EMBEDDING_DIM = 128
@@ -38,6 +42,38 @@ PAIR_DIST_STEP = 10.0
 PAIR_ANGLE_BINS = 12
 PAIR_MAX_MINUTIAE = 60  # most reliable minutiae used for pairs
 FINGER_SHORTLIST = 40  # candidates re-scored with bozorth3 per probe finger
+
+# --- Minutia Cylinder-Code (matchers/mcc.py) -----------------------------------------------
+# Values from Cappelli et al. (TPAMI 2010) unless noted; the noted ones were tuned on the shared
+# FVC sets with `fieldcheck evaluate fingerprints` (docs/MATCHERS.md).
+MCC_RADIUS = 70.0  # cylinder radius in px at 500 ppi (about 7 ridge periods)
+MCC_NS = 8  # cells per side; 16 in the paper, 8 keeps a cylinder to 6 uint64 words (tuned)
+MCC_ND = 6  # direction sections per cell
+MCC_SIGMA_S = 28.0 / 3.0  # spatial Gaussian of a minutia's contribution, px
+MCC_SIGMA_D = 2.0 * 3.141592653589793 / 9.0  # directional Gaussian, rad
+MCC_MU_PSI = 0.01  # a cell-section bit is set when its summed contribution exceeds this
+MCC_HULL_MARGIN = 50.0  # cells farther than this (px) outside the minutiae hull are invalid
+MCC_MIN_VALID_CELLS = 0.75  # fraction of the in-circle cells a cylinder needs to be kept
+MCC_MIN_NEIGHBOURS = 2  # minutiae within R + 3 sigma_S a cylinder needs to be kept
+MCC_MIN_COMMON_CELLS = 0.6  # fraction of in-circle cell-sections two cylinders must share
+MCC_MAX_DIRECTION_DIFF = 3.141592653589793 / 2  # cylinders whose minutiae differ more don't match
+MCC_ROTATION_SIGN = -1.0  # ISO angles are counter-clockwise with y pointing down (measured: EER 7.4% vs 17% mean)
+MCC_MAX_MINUTIAE = 64  # most reliable minutiae kept per template (bounds memory and time)
+MCC_MIN_MINUTIA_QUALITY = 0.0  # mindtct reliability below this is dropped (tuned)
+# LSS consolidation: the number of top pairs averaged grows with the smaller template size
+# from MCC_MIN_NP to MCC_MAX_NP, a sigmoid centred at MCC_MU_P minutiae.
+MCC_MIN_NP = 4
+MCC_MAX_NP = 12
+MCC_MU_P = 20.0
+MCC_TAU_P = 0.4
+# LSS-R relaxation: pairs reinforce each other when their distances and angles agree.
+MCC_RELAX_ITERATIONS = 5
+MCC_RELAX_WEIGHT = 0.5
+MCC_MAX_RELAX_PAIRS = 64  # cap on min(nA, nB) pairs relaxed (bounds the (S, nR, nR) tensor)
+MCC_RHO_MU_DIST = 5.0  # px
+MCC_RHO_TAU_DIST = -8.0 / 5.0
+MCC_RHO_MU_ANGLE = 3.141592653589793 / 12
+MCC_RHO_TAU_ANGLE = -30.0
 
 # --- Calibration --------------------------------------------------------------------------
 # Score -> false-match-rate tables measured on ../shared/data impostor pairs (see
@@ -70,3 +106,9 @@ FINGER_SCORE_FMR = (
 # thresholds tighten as the watchlist grows.
 HIT_TARGET_FPIR = 1e-3
 POSSIBLE_TARGET_FPIR = 1e-1
+
+# --- Synthetic benchmark galleries (matchers/synthetic.py) -----------------------------------
+# Minutiae per synthetic print: mindtct gives 30-90 (mean 44) on the shared FVC prints.
+SYNTH_MEAN_MINUTIAE = 45.0
+SYNTH_SD_MINUTIAE = 15.0
+SYNTH_MIN_SPACING = 8.0  # px; ridges are about 9 px apart at 500 ppi
