@@ -40,6 +40,9 @@ class UpstreamSettings(BaseSettings):
     client_key: Path | None = Field(None, description="mutual TLS: client key (PEM)")
     ca_bundle: Path | None = Field(None, description="CA bundle that signs central's certificate")
     stub_subjects: int = Field(2000, ge=0, description="population of the bundled stub")
+    ansi_nist: bool = Field(
+        False, description="also forward each capture as an ANSI/NIST-ITL transaction (images)"
+    )
 
     @field_validator("policy")
     @classmethod
