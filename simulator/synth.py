@@ -83,6 +83,7 @@ class ImpressionParams:
     contrast: float = 150.0
     noise_std: float = 6.0
     noise_blobs: int = 60
+    texture: float = 0.3
 
 
 def finger_rng(seed: int, finger: int) -> np.random.Generator:
@@ -335,6 +336,7 @@ def random_impression_params(rng: np.random.Generator) -> ImpressionParams:
         contrast=float(rng.uniform(*p.RIDGE_CONTRAST)),
         noise_std=float(rng.uniform(*p.NOISE_STD)),
         noise_blobs=int(rng.integers(*p.NOISE_BLOBS)),
+        texture=float(rng.uniform(*p.SKIN_TEXTURE)),
     )
 
 
@@ -402,6 +404,10 @@ def render_impression(
         level -= 0.35 * np.maximum(blot, 0)
     elif prm.skin == "wet":
         level = cv2.GaussianBlur(level, (0, 0), 1.2)
+    # Skin texture: fine-scale variation of the ridge level makes ridges break and touch in
+    # different places on each touch, which is where real impressions disagree on minutiae.
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 2.2)
+    level += prm.texture * texture / max(float(texture.std()), 1e-6)
     ink = 1.0 / (1.0 + np.exp(-6.0 * level))
     ink *= np.clip(contact * 1.6, 0.0, 1.0)
 
