@@ -20,16 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from gateway.upstream.stub.store import (
-    FACE_HIT,
-    FACE_POSSIBLE,
-    FINGER_HIT,
-    FINGER_POSSIBLE,
-    StubStore,
-    request_hash,
-)
-from matchers.errors import MatcherError
-from matchers.templates import FingerprintTemplate, normalise_embedding
+from gateway.upstream.stub.store import FACE_HIT, FACE_POSSIBLE, StubStore, request_hash, unit
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +31,7 @@ class Faults:
     latency_ms: int = 0
     error_rate: float = 0.0
     timeout_rate: float = 0.0
+    reject_rate: float = 0.0  # refuse the search as invalid (422): it can never succeed
     malformed_rate: float = 0.0  # answer with broken JSON (after acting)
     wrong_check_rate: float = 0.0  # answer with another check's id (after acting)
     hang_s: float = 60.0  # how long a "timeout" keeps the caller waiting
@@ -94,6 +86,8 @@ def create_stub_app(
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.error_rate and random.random() < faults.error_rate:
             raise StubError(500, "central failed (injected error)")
+        if faults.reject_rate and random.random() < faults.reject_rate:
+            raise StubError(422, "central refused the request (injected rejection)")
 
     async def after_acting(body: dict[str, Any]) -> Response | None:
         """Faults that strike after central has acted: the caller never sees the answer."""
@@ -209,11 +203,10 @@ def create_stub_app(
         body = await request.json()
         subject_id = body.get("id") or "CX-" + uuid.uuid4().hex[:10]
         try:
-            faces = [normalise_embedding(np.frombuffer(_b64(f, "faces"), "<f4"))
-                     for f in body.get("faces", [])]
+            faces = [unit(np.frombuffer(_b64(f, "faces"), "<f4")) for f in body.get("faces", [])]
             fingers = {int(f["position"]): _b64(f["iso_19794_2"], "fingers")
                        for f in body.get("fingers", [])}
-        except (MatcherError, KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise StubError(422, f"bad template: {exc}") from exc
         await run_in_threadpool(store.add_subject, {
             "id": subject_id, "surname": body.get("surname"), "given_names":
@@ -227,7 +220,7 @@ def create_stub_app(
 
 
 def _search(store: StubStore, body: dict[str, Any]) -> dict[str, Any]:
-    """Central's matching: faces by cosine similarity, fingers by bozorth3, document, nominal."""
+    """Central's matching: faces by cosine similarity, fingers by exact template, document, name."""
     check_id = body.get("check_id")
     if not isinstance(check_id, str) or not 1 <= len(check_id) <= 80:
         raise StubError(422, "check_id must be a string of 1-80 characters")
@@ -253,28 +246,21 @@ def _search(store: StubStore, body: dict[str, Any]) -> dict[str, Any]:
 
     for i, face in enumerate(faces):
         try:
-            probe = normalise_embedding(np.frombuffer(_b64(face, f"faces[{i}]"), "<f4"))
-        except (MatcherError, ValueError) as exc:
+            raw = _b64(face, f"faces[{i}]")
+            matches = store.faces.search(np.frombuffer(raw[: len(raw) // 4 * 4], "<f4"), k=5)
+        except ValueError as exc:
             raise StubError(422, f"faces[{i}] is not a 128-d float32 embedding: {exc}") from exc
-        for m in store.faces.search(probe, k=5):
-            if m.score >= FACE_POSSIBLE:
-                consider(m.subject_id, "face", m.score,
-                         "hit" if m.score >= FACE_HIT else "possible")
+        for subject_id, score in matches:
+            if score >= FACE_POSSIBLE:
+                consider(subject_id, "face", score, "hit" if score >= FACE_HIT else "possible")
     for i, finger in enumerate(fingers):
         if not isinstance(finger, dict):
             raise StubError(422, f"fingers[{i}] must be an object")
-        try:
-            template = FingerprintTemplate.from_iso(_b64(finger.get("iso_19794_2"),
-                                                         f"fingers[{i}]"))
-        except MatcherError as exc:
-            raise StubError(422, f"fingers[{i}] is not an ISO/IEC 19794-2 record: {exc}") from exc
-        position = finger.get("position")
-        if isinstance(position, int) and 0 <= position <= 10:
-            template.position = position
-        for m in store.fingers.search(template, k=5):
-            if m.score >= FINGER_POSSIBLE:
-                consider(m.subject_id, "finger", m.score,
-                         "hit" if m.score >= FINGER_HIT else "possible")
+        record = _b64(finger.get("iso_19794_2"), f"fingers[{i}]")
+        if not record.startswith(b"FMR\x00"):
+            raise StubError(422, f"fingers[{i}] is not an ISO/IEC 19794-2 record")
+        for subject_id in store.fingers.search(record):
+            consider(subject_id, "finger", 1.0, "hit")
     candidates = [
         {**store.subject_summary(subject_id), **found}
         for subject_id, found in sorted(best.items(), key=lambda kv: -kv[1]["score"])

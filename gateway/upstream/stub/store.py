@@ -19,14 +19,74 @@ from typing import Any
 import numpy as np
 
 from gateway.upstream.stub.seed import synthetic_document, synthetic_subject
-from matchers.index import FaceIndex, FingerprintIndex
-from matchers.templates import FingerprintTemplate
 
 log = logging.getLogger(__name__)
 
-# Central's thresholds: face cosine similarity (dlib distance 0.6 = 0.82), bozorth3 score.
+# Central's face thresholds: cosine similarity of unit dlib embeddings (distance 0.6 = 0.82).
 FACE_HIT, FACE_POSSIBLE = 0.82, 0.76
-FINGER_HIT, FINGER_POSSIBLE = 40.0, 25.0
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if v.shape[0] != 128 or not np.all(np.isfinite(v)) or float(np.linalg.norm(v)) < 1e-6:
+        raise ValueError("a face template is 128 finite float32 values, not all zero")
+    return v / np.linalg.norm(v)
+
+
+class FaceGallery:
+    """Central's faces: one float32 matrix, cosine similarity by one matrix-vector product."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._matrix = np.zeros((0, 128), dtype=np.float32)
+        self._subjects: list[str] = []
+        self._pending: list[np.ndarray] = []
+
+    def add(self, subject_id: str, embedding: np.ndarray) -> None:
+        with self._lock:
+            self._pending.append(unit(embedding))
+            self._subjects.append(subject_id)
+
+    def __len__(self) -> int:
+        return len(self._subjects)
+
+    def search(self, probe: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        query = unit(probe)
+        with self._lock:
+            if self._pending:
+                self._matrix = np.vstack([self._matrix, *self._pending])
+                self._pending = []
+            if not len(self._subjects):
+                return []
+            scores = self._matrix @ query
+            top = np.argsort(-scores)[: k * 2]
+            subjects = list(self._subjects)
+        out: list[tuple[str, float]] = []
+        for i in top:
+            if subjects[i] not in {s for s, _ in out}:
+                out.append((subjects[i], float(scores[i])))
+        return out[:k]
+
+
+class FingerGallery:
+    """Central's fingers, matched by an exact digest of the ISO/IEC 19794-2 record.
+
+    A deliberate simplification: the stub stands in for the link, not for AFIS accuracy. The
+    gateway's extraction is deterministic, so a probe made from the same image as an enrolled
+    central subject's template matches it, and random synthetic templates never collide.
+    """
+
+    def __init__(self) -> None:
+        self._by_digest: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, subject_id: str, record: bytes) -> None:
+        with self._lock:
+            self._by_digest.setdefault(hashlib.sha256(record).hexdigest(), []).append(subject_id)
+
+    def search(self, record: bytes) -> list[str]:
+        with self._lock:
+            return list(self._by_digest.get(hashlib.sha256(record).hexdigest(), []))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,8 +119,8 @@ class StubStore:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self.seed = seed
-        self.faces = FaceIndex()
-        self.fingers = FingerprintIndex()
+        self.faces = FaceGallery()
+        self.fingers = FingerGallery()
         self._seed_if_empty(subjects=subjects, documents=documents)
         self._load_indexes()
 
@@ -98,11 +158,9 @@ class StubStore:
         rows = self._db.execute("SELECT id, face, fingers FROM subject").fetchall()
         for subject_id, face, fingers in rows:
             if face:
-                self.faces.add(f"{subject_id}/face", subject_id, np.frombuffer(face, "<f4"))
-            for position, hexed in json.loads(fingers).items():
-                template = FingerprintTemplate.from_iso(bytes.fromhex(hexed))
-                template.position = int(position)
-                self.fingers.add(f"{subject_id}/f{position}", subject_id, template)
+                self.faces.add(subject_id, np.frombuffer(face, "<f4"))
+            for hexed in json.loads(fingers).values():
+                self.fingers.add(subject_id, bytes.fromhex(hexed))
 
     def _add_change(self, kind: str, op: str, key: str, data: dict[str, Any]) -> None:
         self._db.execute(
@@ -148,12 +206,10 @@ class StubStore:
                  faces[0].astype("<f4").tobytes() if faces else None,
                  json.dumps({str(p): t.hex() for p, t in fingers.items()})),
             )
-        for i, face in enumerate(faces):
-            self.faces.add(f"{s['id']}/face{i}", s["id"], face)
-        for position, record in fingers.items():
-            template = FingerprintTemplate.from_iso(record)
-            template.position = position
-            self.fingers.add(f"{s['id']}/f{position}", s["id"], template)
+        for face in faces:
+            self.faces.add(s["id"], face)
+        for record in fingers.values():
+            self.fingers.add(s["id"], record)
 
     # -- central's answers --------------------------------------------------------------------
 
