@@ -102,7 +102,7 @@ class QueueStorage(ABC):
         """Free the lease; claimable again after ``delay_s``."""
 
     @abstractmethod
-    def release(self, item: QueueItem, *, owner: str) -> bool:
+    def release(self, item: QueueItem, *, owner: str, hook: Hook | None = None) -> bool:
         """Give the lease back untried (shutdown, open circuit): the attempt is not counted."""
 
     @abstractmethod
@@ -226,11 +226,11 @@ class MemoryQueueStorage(QueueStorage):
             row.locked_by, row.locked_until = None, 0.0
         return self._finish(item, owner, hook, change)
 
-    def release(self, item: QueueItem, *, owner: str) -> bool:
+    def release(self, item: QueueItem, *, owner: str, hook: Hook | None = None) -> bool:
         def change(row: QueueItem) -> None:
             row.locked_by, row.locked_until = None, 0.0
             row.attempts = max(0, row.attempts - 1)
-        return self._finish(item, owner, None, change)
+        return self._finish(item, owner, hook, change)
 
     def dead_letter(self, item: QueueItem, *, owner: str | None, now: float, reason: str,
                     hook: Hook | None = None) -> bool:
@@ -408,12 +408,12 @@ class SqlQueueStorage(QueueStorage):
         return self._finish(item, owner, {"available_at": now + delay_s, "last_error": error[:1000],
                                           "locked_by": None, "locked_until": 0.0}, hook)
 
-    def release(self, item: QueueItem, *, owner: str) -> bool:
+    def release(self, item: QueueItem, *, owner: str, hook: Hook | None = None) -> bool:
         t = self.table
         return self._finish(item, owner, {"locked_by": None, "locked_until": 0.0,
                                           "attempts": func.max(t.c.attempts - 1, 0)
                                           if self.dialect == "sqlite"
-                                          else func.greatest(t.c.attempts - 1, 0)}, None)
+                                          else func.greatest(t.c.attempts - 1, 0)}, hook)
 
     def dead_letter(self, item: QueueItem, *, owner: str | None, now: float, reason: str,
                     hook: Hook | None = None) -> bool:

@@ -208,7 +208,8 @@ class DeliveryWorker:
 
     def _release(self, items: list[QueueItem], owner: str) -> None:
         for item in items:
-            self.storage.release(item, owner=owner)
+            self.storage.release(item, owner=owner, hook=lambda s, i: set_status(
+                s, i, "queued", only_from=("pending",)))
 
     # -- one delivery ---------------------------------------------------------------------------
 
