@@ -95,10 +95,101 @@ def synth_faces(
     console.print(f"wrote {count} face captures of {len(identities)} identities to {out}")
 
 
-def simulate() -> None:
-    """Run a fleet of virtual devices against a gateway (scenario file or quick form)."""
-    console.print("[red]error:[/red] the fleet runner is not built yet")
-    raise typer.Exit(2)
+def simulate(
+    scenario: Path | None = typer.Argument(None, help="scenario TOML file"),
+    gateway: str | None = typer.Option(None, help="quick form: gateway URL"),
+    token: str | None = typer.Option(
+        None, envvar="FIELDCHECK_ADMIN_TOKEN", help="quick form: admin token"
+    ),
+    devices: int = typer.Option(4, min=1, max=1000, help="quick form: number of devices"),
+    checks: int = typer.Option(40, min=1, help="quick form: total checks"),
+    faces: Path | None = typer.Option(None, help="quick form: folder of <identity>/<photos>"),
+    central: str | None = typer.Option(None, help="central stub URL (faults)"),
+    rate: float = typer.Option(20.0, min=0.01, help="quick form: checks per device per minute"),
+    seed: int = typer.Option(0, help="quick form: random seed"),
+    report: Path = typer.Option(Path("simulation-report"), help="report folder"),
+    workers: int = typer.Option(2, min=1, help="processes generating fingerprints"),
+) -> None:
+    """Run a fleet of virtual devices against a gateway and write a report.
+
+    Either a scenario file (``fieldcheck simulate SCENARIO.toml``) or the quick form
+    (``--gateway URL --token T --devices N --checks M --faces DIR``), which enrols half the
+    identities, uses the other half as strangers, and gives every person synthetic fingerprints.
+    """
+    from rich.live import Live
+
+    from simulator import report as report_lib
+    from simulator.fleet import Fleet, GatewayUnreachable, SimulationError
+    from simulator.scenario import ADAPTERS, ScenarioError, load_scenario, parse_scenario
+
+    try:
+        if scenario is not None:
+            sc = load_scenario(scenario)
+            if token and not sc.admin_token:
+                from dataclasses import replace
+
+                sc = replace(sc, admin_token=token)
+        else:
+            if gateway is None:
+                console.print("[red]error:[/red] give a SCENARIO file or --gateway (quick form)")
+                raise typer.Exit(2)
+            per_kind = {
+                k: devices // len(ADAPTERS) + (i < devices % len(ADAPTERS))
+                for i, k in enumerate(ADAPTERS)
+            }
+            doc: dict = {
+                "name": "quick",
+                "seed": seed,
+                "duration_s": max(60.0, 60.0 * checks / (devices * rate) * 1.5),
+                "gateway": {"url": gateway},
+                "fleet": {
+                    "devices": {k: v for k, v in per_kind.items() if v},
+                    "checks_per_device_per_min": rate,
+                    "max_checks": checks,
+                },
+                "population": {"identities": 20, "enrolled_share": 0.5},
+                "captures": {"modalities": {"finger": 1.0}},
+            }
+            if token:
+                doc["gateway"]["admin_token"] = token
+            if faces is not None:
+                doc["population"]["faces"] = str(faces)
+                doc["captures"]["modalities"] = {"finger": 0.4, "face": 0.2, "both": 0.4}
+            if central:
+                doc["central"] = {"admin_url": central}
+            sc = parse_scenario(doc)
+    except ScenarioError as exc:
+        console.print(f"[red]error in scenario:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+    state: dict = {}
+
+    def render() -> str:
+        if not state:
+            return "preparing the population and the watchlist..."
+        return (
+            f"t={state['t']:.0f}/{state['duration_s']:.0f}s  sent {state['sent']}  "
+            f"acknowledged {state['acknowledged']}  errors {state['errors']}  "
+            f"in device outboxes {state['outbox']}  central queue {state['queue_depth']}"
+        )
+
+    try:
+        with Live(render(), console=console, refresh_per_second=2) as live:
+
+            def progress(snapshot: dict) -> None:
+                state.update(snapshot)
+                live.update(render())
+
+            result = Fleet(sc, workers=workers, on_progress=progress).run()
+    except GatewayUnreachable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(3) from None
+    except SimulationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from None
+    out = report_lib.write_report(result, report)
+    report_lib.print_summary(out, console)
+    console.print(f"report written to {report / 'report.json'}")
 
 
 def register(app: typer.Typer) -> None:

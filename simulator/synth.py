@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -476,3 +476,46 @@ def write_finger(
         path.write_bytes(encode(img, fmt))
         paths.append(path)
     return paths
+
+
+# --- captures for the device simulator ------------------------------------------------------
+
+
+def enrolment_impression_params(rng: np.random.Generator) -> ImpressionParams:
+    """A careful, centred, full-contact capture as taken at enrolment."""
+    return ImpressionParams(
+        dx=float(rng.normal(0, 5)),
+        dy=float(rng.normal(0, 5)),
+        rotation_deg=float(rng.normal(0, 3)),
+        contact_scale=1.0,
+        skin="normal",
+        skin_shift=0.0,
+        texture=0.25,
+        noise_std=5.0,
+        noise_blobs=60,
+    )
+
+
+def field_probe_params(rng: np.random.Generator, quality: str = "good") -> ImpressionParams:
+    """A handheld capture: "good" is a cooperative touch, "poor" smudged, partial and faint."""
+    prm = random_impression_params(rng)
+    if quality == "poor":
+        return replace(
+            prm,
+            contrast=float(rng.uniform(25, 50)),
+            noise_std=float(rng.uniform(18, 30)),
+            contact_scale=float(rng.uniform(0.45, 0.65)),
+            texture=0.9,
+        )
+    return replace(
+        prm,
+        dx=prm.dx / 2,
+        dy=prm.dy / 2,
+        rotation_deg=prm.rotation_deg / 2,
+        distortion_shift=(prm.distortion_shift[0] / 2, prm.distortion_shift[1] / 2),
+        skin="normal",
+        skin_shift=float(rng.uniform(-0.1, 0.1)),
+        contact_scale=float(rng.uniform(0.85, 1.0)),
+        contact_offset=(float(rng.normal(0, 8)), float(rng.normal(0, 8))),
+        texture=float(rng.uniform(0.2, 0.4)),
+    )
