@@ -24,7 +24,7 @@ from gateway import db
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
 from gateway.checks.routes import router as checks_router
-from gateway.errors import TooLarge, install_handlers, problem
+from gateway.errors import install_handlers, problem
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
 from gateway.watchlist.cache import WatchlistCache
@@ -63,20 +63,42 @@ class BodyLimit:
                     await response(scope, receive, send)
                     return
         seen = 0
+        too_big = False
+        sent_start = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, too_big
+            if too_big:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise TooLarge(
-                        f"the request body exceeds the limit of {self.max_bytes} bytes",
-                        field="body", fix=fix,
-                    )
+                    # Tell the app the client went away; whatever it answers is replaced below.
+                    too_big = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal sent_start
+            if too_big:
+                return
+            if message["type"] == "http.response.start":
+                sent_start = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited, guarded_send)
+        except Exception:
+            if not too_big:
+                raise
+        if too_big and not sent_start:
+            response = problem(
+                413, "Request too large",
+                f"the request body exceeds the limit of {self.max_bytes} bytes",
+                slug="too-large", instance=scope.get("path"), field="body", fix=fix,
+            )
+            await response(scope, receive, send)
 
 
 def _start_upstream(settings: Settings, engine) -> object | None:  # type: ignore[no-untyped-def]
