@@ -66,4 +66,4 @@ class StubServer:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=1.5)
+            self._thread.join(timeout=0.8)
