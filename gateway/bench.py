@@ -1,0 +1,183 @@
+"""``fieldcheck bench check``: latency of POST /v1/checks over loopback with a full cache.
+
+A gateway is started on a temporary SQLite file, its watchlist filled with synthetic subjects
+(random unit face embeddings, realistic synthetic minutiae for two index fingers) plus real
+enrolled people from ../shared/data (LFW faces, FVC prints) whose other photos and impressions
+are the probes. Reports p50/p95/mean per scenario: face only, two fingers, face + two fingers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from gateway.settings import Settings
+
+ADMIN = "fc_bench_admin"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _shared_data(settings: Settings) -> Path:
+    env = os.environ.get("FIELDCHECK_SHARED_DATA_DIR")
+    return Path(env) if env else settings.shared_data_dir
+
+
+def _fill_synthetic(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-untyped-def]
+    from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+    from matchers import synthetic
+    from matchers.templates import FaceTemplate
+
+    rng = np.random.default_rng(seed)
+    faces = synthetic.face_embeddings(rng, n)
+    with Session(engine) as session:
+        for i in range(n):
+            sid = f"sub_synth_{i:07d}"
+            session.add(Subject(id=sid, name=f"Synthetic {i}", category="blue",
+                                originating_country="MU"))
+            session.add(BiometricTemplate(id=f"tpl_sf_{i:07d}", subject_id=sid, modality="face",
+                                          data=FaceTemplate(faces[i]).to_bytes(), quality={}))
+            for pos in (2, 7):
+                tpl = synthetic.fingerprint_template(rng, position=pos)
+                session.add(BiometricTemplate(id=f"tpl_s{pos}_{i:07d}", subject_id=sid,
+                                              modality="finger", position=pos, data=tpl.to_iso(),
+                                              quality={}))
+            if i % 2000 == 1999:
+                session.commit()
+        session.add(WatchlistChange(subject_id="sub_synth_0000000", op="upsert"))
+        session.commit()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
+    import uvicorn
+
+    from gateway import db
+    from gateway.app import create_app
+
+    console = Console(stderr=True)
+    tmp = Path(tempfile.mkdtemp(prefix="fieldcheck-bench-"))
+    settings = Settings(data_dir=tmp, admin_token=ADMIN)
+    data = _shared_data(settings)
+    lfw = data / "faces" / "lfw"
+    fvc = data / "fingerprints" / "fvc2002_db1_b"
+    if not lfw.is_dir() or not fvc.is_dir():
+        raise SystemExit(f"bench check needs real probes: LFW and FVC under {data}")
+    engine = db.make_engine(settings.effective_database_url)
+    db.create_all(engine)
+    t0 = time.perf_counter()
+    _fill_synthetic(engine, subjects)
+    fill_s = time.perf_counter() - t0
+    engine.dispose()
+
+    port = _free_port()
+    app = create_app(settings, start_upstream=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    t0 = time.perf_counter()
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    start_s = time.perf_counter() - t0
+    admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
+    device_token = admin.post("/v1/tokens", json={"role": "device", "name": "bench"}).json()["token"]
+    device = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {device_token}"},
+                          timeout=60)
+
+    people = sorted(p for p in lfw.iterdir() if p.is_dir())[:10]
+    probes: list[dict] = []
+    for k, person in enumerate(people):
+        photos = sorted(person.glob("*.jpg"))
+        finger_ids = (101 + k % 10, 101 + (k + 1) % 10)
+        sid = admin.post("/v1/subjects", json={"name": person.name, "category": "red"}).json()["id"]
+        enrolled_face = None
+        for photo in photos:
+            r = admin.post(f"/v1/subjects/{sid}/faces", files={"image": ("e.jpg", photo.read_bytes())})
+            if r.status_code == 201:
+                enrolled_face = photo
+                break
+        for pos, fid in zip((2, 7), finger_ids, strict=True):
+            admin.post(f"/v1/subjects/{sid}/fingerprints", data={"position": str(pos)},
+                       files={"image": ("f.tif", (fvc / f"{fid}_1.tif").read_bytes())})
+        for j, photo in enumerate(p for p in photos if p != enrolled_face):
+            imp = 2 + j % 7
+            probes.append({
+                "subject": sid, "face": photo.read_bytes(),
+                "finger_2": (fvc / f"{finger_ids[0]}_{imp}.tif").read_bytes(),
+                "finger_7": (fvc / f"{finger_ids[1]}_{imp}.tif").read_bytes(),
+            })
+    scenarios = {
+        "face": ("face",),
+        "two_fingers": ("finger_2", "finger_7"),
+        "face_two_fingers": ("face", "finger_2", "finger_7"),
+    }
+    results: dict[str, dict] = {}
+    for name, fields in scenarios.items():
+        latencies: list[float] = []
+        right = 0
+        for i in range(requests):
+            probe = probes[i % len(probes)]
+            files = {f: (f + (".jpg" if f == "face" else ".tif"), probe[f]) for f in fields}
+            t = time.perf_counter()
+            r = device.post("/v1/checks", files=files)
+            latencies.append((time.perf_counter() - t) * 1000)
+            body = r.json()
+            right += bool(body.get("candidates")) and body["candidates"][0]["subject_id"] == probe["subject"]
+        results[name] = {
+            "requests": requests,
+            "p50_ms": round(_percentile(latencies, 50), 1),
+            "p95_ms": round(_percentile(latencies, 95), 1),
+            "mean_ms": round(statistics.fmean(latencies), 1),
+            "max_ms": round(max(latencies), 1),
+            "top1_correct": round(right / requests, 3),
+        }
+    ready = admin.get("/readyz").json()
+    server.should_exit = True
+    thread.join(timeout=10)
+    report = {
+        "benchmark": "check",
+        "synthetic_subjects": subjects,
+        "watchlist": ready["watchlist"],
+        "fill_s": round(fill_s, 1),
+        "start_to_ready_s": round(start_s, 1),
+        "cpu_count": os.cpu_count(),
+        "scenarios": results,
+        "target": "face_two_fingers p95 <= 1000 ms",
+        "target_met": results["face_two_fingers"]["p95_ms"] <= 1000,
+    }
+    table = Table(title=f"POST /v1/checks over loopback, {ready['watchlist']['subjects']} subjects")
+    for col in ("scenario", "p50 ms", "p95 ms", "mean ms", "max ms", "top-1 correct"):
+        table.add_column(col, justify="right" if col != "scenario" else "left")
+    for name, r in results.items():
+        table.add_row(name, f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['mean_ms']:.0f}",
+                      f"{r['max_ms']:.0f}", f"{r['top1_correct']:.0%}")
+    Console().print(table)
+    console.print(f"cache filled in {fill_s:.1f} s; gateway ready {start_s:.1f} s after start")
+    if json_out:
+        print(json.dumps(report))
+    return report

@@ -1,0 +1,116 @@
+"""The persistence layer on both databases: SQLite files and PostgreSQL (same code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlmodel import Session, select
+
+from gateway import db
+from gateway.auth.service import authenticate, create_token, revoke_token
+from gateway.checks.models import Check
+from gateway.errors import Conflict
+from gateway.watchlist import service
+from gateway.watchlist.cache import WatchlistCache
+from gateway.watchlist.models import BiometricTemplate, WatchlistChange
+from gateway.watchlist.schemas import SubjectCreate
+from matchers.templates import FaceTemplate, FingerprintTemplate
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'p.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    eng = db.make_engine(url)
+    db.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+def _face(seed: int) -> bytes:
+    return FaceTemplate(np.random.default_rng(seed).normal(size=128)).to_bytes()
+
+
+def _finger(seed: int, position: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    n = 40
+    minutiae = np.column_stack([
+        rng.uniform(20, 280, n), rng.uniform(20, 280, n), rng.uniform(0, 2 * np.pi, n),
+        rng.uniform(0.2, 1, n),
+    ]).astype(np.float32)
+    return FingerprintTemplate(minutiae, 300, 300, position=position).to_iso()
+
+
+def test_tokens_subjects_templates_checks_round_trip(engine) -> None:  # type: ignore[no-untyped-def]
+    with Session(engine, expire_on_commit=False) as s:
+        row, secret = create_token(s, role="device", name="dev")
+        s.commit()
+        assert authenticate(s, secret).token_id == row.id  # type: ignore[union-attr]
+        subject = service.create_subject(
+            s, data=SubjectCreate(name="Persisted", category="red", external_ref="A-1/2026",
+                                  aliases=["P. One"], nationality="ke", sharing=["MU", "KE"]),
+            actor=None, country="MU",
+        )
+        subject_id = subject.id
+        for i in range(2):
+            service.add_template(s, subject_id=subject_id, modality="face", position=0,
+                                 data=_face(i), quality={"i": i}, actor=None, country="MU")
+        service.add_template(s, subject_id=subject_id, modality="finger", position=7,
+                             data=_finger(1, 7), quality={"nfiq2": 50}, actor=None, country="MU")
+        s.add(Check(id="chk_1", token_id=row.id, local_decision="hit", decision="hit",
+                    response={"decision": "hit", "candidates": [{"subject_id": subject_id}]}))
+        s.commit()
+        with pytest.raises(Conflict):
+            service.create_subject(s, data=SubjectCreate(name="Dup", category="red",
+                                                         external_ref="A-1/2026"),
+                                   actor=None, country="MU")
+        s.rollback()
+        revoke_token(s, row.id)
+        s.commit()
+        assert authenticate(s, secret) is None
+
+    with Session(engine, expire_on_commit=False) as s:
+        versions = [c.version for c in s.exec(select(WatchlistChange))]
+        assert versions == sorted(versions) and len(versions) == 4  # create + 3 templates
+        stored = s.get(Check, "chk_1")
+        assert stored.response["candidates"][0]["subject_id"] == subject_id  # type: ignore[union-attr]
+        got = service.get_visible_subject(s, subject_id=subject_id, country="MU")
+        assert got.aliases == ["P. One"] and got.nationality == "KE" and got.sharing == ["KE", "MU"]
+
+    cache = WatchlistCache("MU")
+    with Session(engine, expire_on_commit=False) as s:
+        cache.load(s)
+    assert cache.counts() == {"subjects": 1, "faces": 2, "fingerprints": 1}
+    assert cache.version == max(versions)
+    probe = FaceTemplate.from_bytes(_face(1)).embedding
+    assert cache.faces.search(probe, 3)[0].subject_id == subject_id
+
+    with Session(engine, expire_on_commit=False) as s:
+        service.delete_subject(s, subject_id=subject_id, reason="notice withdrawn", actor=None,
+                               country="MU")
+        s.commit()
+        assert s.exec(select(BiometricTemplate)).first() is None
+        cache.sync(s)
+    assert cache.counts() == {"subjects": 0, "faces": 0, "fingerprints": 0}
+
+
+def test_restricted_subject_is_not_loaded_by_other_country(engine) -> None:  # type: ignore[no-untyped-def]
+    with Session(engine, expire_on_commit=False) as s:
+        restricted = service.create_subject(
+            s, data=SubjectCreate(name="Restricted", category="red", sharing=["KE"]),
+            actor=None, country="MU",
+        )
+        service.add_template(s, subject_id=restricted.id, modality="face", position=0,
+                             data=_face(7), quality={}, actor=None, country="MU")
+        s.commit()
+    seen = {}
+    for country in ("MU", "KE", "TZ"):
+        cache = WatchlistCache(country)
+        with Session(engine, expire_on_commit=False) as s:
+            cache.load(s)
+        seen[country] = len(cache.faces)
+    assert seen == {"MU": 1, "KE": 1, "TZ": 0}
