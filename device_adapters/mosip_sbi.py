@@ -25,6 +25,7 @@ from typing import Any
 from device_adapters import jws
 from device_adapters._common import (
     b64decode,
+    check_dimensions,
     check_payload_size,
     decode_checked,
     encode_png,
@@ -80,7 +81,7 @@ def unwrap_finger(data: bytes, where: str) -> tuple[bytes, str | None, int, int,
         if data[14]:  # certification flag: a count and 3 bytes per block
             _need(data, pos + 1, where)
             pos += 1 + 3 * data[pos]
-        _need(data, pos + 21, where)
+        _need(data, pos + 22, where)
         scale = data[pos + 2]
         res = struct.unpack(">H", data[pos + 7:pos + 9])[0]
         compression = data[pos + 12]
@@ -236,6 +237,8 @@ class MosipSbiAdapter(DeviceAdapter):
             if bio_value[:4] == b"FIR\x00":
                 image, fmt, width, height, ppi = unwrap_finger(bio_value, where)
             if fmt is None:
+                if width is not None and height is not None:
+                    check_dimensions(width, height, field=where)
                 if width is None or height is None or len(image) != width * height:
                     raise MalformedPayload(f"{where}: raw pixels do not match the declared size",
                                            field=where)

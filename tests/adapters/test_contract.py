@@ -395,3 +395,12 @@ def test_mosip_accepts_x509_certificate(tmp_path) -> None:
     assert [f.position for f in capture.fingers] == [7]
     with pytest.raises(ValueError):
         MosipSbiAdapter(trusted_certificates=["not a pem"])
+
+
+def test_mosip_raw_image_of_zero_width_is_422() -> None:
+    # Found by the fuzz suite: a raw ISO 19794-4 image declaring 0 x 256 pixels.
+    body = b.sbi_response([("Finger", "Left IndexFinger",
+                            b.iso_19794_4_2011(b"", 0, 256, compression=0))], seed=None)
+    with pytest.raises(AdapterError) as info:
+        MosipSbiAdapter().parse(body, JSON)
+    assert info.value.field == "biometrics[0].data.payload.bioValue"
