@@ -24,6 +24,8 @@ console = Console(stderr=True)
 
 def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per central request would drown the gateway's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()
