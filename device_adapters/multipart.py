@@ -16,6 +16,7 @@ from email.policy import HTTP
 from device_adapters.base import DeviceAdapter
 from device_adapters.capture import Capture, DeviceInfo, FaceImage, FingerImage
 from device_adapters.errors import MalformedPayload
+from device_adapters.wsq_sandbox import pixels_if_wsq
 
 _FINGER_FIELD = re.compile(r"^finger_(\d+)$")
 _TEXT_FIELDS = {"ppi", "device_id", "purpose", "mrz", "operator_id"}
@@ -77,6 +78,9 @@ class MultipartAdapter(DeviceAdapter):
                 if not data:
                     raise MalformedPayload("the face file is empty", field="face",
                                            fix="attach the photo, or leave the field out")
+                if data[:2] == b"\xff\xa0":
+                    raise MalformedPayload("the face file is WSQ, a fingerprint format",
+                                           field="face", fix="send the face as JPEG or PNG")
                 capture.faces.append(FaceImage(image=data, source_format="upload"))
                 continue
             match = _FINGER_FIELD.match(name)
@@ -94,8 +98,10 @@ class MultipartAdapter(DeviceAdapter):
             if not data:
                 raise MalformedPayload(f"the file in '{name}' is empty", field=name,
                                        fix="attach the fingerprint image, or leave the field out")
+            pixels = pixels_if_wsq(data, field=name)
             capture.fingers.append(
-                FingerImage(position=position, image=data, ppi=ppi, source_format="upload")
+                FingerImage(position=position, image=data, pixels=pixels, ppi=ppi,
+                            source_format="wsq" if pixels is not None else "upload")
             )
         unknown = set(texts) - _TEXT_FIELDS
         if unknown:

@@ -139,6 +139,24 @@ def decode_wsq(data: bytes, *, timeout: float = DECODE_TIMEOUT_S) -> np.ndarray:
             raise WsqDecodeError("the WSQ decoder crashed on this data (corrupt WSQ)") from exc
 
 
+def pixels_if_wsq(data: bytes, *, field: str) -> np.ndarray | None:
+    """Decode ``data`` in the worker when it is WSQ; None for any other format.
+
+    Raises ``MalformedPayload`` naming ``field`` when the WSQ data is corrupt.
+    """
+    from device_adapters.errors import MalformedPayload
+
+    if data[:2] != b"\xff\xa0":
+        return None
+    try:
+        return decode_wsq(data)
+    except WsqDecodeError as exc:
+        raise MalformedPayload(
+            f"the WSQ image is corrupt: {exc}", field=field,
+            fix="send the WSQ file exactly as the sensor wrote it",
+        ) from exc
+
+
 def shutdown() -> None:
     """Stop the worker (tests and clean shutdown); the next decode starts a new one."""
     global _worker

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from device_adapters import wsq_sandbox
 from device_adapters.base import default_registry
 from gateway import db
 from gateway.auth.routes import router as auth_router
@@ -132,7 +133,11 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         with Session(engine) as session:
             cache.load(session)
         face_matcher.warm_up()
-        runtime = Runtime(settings=settings, engine=engine, cache=cache, adapters=default_registry())
+        certs = (
+            [settings.mosip_trusted_certs.read_text()] if settings.mosip_trusted_certs else None
+        )
+        adapters = default_registry(mosip_trusted_certificates=certs)
+        runtime = Runtime(settings=settings, engine=engine, cache=cache, adapters=adapters)
         app.state.runtime = runtime
         if start_upstream:
             runtime.upstream = _start_upstream(settings, engine)
@@ -150,6 +155,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             if runtime.upstream is not None:
                 runtime.upstream.stop()
             runtime.extractor_pool.shutdown(wait=False, cancel_futures=True)
+            wsq_sandbox.shutdown()
             syncer.join(timeout=5)
             engine.dispose()
 

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     upstream_url: str | None = Field(None, description="central API; unset: bundled stub")
     upstream_token: str | None = None
     stub_data_dir: Path | None = None
+    mosip_trusted_certs: Path | None = Field(
+        None, description="PEM file of trusted MOSIP device certificates; when set, MOSIP SBI "
+        "captures must be signed by one of them",
+    )
     shared_data_dir: Path = Field(
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",

@@ -20,6 +20,13 @@ from matchers.errors import UnusableCapture
 MAX_PIXELS = 40_000_000  # a 7,000 x 5,700 photo; anything larger is refused unread
 
 
+WSQ_SOI = b"\xff\xa0"  # WSQ start-of-image marker
+
+
+def is_wsq(data: bytes) -> bool:
+    return data[:2] == WSQ_SOI
+
+
 def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode ``data`` to ``mode`` ("L" greyscale or "RGB") as a uint8 array.
 
@@ -27,6 +34,13 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
     """
     if not data:
         raise UnusableCapture("unreadable_image", "the image file is empty")
+    if is_wsq(data):
+        # The NBIS WSQ decoder segfaults on some corrupt data: untrusted WSQ is decoded out of
+        # process (device_adapters.wsq_sandbox) and reaches the matchers as pixels.
+        raise UnusableCapture(
+            "unreadable_image",
+            "WSQ data must be decoded to pixels before extraction (device_adapters.wsq_sandbox)",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
