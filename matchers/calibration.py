@@ -1,6 +1,6 @@
 """Score calibration and fusion: raw matcher scores -> false-match-rate equivalents -> decision.
 
-Each matcher's raw score (face cosine similarity, bozorth3 score) means nothing next to another
+Each matcher's raw score (face cosine similarity, MCC LSS-R similarity) means nothing next to another
 matcher's. A ``Calibration`` maps a score to the false match rate measured at that score on
 impostor pairs (the probability that a different person scores at least this much). Evidence is
 ``-log10(FMR)``: a face at FMR 1e-4 and two fingers at 1e-3 each give 4 + 3 + 3 = 10, i.e. a
@@ -52,13 +52,19 @@ class Calibration:
             value = float(np.interp(score, scores, logs))
         return float(max(params.FMR_FLOOR, 10**value))
 
+    def score_at(self, fmr: float) -> float:
+        """The score whose FMR is ``fmr`` (inverse of ``fmr`` within the measured points)."""
+        scores = np.array([s for s, _ in self.points])
+        logs = np.log10([f for _, f in self.points])
+        return float(np.interp(-np.log10(fmr), -logs, scores))
+
     def evidence(self, score: float) -> float:
         """-log10(FMR): 0 means no evidence, 4 means one in ten thousand impostors score this."""
         return -math.log10(self.fmr(score))
 
 
 FACE = Calibration("face-dlib-cosine", params.FACE_SCORE_FMR)
-FINGER = Calibration("finger-bozorth3", params.FINGER_SCORE_FMR)
+FINGER = Calibration("finger-mcc-lssr", params.FINGER_SCORE_FMR)
 
 
 @dataclass(frozen=True)

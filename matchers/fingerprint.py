@@ -22,14 +22,16 @@ from matchers.templates import FingerprintTemplate
 _local = threading.local()
 
 
-def _extractor() -> nbis.NbisExtractor:
-    ex = getattr(_local, "extractor", None)
+def _extractor(nfiq2: bool = True) -> nbis.NbisExtractor:
+    name = "extractor" if nfiq2 else "extractor_no_nfiq2"
+    ex = getattr(_local, name, None)
     if ex is None:
         settings = nbis.NbisExtractorSettings(
-            min_quality=0.0, get_center=False, check_fingerprint=False, compute_nfiq2=True,
+            min_quality=0.0, get_center=False, check_fingerprint=False, compute_nfiq2=nfiq2,
             ppi=None,
         )
-        ex = _local.extractor = nbis.new_nbis_extractor(settings)
+        ex = nbis.new_nbis_extractor(settings)
+        setattr(_local, name, ex)
     return ex
 
 
@@ -75,11 +77,21 @@ def extract(
     ok, png = cv2.imencode(".png", pixels)
     if not ok:  # pragma: no cover - cv2 encodes any uint8 array
         raise UnusableCapture("unreadable_image", "could not re-encode the print")
+    nfiq2: int | None
     try:
         found = _extractor().extract_minutiae(png.tobytes())
-    except nbis.NbisError as exc:
-        raise UnusableCapture("unreadable_image", f"NBIS could not process the print: {exc}") from exc
-    nfiq2 = int(found.quality().score)
+        nfiq2 = int(found.quality().score)
+    except nbis.NbisError:
+        # NFIQ 2 fails on nearly blank prints (FVC2000 DB1 finger 110): still give the minutiae
+        # (possibly none) so the caller sees a degenerate template instead of an error, and
+        # report the quality as unknown.
+        try:
+            found = _extractor(nfiq2=False).extract_minutiae(png.tobytes())
+        except nbis.NbisError as exc:
+            raise UnusableCapture(
+                "unreadable_image", f"NBIS could not process the print: {exc}"
+            ) from exc
+        nfiq2 = None
     minutiae = np.array(
         [[m.x(), m.y(), math.radians(m.angle()), m.reliability()] for m in found.get()],
         dtype=np.float32,

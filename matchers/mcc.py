@@ -1,0 +1,307 @@
+"""Minutia Cylinder-Code (MCC): bit-packed local descriptors and vectorised LSS-R scoring.
+
+Method (Cappelli, Ferrara, Maltoni, "Minutia Cylinder-Code", IEEE TPAMI 2010):
+
+1. Each minutia gets a *cylinder*: a square of ``MCC_NS x MCC_NS`` cells centred on it and
+   rotated to its direction, times ``MCC_ND`` direction sections. A cell-section is set when
+   nearby minutiae (Gaussian in space) have the section's relative direction (Gaussian in angle).
+   Cylinders are invariant to translation and rotation and tolerant to skin distortion.
+2. Cells outside the fingerprint (farther than ``MCC_HULL_MARGIN`` from the minutiae's convex
+   hull) or outside the radius are *invalid*; a cylinder with too few valid cells or neighbours is
+   dropped.
+3. Cylinders are packed into ``uint64`` words (value bits and validity bits), so comparing two
+   cylinders is a handful of XOR/AND/popcount operations on their common valid cells.
+4. Local similarities of all probe x candidate cylinders are *consolidated* with LSS-R: the best
+   ``min(nA, nB)`` pairs are relaxed by their geometric compatibility (distance, direction and
+   radial-angle differences), and the score is the mean relaxed similarity of the ``nP`` most
+   efficient pairs.
+
+Score: a similarity in [0, 1] (0 = nothing in common, also for empty or degenerate templates).
+Its false-match rate is measured in ``params.FINGER_SCORE_FMR`` (docs/CALIBRATION.md).
+
+Everything is vectorised over many candidates at once: ``score_many`` compares one probe with a
+padded batch of gallery templates in a few numpy operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matchers import params
+
+_TWO_PI = 2 * np.pi
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    """Angle difference wrapped to [-pi, pi)."""
+    return (angle + np.pi) % _TWO_PI - np.pi
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): numpy has no erf and scipy is not a dependency.
+    sign = np.sign(x)
+    x = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                          + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-x * x))
+
+
+def _sigmoid(v: np.ndarray, mu: float, tau: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-tau * (v - mu)))
+
+
+# Cell offsets in cylinder coordinates (before rotation), shared by every cylinder.
+_NS = params.MCC_NS
+_ND = params.MCC_ND
+_DELTA_S = 2.0 * params.MCC_RADIUS / _NS
+_GRID = (np.arange(_NS) - (_NS - 1) / 2.0) * _DELTA_S
+_CELL_U, _CELL_V = (g.reshape(-1) for g in np.meshgrid(_GRID, _GRID, indexing="ij"))
+_IN_CIRCLE = np.hypot(_CELL_U, _CELL_V) <= params.MCC_RADIUS
+_N_BITS = _NS * _NS * _ND
+WORDS = (_N_BITS + 63) // 64
+_SECTION_ANGLES = -np.pi + (np.arange(_ND) + 0.5) * (_TWO_PI / _ND)
+
+
+@dataclass(frozen=True)
+class Cylinders:
+    """The MCC of one template: ``bits``/``valid`` uint64 ``(c, WORDS)``; ``minutiae`` (c, 3)."""
+
+    bits: np.ndarray
+    valid: np.ndarray
+    minutiae: np.ndarray  # x, y, theta of the minutia each cylinder is centred on
+
+    def __len__(self) -> int:
+        return len(self.bits)
+
+
+def empty_cylinders() -> Cylinders:
+    return Cylinders(
+        np.zeros((0, WORDS), np.uint64), np.zeros((0, WORDS), np.uint64), np.zeros((0, 3), np.float32)
+    )
+
+
+def _pack(bools: np.ndarray) -> np.ndarray:
+    """Pack ``(c, _N_BITS)`` booleans into ``(c, WORDS)`` uint64."""
+    c = len(bools)
+    padded = np.zeros((c, WORDS * 64), dtype=bool)
+    padded[:, :_N_BITS] = bools
+    return np.packbits(padded, axis=1, bitorder="little").view(np.uint64).reshape(c, WORDS)
+
+
+def _hull_valid(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """True for cells inside the convex hull of ``points`` or within MCC_HULL_MARGIN of it."""
+    import cv2
+
+    hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    a = hull
+    b = np.roll(hull, -1, axis=0)
+    edge = b - a  # (E, 2)
+    rel = cells[:, None, :] - a[None, :, :]  # (P, E, 2)
+    cross = edge[None, :, 0] * rel[..., 1] - edge[None, :, 1] * rel[..., 0]
+    inside = np.all(cross >= 0, axis=1) | np.all(cross <= 0, axis=1)
+    length2 = np.maximum((edge**2).sum(axis=1), 1e-9)
+    t = np.clip((rel * edge[None]).sum(axis=2) / length2[None], 0.0, 1.0)
+    nearest = a[None] + t[..., None] * edge[None]
+    dist = np.sqrt(((cells[:, None, :] - nearest) ** 2).sum(axis=2)).min(axis=1)
+    return inside | (dist <= params.MCC_HULL_MARGIN)
+
+
+def select_minutiae(minutiae: np.ndarray) -> np.ndarray:
+    """Finite minutiae, best quality first, at most MCC_MAX_MINUTIAE (float64 (n, 4))."""
+    m = np.asarray(minutiae, dtype=np.float64).reshape(-1, 4) if np.size(minutiae) else np.zeros((0, 4))
+    m = m[np.all(np.isfinite(m), axis=1)]
+    m = m[m[:, 3] >= params.MCC_MIN_MINUTIA_QUALITY]
+    if len(m) > params.MCC_MAX_MINUTIAE:
+        m = m[np.argsort(-m[:, 3], kind="stable")[: params.MCC_MAX_MINUTIAE]]
+    return m
+
+
+def cylinders(minutiae: np.ndarray) -> Cylinders:
+    """Build the valid cylinders of a minutiae set (x, y, theta rad, quality). Never raises."""
+    m = select_minutiae(minutiae)
+    n = len(m)
+    if n < params.MCC_MIN_NEIGHBOURS + 1 or n < 3:
+        return empty_cylinders()
+    x, y, theta = m[:, 0], m[:, 1], m[:, 2]
+    cos, sin = np.cos(theta), np.sin(theta)
+    # Cell centres of every cylinder, rotated by the minutia direction: (n, cells, 2). The sign
+    # convention matches ISO angles in image coordinates (y down), chosen by measured EER.
+    s = params.MCC_ROTATION_SIGN
+    cx = x[:, None] + cos[:, None] * _CELL_U[None] - s * sin[:, None] * _CELL_V[None]
+    cy = y[:, None] + s * sin[:, None] * _CELL_U[None] + cos[:, None] * _CELL_V[None]
+    cells = np.stack([cx, cy], axis=2)
+    # Spatial contribution of every minutia t to every cell of cylinder i: (n, cells, n).
+    d2 = (cx[:, :, None] - x[None, None, :]) ** 2 + (cy[:, :, None] - y[None, None, :]) ** 2
+    sigma_s = params.MCC_SIGMA_S
+    spatial = np.exp(-d2 / (2 * sigma_s**2)) / (sigma_s * np.sqrt(_TWO_PI))
+    spatial[d2 > (3 * sigma_s) ** 2] = 0.0
+    spatial[np.arange(n), :, np.arange(n)] = 0.0
+    # Directional contribution: Gaussian mass of the section around the relative direction.
+    rel = _wrap(theta[None, :] - theta[:, None])  # (i, t)
+    alpha = _wrap(_SECTION_ANGLES[None, None, :] - rel[:, :, None])  # (i, t, k)
+    half = np.pi / _ND
+    scale = 1.0 / (np.sqrt(2.0) * params.MCC_SIGMA_D)
+    directional = 0.5 * (_erf((alpha + half) * scale) - _erf((alpha - half) * scale))
+    values = np.einsum("ict,itk->ick", spatial, directional)  # (n, cells, Nd)
+    valid_cells = _IN_CIRCLE[None, :] & _hull_valid(m[:, :2], cells.reshape(-1, 2)).reshape(n, -1)
+    dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    neighbours = ((dist <= params.MCC_RADIUS + 3 * sigma_s) & (dist > 0)).sum(axis=1)
+    keep = (valid_cells.sum(axis=1) >= params.MCC_MIN_VALID_CELLS * _IN_CIRCLE.sum()) & (
+        neighbours >= params.MCC_MIN_NEIGHBOURS
+    )
+    if not keep.any():
+        return empty_cylinders()
+    bits = (values > params.MCC_MU_PSI) & valid_cells[:, :, None]
+    valid = np.repeat(valid_cells[:, :, None], _ND, axis=2)
+    return Cylinders(
+        bits=_pack(bits[keep].reshape(int(keep.sum()), -1)),
+        valid=_pack(valid[keep].reshape(int(keep.sum()), -1)),
+        minutiae=m[keep, :3].astype(np.float32),
+    )
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(words).sum(axis=-1, dtype=np.int32)
+
+
+def local_similarity(probe: Cylinders, bits: np.ndarray, valid: np.ndarray,
+                     theta: np.ndarray) -> np.ndarray:
+    """Similarities of the probe cylinders with a padded gallery batch.
+
+    ``bits``/``valid``: uint64 ``(S, C, WORDS)``; ``theta``: ``(S, C)`` (NaN for padding).
+    Returns float32 ``(S, nA, C)``; unmatchable pairs (direction too different, too few common
+    valid cells, padding) are 0.
+    """
+    a_bits = probe.bits[None, :, None, :]
+    a_valid = probe.valid[None, :, None, :]
+    b_bits = bits[:, None, :, :]
+    b_valid = valid[:, None, :, :]
+    common = a_valid & b_valid
+    ca = a_bits & b_valid
+    cb = b_bits & a_valid
+    n_common = _popcount(common)
+    na = np.sqrt(_popcount(ca))
+    nb = np.sqrt(_popcount(cb))
+    diff = np.sqrt(_popcount(ca ^ cb))
+    norm = na + nb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sim = np.where(norm > 0, 1.0 - diff / norm, 0.0)
+    dtheta = np.abs(_wrap(probe.minutiae[None, :, None, 2] - theta[:, None, :]))
+    ok = (
+        (n_common >= params.MCC_MIN_COMMON_CELLS * _IN_CIRCLE.sum() * _ND)
+        & (dtheta <= params.MCC_MAX_DIRECTION_DIFF)
+        & (norm > 0)
+    )
+    return np.where(ok, sim, 0.0).astype(np.float32)
+
+
+def _n_pairs(n_min: np.ndarray) -> np.ndarray:
+    z = _sigmoid(n_min.astype(np.float64), params.MCC_MU_P, params.MCC_TAU_P)
+    return params.MCC_MIN_NP + np.round(z * (params.MCC_MAX_NP - params.MCC_MIN_NP)).astype(np.int64)
+
+
+def consolidate(sim: np.ndarray, probe: Cylinders, xyt: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """LSS-R global scores ``(S,)`` from local similarities ``(S, nA, C)``.
+
+    ``xyt``: ``(S, C, 3)`` gallery minutiae of the cylinders; ``counts``: cylinders per candidate.
+    """
+    s_count, n_a, c = sim.shape
+    if n_a == 0 or c == 0 or s_count == 0:
+        return np.zeros(s_count, dtype=np.float32)
+    n_min = np.minimum(n_a, counts)
+    n_r = max(1, int(min(n_a, c, params.MCC_MAX_RELAX_PAIRS)))
+    flat = sim.reshape(s_count, -1)
+    top = np.argpartition(-flat, n_r - 1, axis=1)[:, :n_r] if n_r < flat.shape[1] else np.tile(
+        np.arange(flat.shape[1]), (s_count, 1))
+    lam0 = np.take_along_axis(flat, top, axis=1).astype(np.float64)  # (S, nR)
+    used = np.arange(n_r)[None, :] < np.minimum(n_min, n_r)[:, None]
+    # The top-nR of each row are unordered: keep the n_min(s) best by ordering them first.
+    order = np.argsort(-lam0, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    lam0 = np.take_along_axis(lam0, order, axis=1)
+    lam0 = np.where(used, lam0, 0.0)
+    ia, ib = top // c, top % c
+    pa = probe.minutiae[ia].astype(np.float64)  # (S, nR, 3)
+    pb = np.take_along_axis(xyt, ib[..., None], axis=1).astype(np.float64)
+    rho = _compatibility(pa, pb) * (used[:, :, None] & used[:, None, :])
+    rho[:, np.arange(n_r), np.arange(n_r)] = 0.0
+    denom = np.maximum(np.minimum(n_min, n_r) - 1, 1)[:, None].astype(np.float64)
+    lam = lam0
+    w = params.MCC_RELAX_WEIGHT
+    for _ in range(params.MCC_RELAX_ITERATIONS):
+        lam = w * lam + (1 - w) * np.einsum("stk,sk->st", rho, lam) / denom
+    with np.errstate(invalid="ignore", divide="ignore"):
+        efficiency = np.where(lam0 > 0, lam / lam0, -1.0)
+    efficiency[~used] = -np.inf
+    best = np.argsort(-efficiency, axis=1, kind="stable")
+    lam_sorted = np.take_along_axis(lam, best, axis=1)
+    n_p = np.minimum(_n_pairs(n_min), np.minimum(n_min, n_r))
+    take = np.arange(n_r)[None, :] < n_p[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(n_p > 0, (lam_sorted * take).sum(axis=1) / np.maximum(n_p, 1), 0.0)
+    return np.clip(score, 0.0, 1.0).astype(np.float32)
+
+
+def _compatibility(pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """rho(t, k) of LSS-R: agreement of the pair geometry in the probe and the candidate."""
+    def geometry(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dx = p[:, None, :, 0] - p[:, :, None, 0]
+        dy = p[:, None, :, 1] - p[:, :, None, 1]
+        dist = np.hypot(dx, dy)
+        ddir = _wrap(p[:, None, :, 2] - p[:, :, None, 2])
+        radial = _wrap(p[:, :, None, 2] - np.arctan2(params.MCC_ROTATION_SIGN * dy, dx))
+        return dist, ddir, radial
+
+    da, ta, ra = geometry(pa)
+    db, tb, rb = geometry(pb)
+    d1 = np.abs(da - db)
+    d2 = np.abs(_wrap(ta - tb))
+    d3 = np.abs(_wrap(ra - rb))
+    return (
+        _sigmoid(d1, params.MCC_RHO_MU_DIST, params.MCC_RHO_TAU_DIST)
+        * _sigmoid(d2, params.MCC_RHO_MU_ANGLE, params.MCC_RHO_TAU_ANGLE)
+        * _sigmoid(d3, params.MCC_RHO_MU_ANGLE, params.MCC_RHO_TAU_ANGLE)
+    )
+
+
+def pad(batch: list[Cylinders]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stack cylinders of several templates into padded arrays (bits, valid, xyt, counts)."""
+    counts = np.array([len(c) for c in batch], dtype=np.int64)
+    width = max(1, int(counts.max(initial=0)))
+    s = len(batch)
+    bits = np.zeros((s, width, WORDS), np.uint64)
+    valid = np.zeros((s, width, WORDS), np.uint64)
+    xyt = np.full((s, width, 3), np.nan, np.float32)
+    for i, cyl in enumerate(batch):
+        bits[i, : len(cyl)] = cyl.bits
+        valid[i, : len(cyl)] = cyl.valid
+        xyt[i, : len(cyl)] = cyl.minutiae
+    return bits, valid, xyt, counts
+
+
+def score_padded(probe: Cylinders, bits: np.ndarray, valid: np.ndarray, xyt: np.ndarray,
+                 counts: np.ndarray) -> np.ndarray:
+    """Scores of one probe against a padded batch of candidates, float32 ``(S,)``."""
+    if len(probe) == 0 or len(counts) == 0:
+        return np.zeros(len(counts), dtype=np.float32)
+    sim = local_similarity(probe, bits, valid, xyt[..., 2])
+    return consolidate(sim, probe, np.nan_to_num(xyt), counts)
+
+
+def score_many(probe: Cylinders, gallery: list[Cylinders]) -> np.ndarray:
+    """Scores of one probe against each gallery template, float32 ``(len(gallery),)``."""
+    return score_padded(probe, *pad(gallery))
+
+
+def compare(a: np.ndarray, b: np.ndarray) -> float:
+    """1:1 score of two minutiae sets (x, y, theta rad, quality), in [0, 1]."""
+    return float(score_many(cylinders(a), [cylinders(b)])[0])
+
+
+def unpack(words: np.ndarray) -> np.ndarray:
+    """Packed cylinders ``(c, WORDS)`` -> float32 0/1 ``(c, cells x sections)``."""
+    raw = np.ascontiguousarray(words, dtype=np.uint64).view(np.uint8).reshape(len(words), -1)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :_N_BITS].astype(np.float32)
