@@ -38,15 +38,17 @@ def bench_fingerprint(*, gallery: int, probes: int, unique: int) -> dict:
     and encoding 100k distinct prints takes ~30 min here) plus the first impression of every
     shared FVC finger; probes are the other impressions of those fingers."""
     from matchers.evaluation import load_fvc
-    from matchers.fingerprint_index import FingerprintIndex
+    from matchers.fingerprint_index import FingerprintIndex, bag_of_words
 
     rng = np.random.default_rng(params.FINGER_BOW_SEED + 1)
     index = FingerprintIndex()
     t0 = time.perf_counter()
     distinct = [mcc.cylinders(synthetic.minutiae(rng)) for _ in range(min(unique, gallery))]
+    words = [bag_of_words(c) for c in distinct]
     for i in range(gallery):
-        index.add_cylinders(f"synth-{i}", f"synth-{i}", distinct[i % len(distinct)],
-                            position=int(rng.integers(1, 11)))
+        j = i % len(distinct)
+        index.add_cylinders(f"synth-{i}", f"synth-{i}", distinct[j],
+                            position=int(rng.integers(1, 11)), bow=words[j])
     build_s = time.perf_counter() - t0
     real: list[tuple[str, mcc.Cylinders, int]] = []
     root = _shared_data() / "fingerprints"

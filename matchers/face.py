@@ -109,7 +109,7 @@ def extract(
             "no_face", "no face was found in the photo; take it again facing the camera",
             {"faces": 0, "width": rgb.shape[1], "height": rgb.shape[0]},
         )
-    main = _subject_face(boxes, rgb.shape[1], rgb.shape[0])
+    main = _subject_face(boxes, rgb.shape[1], rgb.shape[0], refuse_ambiguous)
     models = _load_models()
     shape = models["pose5"](rgb, main)
     # 5-point model: points 0-1 one eye's corners, 2-3 the other's, 4 under the nose.
@@ -132,7 +132,9 @@ def extract(
     return FaceTemplate(embedding=np.array(descriptor, dtype=np.float32), quality=quality)
 
 
-def _subject_face(boxes: list[dlib.rectangle], width: int, height: int) -> dlib.rectangle:
+def _subject_face(
+    boxes: list[dlib.rectangle], width: int, height: int, refuse_ambiguous: bool = False,
+) -> dlib.rectangle:
     """The face of the person photographed: the largest, unless another is nearly as large.
 
     With several similar-sized faces, a face framed in the centre while the others sit towards
@@ -149,7 +151,12 @@ def _subject_face(boxes: list[dlib.rectangle], width: int, height: int) -> dlib.
         return float(np.hypot(c.x - width / 2, c.y - height / 2)) / diagonal
 
     ranked = sorted(similar, key=off_centre)
-    if off_centre(ranked[0]) <= params.FACE_CENTRED_MAX and off_centre(ranked[1]) >= params.FACE_OFF_CENTRE_MIN:
+    if not refuse_ambiguous or (
+        off_centre(ranked[0]) <= params.FACE_CENTRED_MAX
+        and off_centre(ranked[1]) >= params.FACE_OFF_CENTRE_MIN
+    ):
+        # Not refusing by default: a visible face must give a template (issue 7); the most
+        # central face is the subject the officer framed.
         return ranked[0]
     raise UnusableCapture(
         "several_faces",

@@ -82,8 +82,9 @@ class FingerprintIndex:
         self.add_cylinders(template_id, subject_id, cyl, int(template.position))
 
     def add_cylinders(self, template_id: str, subject_id: str, cyl: mcc.Cylinders,
-                      position: int = 0) -> None:
-        bow = bag_of_words(cyl)
+                      position: int = 0, bow: np.ndarray | None = None) -> None:
+        """Add already-built cylinders (``bow``: their precomputed ``bag_of_words``)."""
+        bow = bag_of_words(cyl) if bow is None else bow
         with self._lock:
             if template_id in self._ids.row_of:
                 self._remove_locked(template_id)
