@@ -178,3 +178,29 @@ def test_upload_over_limit_is_413(tmp_path) -> None:  # type: ignore[no-untyped-
 
             r = c.post("/v1/subjects", content=chunks(), headers={"content-type": "application/json"})
             _assert_problem(r, 413, "body")
+
+
+def test_corrupt_wsq_finger_never_takes_the_gateway_down(gateway: LiveGateway,
+                                                         device_token: str) -> None:
+    import wsq  # noqa: F401  (registers the encoder)
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:300, 0:300]
+    ridges = (127 + 100 * np.sin((xx + 8 * np.sin(yy / 30)) / 4.0) + rng.normal(0, 10, (300, 300)))
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(ridges, 0, 255).astype(np.uint8)).save(buf, format="WSQ")
+    good = buf.getvalue()
+    with gateway.client(device_token) as c:
+        assert c.post("/v1/checks", files={"finger_2": ("f.wsq", good)}).status_code == 200
+        for k in range(12):
+            bad = bytearray(good)
+            for i in rng.integers(200, len(good), 8):
+                bad[i] ^= 0xFF
+            r = c.post("/v1/checks", files={"finger_2": ("f.wsq", bytes(bad))})
+            assert r.status_code in (200, 422), r.text
+            if r.status_code == 422:
+                assert r.json()["field"] == "finger_2"
+        assert c.get("/healthz").status_code == 200
+        r = c.post("/v1/checks", files={"face": ("f.wsq", good)})
+    _assert_problem(r, 422, "face")
