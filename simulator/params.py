@@ -34,6 +34,9 @@ SILHOUETTE_HALF_WIDTH = (135.0, 165.0)
 SILHOUETTE_TOP = (180.0, 220.0)
 SILHOUETTE_BOTTOM = (230.0, 300.0)
 
+# Std (radians) of a smooth random deviation added to the model orientation field.
+ORIENTATION_WOBBLE_RAD = 0.4
+
 # --- Ridge-frequency map --------------------------------------------------------------------
 # Mean inter-ridge distance of adult fingers at 500 ppi is about 9 px (0.45 mm); each finger
 # draws its own mean, the map varies smoothly around it and widens a little above the core.

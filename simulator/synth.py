@@ -173,6 +173,11 @@ def _orientation_field(
             ky = sum(c[1] for c in cores) / 2
             r = np.hypot(xx - kx, yy - ky)
             theta += rng.uniform(-0.25, 0.25) * np.exp(-r / 120.0)
+    # Real orientation fields deviate smoothly from any model; without this every synthetic loop
+    # has the same ridge flow, and bozorth3 finds too much in common between different fingers.
+    wobble = cv2.resize(rng.normal(0, 1, (7, 6)).astype(np.float64), (w, h),
+                        interpolation=cv2.INTER_CUBIC)
+    theta = theta + p.ORIENTATION_WOBBLE_RAD * wobble
     return np.mod(theta, math.pi).astype(np.float32)
 
 
