@@ -1,4 +1,4 @@
-"""CLI commands of the matchers: ``fieldcheck evaluate ...`` and ``fieldcheck bench fingerprint|face``.
+"""CLI of the matchers: ``fieldcheck evaluate ...`` and ``fieldcheck bench fingerprint|face``.
 
 Owned by the matchers work (issue 7). ``gateway.cli`` mounts ``evaluate_app`` and calls
 ``register_bench(bench_app)``. With ``--json`` the last line printed is one JSON object.
@@ -13,8 +13,9 @@ import typer
 
 from matchers import evaluation
 
-evaluate_app = typer.Typer(help="Measure matcher accuracy on a folder of real images.",
-                           no_args_is_help=True)
+evaluate_app = typer.Typer(
+    help="Measure matcher accuracy on a folder of real images.", no_args_is_help=True
+)
 
 
 def _emit(report: dict, as_json: bool) -> None:
@@ -30,7 +31,9 @@ def _emit(report: dict, as_json: bool) -> None:
 def evaluate_fingerprints(
     directory: Path = typer.Argument(..., help="Folder of <finger>_<impression>.<ext> prints."),
     ppi: int = typer.Option(500, "--ppi", help="Scan resolution of the prints."),
-    baseline: str | None = typer.Option(None, "--baseline", help="'nbis': score with bozorth3 too."),
+    baseline: str | None = typer.Option(
+        None, "--baseline", help="'nbis': score with bozorth3 too."
+    ),
     det: Path | None = typer.Option(None, "--det", help="DET curve PNG (default <dir>_det.png)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
 ) -> None:
@@ -38,7 +41,9 @@ def evaluate_fingerprints(
     if baseline not in (None, "nbis"):
         raise typer.BadParameter("only 'nbis' is available as a baseline")
     report = evaluation.evaluate_fingerprints(
-        directory, ppi=ppi, baseline=baseline == "nbis",
+        directory,
+        ppi=ppi,
+        baseline=baseline == "nbis",
         det_png=det or Path(f"{directory.name}_det.png"),
     )
     _emit(report, as_json)
@@ -63,7 +68,8 @@ def register_bench(bench_app: typer.Typer) -> None:
         gallery: int = typer.Option(100_000, "--gallery", help="Synthetic gallery size."),
         probes: int = typer.Option(200, "--probes", help="Genuine probes searched (>= 100)."),
         unique: int = typer.Option(
-            20_000, "--unique",
+            20_000,
+            "--unique",
             help="Distinct synthetic prints generated; the gallery cycles through them.",
         ),
         as_json: bool = typer.Option(False, "--json"),

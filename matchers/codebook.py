@@ -45,8 +45,10 @@ def train(words: int | None = None, seed: int | None = None) -> np.ndarray:
     """Spherical k-means over cylinders of synthetic prints (deterministic for a seed)."""
     k = words or params.FINGER_BOW_WORDS
     rng = np.random.default_rng(params.FINGER_BOW_SEED if seed is None else seed)
-    samples = [mcc.unpack(mcc.cylinders(synthetic.minutiae(rng)).bits)
-               for _ in range(params.FINGER_BOW_TRAIN_PRINTS)]
+    samples = [
+        mcc.unpack(mcc.cylinders(synthetic.minutiae(rng)).bits)
+        for _ in range(params.FINGER_BOW_TRAIN_PRINTS)
+    ]
     x = np.concatenate([s for s in samples if len(s)])
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
     centres = x[rng.choice(len(x), k, replace=False)].copy()

@@ -40,8 +40,7 @@ def error_rates(genuine: np.ndarray, impostor: np.ndarray) -> dict:
         ok = fmr <= target
         return float(fnmr[ok].min()) if ok.any() else 1.0
 
-    return {"eer": eer, "fmr100": fnmr_at(0.01), "fmr1000": fnmr_at(0.001),
-            "curve": (fmr, fnmr)}
+    return {"eer": eer, "fmr100": fnmr_at(0.01), "fmr1000": fnmr_at(0.001), "curve": (fmr, fnmr)}
 
 
 def _det_png(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> None:
@@ -89,7 +88,9 @@ def fvc_pairs(keys: list[tuple[int, int]]) -> tuple[list, list]:
     """FVC protocol pairs: (genuine, impostor) lists of key pairs."""
     fingers = sorted({f for f, _ in keys})
     by_finger = {f: sorted(i for g, i in keys if g == f) for f in fingers}
-    genuine = [((f, a), (f, b)) for f in fingers for a, b in itertools.combinations(by_finger[f], 2)]
+    genuine = [
+        ((f, a), (f, b)) for f in fingers for a, b in itertools.combinations(by_finger[f], 2)
+    ]
     firsts = [(f, by_finger[f][0]) for f in fingers if by_finger[f]]
     impostor = list(itertools.combinations(firsts, 2))
     return genuine, impostor
@@ -98,21 +99,31 @@ def fvc_pairs(keys: list[tuple[int, int]]) -> tuple[list, list]:
 def _nbis_scores(templates: dict, pairs: list) -> np.ndarray:
     import nbis
 
-    extractor = nbis.new_nbis_extractor(nbis.NbisExtractorSettings(
-        min_quality=0.0, get_center=False, check_fingerprint=False, compute_nfiq2=False, ppi=None))
+    extractor = nbis.new_nbis_extractor(
+        nbis.NbisExtractorSettings(
+            min_quality=0.0,
+            get_center=False,
+            check_fingerprint=False,
+            compute_nfiq2=False,
+            ppi=None,
+        )
+    )
     native = {}
     for key, t in templates.items():
         if len(t.minutiae):
             record = iso19794.to_nbis(t.minutiae, width=t.width, height=t.height)
             native[key] = extractor.load_iso_19794_2_2005(record)
-    return np.array([
-        float(native[a].compare(native[b])) if a in native and b in native else 0.0
-        for a, b in pairs
-    ])
+    return np.array(
+        [
+            float(native[a].compare(native[b])) if a in native and b in native else 0.0
+            for a, b in pairs
+        ]
+    )
 
 
-def evaluate_fingerprints(directory: Path, *, ppi: int = 500, baseline: bool = False,
-                          det_png: Path | None = None) -> dict:
+def evaluate_fingerprints(
+    directory: Path, *, ppi: int = 500, baseline: bool = False, det_png: Path | None = None
+) -> dict:
     from matchers.fingerprint_index import FingerprintIndex
 
     templates = load_fvc(directory, ppi)
@@ -125,15 +136,18 @@ def evaluate_fingerprints(directory: Path, *, ppi: int = 500, baseline: bool = F
     rates = error_rates(gen, imp)
     curves = {"MCC (FieldCheck)": rates.pop("curve")}
     report: dict = {
-        "set": Path(directory).name, "matcher": "mcc-lssr", "prints": len(templates),
+        "set": Path(directory).name,
+        "matcher": "mcc-lssr",
+        "prints": len(templates),
         "failed_to_enrol": sum(1 for c in cyl.values() if len(c) == 0),
-        "genuine_pairs": len(gen), "impostor_pairs": len(imp),
+        "genuine_pairs": len(gen),
+        "impostor_pairs": len(imp),
         **{k: round(v, 4) for k, v in rates.items()},
     }
     # Rank-1: first impressions enrolled, every other impression searched through the index.
     index = FingerprintIndex()
     firsts = {}
-    for (finger, imp_no) in sorted(templates):
+    for finger, imp_no in sorted(templates):
         if finger not in firsts:
             firsts[finger] = imp_no
             index.add_cylinders(f"{finger}_{imp_no}", str(finger), cyl[(finger, imp_no)])
@@ -144,8 +158,9 @@ def evaluate_fingerprints(directory: Path, *, ppi: int = 500, baseline: bool = F
         hits += bool(found) and found[0].subject_id == str(key[0])
     report["rank1"] = round(hits / max(len(probes), 1), 4)
     if baseline:
-        b_rates = error_rates(_nbis_scores(templates, genuine_pairs),
-                              _nbis_scores(templates, impostor_pairs))
+        b_rates = error_rates(
+            _nbis_scores(templates, genuine_pairs), _nbis_scores(templates, impostor_pairs)
+        )
         curves["NBIS bozorth3"] = b_rates.pop("curve")
         report["nbis"] = {k: round(v, 4) for k, v in b_rates.items()}
         report["nbis_eer"] = report["nbis"]["eer"]
@@ -206,13 +221,21 @@ def evaluate_faces(directory: Path, *, seed: int = 7) -> dict:
             index.add(f"{name}/0", name, embs[0])
             probes += [(name, e) for e in embs[1:]]
     results = index.search_batch(np.array([e for _, e in probes]), 1) if probes else []
-    hits = sum(bool(r) and r[0].subject_id == n for (n, _), r in zip(probes, results))
+    hits = sum(bool(r) and r[0].subject_id == n for (n, _), r in zip(probes, results, strict=False))
     return {
-        "set": Path(directory).name, "identities": len(names),
-        "images": sum(len(v) for v in people.values()), "failed_to_enrol": len(failed),
-        "failed_images": failed, "genuine_pairs": len(g), "impostor_pairs": len(i),
-        "threshold": round(threshold, 4), "threshold_fmr": params.FACE_VERIFY_FMR,
-        "accuracy": round(float(accuracy), 4), "eer": round(rates["eer"], 4),
-        "fmr100": round(rates["fmr100"], 4), "fmr1000": round(rates["fmr1000"], 4),
-        "rank1": round(hits / max(len(probes), 1), 4), "probes": len(probes),
+        "set": Path(directory).name,
+        "identities": len(names),
+        "images": sum(len(v) for v in people.values()),
+        "failed_to_enrol": len(failed),
+        "failed_images": failed,
+        "genuine_pairs": len(g),
+        "impostor_pairs": len(i),
+        "threshold": round(threshold, 4),
+        "threshold_fmr": params.FACE_VERIFY_FMR,
+        "accuracy": round(float(accuracy), 4),
+        "eer": round(rates["eer"], 4),
+        "fmr100": round(rates["fmr100"], 4),
+        "fmr1000": round(rates["fmr1000"], 4),
+        "rank1": round(hits / max(len(probes), 1), 4),
+        "probes": len(probes),
     }

@@ -54,8 +54,9 @@ class FaceIndex:
             self._alive[row] = True
             self._ids.append(template_id, subject_id)
 
-    def add_many(self, template_ids: list[str], subject_ids: list[str],
-                 embeddings: np.ndarray) -> None:
+    def add_many(
+        self, template_ids: list[str], subject_ids: list[str], embeddings: np.ndarray
+    ) -> None:
         """Bulk add of already unit-normalised rows (benchmarks, rebuilds from a database)."""
         emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, params.FACE_EMBEDDING_DIM)
         if not np.all(np.isfinite(emb)):
@@ -68,8 +69,8 @@ class FaceIndex:
             start = self._ids.count
             self._matrix = grow(self._matrix, start + len(emb))
             self._alive = grow(self._alive, start + len(emb))
-            self._matrix[start:start + len(emb)] = emb
-            self._alive[start:start + len(emb)] = True
+            self._matrix[start : start + len(emb)] = emb
+            self._alive[start : start + len(emb)] = True
             for t, s in zip(template_ids, subject_ids, strict=True):
                 self._ids.append(t, s)
 
@@ -125,14 +126,19 @@ class FaceIndex:
                 rows_j = cand_rows[j][order]
                 scores_j = cand_scores[j][order]
                 matches = best_per_subject(
-                    np.arange(len(rows_j)), scores_j, [template_ids[r] for r in rows_j],
-                    [subject_ids[r] for r in rows_j], None, k,
+                    np.arange(len(rows_j)),
+                    scores_j,
+                    [template_ids[r] for r in rows_j],
+                    [subject_ids[r] for r in rows_j],
+                    None,
+                    k,
                 )
                 results[int(next(out_iter))] = matches
         return results
 
-    def _top_rows(self, queries: np.ndarray, n: int, take: int
-                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _top_rows(
+        self, queries: np.ndarray, n: int, take: int
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Rows and scores of each probe's ``take`` best live rows (unordered).
 
         One BLAS product per block of rows (the whole matrix for a few probes, smaller blocks for
@@ -206,9 +212,14 @@ class FaceIndex:
         ``add`` copies it into RAM once). Raises ValueError on another format version."""
         src = Path(directory)
         manifest = json.loads((src / "manifest.json").read_text())
-        if manifest.get("version") != FORMAT_VERSION or manifest.get("dim") != params.FACE_EMBEDDING_DIM:
-            raise ValueError(f"{src}: face index format {manifest.get('version')} is not "
-                             f"{FORMAT_VERSION}; rebuild it from the templates")
+        if (
+            manifest.get("version") != FORMAT_VERSION
+            or manifest.get("dim") != params.FACE_EMBEDDING_DIM
+        ):
+            raise ValueError(
+                f"{src}: face index format {manifest.get('version')} is not "
+                f"{FORMAT_VERSION}; rebuild it from the templates"
+            )
         index = cls()
         index._matrix = np.load(src / "embeddings.npy", mmap_mode="r" if mmap else None)
         if len(index._matrix) != len(manifest["template_ids"]):

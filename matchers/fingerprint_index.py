@@ -45,7 +45,9 @@ def bag_of_words(cyl: mcc.Cylinders) -> np.ndarray:
     x = mcc.unpack(cyl.bits)
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
     sims = x @ words.T
-    top = np.argpartition(-sims, params.FINGER_BOW_ASSIGN - 1, axis=1)[:, : params.FINGER_BOW_ASSIGN]
+    top = np.argpartition(-sims, params.FINGER_BOW_ASSIGN - 1, axis=1)[
+        :, : params.FINGER_BOW_ASSIGN
+    ]
     hist += np.bincount(top.ravel(), minlength=len(words)).astype(np.float32)
     hist = np.sqrt(hist)
     return hist / max(float(np.linalg.norm(hist)), 1e-6)
@@ -81,8 +83,14 @@ class FingerprintIndex:
         cyl = mcc.cylinders(template.minutiae)
         self.add_cylinders(template_id, subject_id, cyl, int(template.position))
 
-    def add_cylinders(self, template_id: str, subject_id: str, cyl: mcc.Cylinders,
-                      position: int = 0, bow: np.ndarray | None = None) -> None:
+    def add_cylinders(
+        self,
+        template_id: str,
+        subject_id: str,
+        cyl: mcc.Cylinders,
+        position: int = 0,
+        bow: np.ndarray | None = None,
+    ) -> None:
         """Add already-built cylinders (``bow``: their precomputed ``bag_of_words``)."""
         bow = bag_of_words(cyl) if bow is None else bow
         with self._lock:
@@ -100,9 +108,9 @@ class FingerprintIndex:
             self._bits = grow(self._bits, need_cyl)
             self._valid = grow(self._valid, need_cyl)
             self._xyt = grow(self._xyt, need_cyl)
-            self._bits[self._n_cyl:need_cyl] = cyl.bits
-            self._valid[self._n_cyl:need_cyl] = cyl.valid
-            self._xyt[self._n_cyl:need_cyl] = cyl.minutiae
+            self._bits[self._n_cyl : need_cyl] = cyl.bits
+            self._valid[self._n_cyl : need_cyl] = cyl.valid
+            self._xyt[self._n_cyl : need_cyl] = cyl.minutiae
             self._alive[row] = True
             self._positions[row] = position if 0 <= position <= 10 else 0
             self._offsets[row] = self._n_cyl
@@ -168,16 +176,27 @@ class FingerprintIndex:
             idx = self._offsets[short][:, None] + np.arange(width)[None, :]
             present = np.arange(width)[None, :] < counts[:, None]
             idx = np.where(present, idx, 0)
-            bits = np.where(present[..., None], self._bits[idx], 0) if self._n_cyl else \
-                np.zeros((len(short), width, mcc.WORDS), np.uint64)
+            bits = (
+                np.where(present[..., None], self._bits[idx], 0)
+                if self._n_cyl
+                else np.zeros((len(short), width, mcc.WORDS), np.uint64)
+            )
             valid = np.where(present[..., None], self._valid[idx], 0) if self._n_cyl else bits
-            xyt = np.where(present[..., None], self._xyt[idx], np.nan) if self._n_cyl else \
-                np.full((len(short), width, 3), np.nan, np.float32)
+            xyt = (
+                np.where(present[..., None], self._xyt[idx], np.nan)
+                if self._n_cyl
+                else np.full((len(short), width, 3), np.nan, np.float32)
+            )
             template_ids = [self._ids.template_ids[i] for i in short]
             subject_ids = [self._ids.subject_ids[i] for i in short]
             positions = self._positions[short].copy()
-        scores = mcc.score_padded(cyl, bits.astype(np.uint64), valid.astype(np.uint64),
-                                  xyt.astype(np.float32), counts.astype(np.int64))
+        scores = mcc.score_padded(
+            cyl,
+            bits.astype(np.uint64),
+            valid.astype(np.uint64),
+            xyt.astype(np.float32),
+            counts.astype(np.int64),
+        )
         order = np.argsort(-scores, kind="stable")
         return best_per_subject(order, scores, template_ids, subject_ids, positions, k)
 
@@ -194,8 +213,9 @@ class FingerprintIndex:
             if len(rows):
                 offsets[1:] = np.cumsum(counts[:-1], dtype=np.int64)
             cyl_idx = (
-                np.concatenate([np.arange(o, o + c) for o, c in zip(self._offsets[rows], counts)])
-                if counts.sum() else np.zeros(0, dtype=np.int64)
+                np.concatenate([np.arange(o, o + c) for o, c in zip(self._offsets[rows], counts, strict=False)])
+                if counts.sum()
+                else np.zeros(0, dtype=np.int64)
             ).astype(np.int64)
             arrays = {
                 "alive": np.ones(len(rows), dtype=bool),
@@ -252,7 +272,11 @@ class FingerprintIndex:
 
 def _signature() -> dict:
     return {
-        "mcc_ns": params.MCC_NS, "mcc_nd": params.MCC_ND, "mcc_radius": params.MCC_RADIUS,
-        "mcc_rotation_sign": params.MCC_ROTATION_SIGN, "bow_words": params.FINGER_BOW_WORDS,
-        "bow_assign": params.FINGER_BOW_ASSIGN, "codebook_seed": params.FINGER_BOW_SEED,
+        "mcc_ns": params.MCC_NS,
+        "mcc_nd": params.MCC_ND,
+        "mcc_radius": params.MCC_RADIUS,
+        "mcc_rotation_sign": params.MCC_ROTATION_SIGN,
+        "bow_words": params.FINGER_BOW_WORDS,
+        "bow_assign": params.FINGER_BOW_ASSIGN,
+        "codebook_seed": params.FINGER_BOW_SEED,
     }

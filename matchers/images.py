@@ -12,9 +12,9 @@ import struct
 import warnings
 
 import numpy as np
+import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
 from PIL import Image, UnidentifiedImageError
 
-import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
 from matchers.errors import UnusableCapture
 
 MAX_PIXELS = 40_000_000  # a 7,000 x 5,700 photo; anything larger is refused unread

@@ -83,8 +83,12 @@ def grow(array: np.ndarray, need: int) -> np.ndarray:
 
 
 def best_per_subject(
-    order: np.ndarray, scores: np.ndarray, template_ids: Sequence[str], subject_ids: Sequence[str],
-    positions: np.ndarray | None, k: int,
+    order: np.ndarray,
+    scores: np.ndarray,
+    template_ids: Sequence[str],
+    subject_ids: Sequence[str],
+    positions: np.ndarray | None,
+    k: int,
 ) -> list[Match]:
     """Walk candidates best first, keep each subject's best template, stop at ``k`` subjects."""
     seen: set[str] = set()

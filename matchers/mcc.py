@@ -44,8 +44,9 @@ def _erf(x: np.ndarray) -> np.ndarray:
     sign = np.sign(x)
     x = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                          + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     return sign * (1.0 - poly * np.exp(-x * x))
 
 
@@ -79,7 +80,9 @@ class Cylinders:
 
 def empty_cylinders() -> Cylinders:
     return Cylinders(
-        np.zeros((0, WORDS), np.uint64), np.zeros((0, WORDS), np.uint64), np.zeros((0, 3), np.float32)
+        np.zeros((0, WORDS), np.uint64),
+        np.zeros((0, WORDS), np.uint64),
+        np.zeros((0, 3), np.float32),
     )
 
 
@@ -111,7 +114,11 @@ def _hull_valid(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
 
 def select_minutiae(minutiae: np.ndarray) -> np.ndarray:
     """Finite minutiae, best quality first, at most MCC_MAX_MINUTIAE (float64 (n, 4))."""
-    m = np.asarray(minutiae, dtype=np.float64).reshape(-1, 4) if np.size(minutiae) else np.zeros((0, 4))
+    m = (
+        np.asarray(minutiae, dtype=np.float64).reshape(-1, 4)
+        if np.size(minutiae)
+        else np.zeros((0, 4))
+    )
     m = m[np.all(np.isfinite(m), axis=1)]
     m = m[m[:, 3] >= params.MCC_MIN_MINUTIA_QUALITY]
     if len(m) > params.MCC_MAX_MINUTIAE:
@@ -167,8 +174,9 @@ def _popcount(words: np.ndarray) -> np.ndarray:
     return np.bitwise_count(words).sum(axis=-1, dtype=np.int32)
 
 
-def local_similarity(probe: Cylinders, bits: np.ndarray, valid: np.ndarray,
-                     theta: np.ndarray) -> np.ndarray:
+def local_similarity(
+    probe: Cylinders, bits: np.ndarray, valid: np.ndarray, theta: np.ndarray
+) -> np.ndarray:
     """Similarities of the probe cylinders with a padded gallery batch.
 
     ``bits``/``valid``: uint64 ``(S, C, WORDS)``; ``theta``: ``(S, C)`` (NaN for padding).
@@ -200,10 +208,14 @@ def local_similarity(probe: Cylinders, bits: np.ndarray, valid: np.ndarray,
 
 def _n_pairs(n_min: np.ndarray) -> np.ndarray:
     z = _sigmoid(n_min.astype(np.float64), params.MCC_MU_P, params.MCC_TAU_P)
-    return params.MCC_MIN_NP + np.round(z * (params.MCC_MAX_NP - params.MCC_MIN_NP)).astype(np.int64)
+    return params.MCC_MIN_NP + np.round(z * (params.MCC_MAX_NP - params.MCC_MIN_NP)).astype(
+        np.int64
+    )
 
 
-def consolidate(sim: np.ndarray, probe: Cylinders, xyt: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def consolidate(
+    sim: np.ndarray, probe: Cylinders, xyt: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
     """LSS-R global scores ``(S,)`` from local similarities ``(S, nA, C)``.
 
     ``xyt``: ``(S, C, 3)`` gallery minutiae of the cylinders; ``counts``: cylinders per candidate.
@@ -214,8 +226,11 @@ def consolidate(sim: np.ndarray, probe: Cylinders, xyt: np.ndarray, counts: np.n
     n_min = np.minimum(n_a, counts)
     n_r = max(1, int(min(n_a, c, params.MCC_MAX_RELAX_PAIRS)))
     flat = sim.reshape(s_count, -1)
-    top = np.argpartition(-flat, n_r - 1, axis=1)[:, :n_r] if n_r < flat.shape[1] else np.tile(
-        np.arange(flat.shape[1]), (s_count, 1))
+    top = (
+        np.argpartition(-flat, n_r - 1, axis=1)[:, :n_r]
+        if n_r < flat.shape[1]
+        else np.tile(np.arange(flat.shape[1]), (s_count, 1))
+    )
     lam0 = np.take_along_axis(flat, top, axis=1).astype(np.float64)  # (S, nR)
     used = np.arange(n_r)[None, :] < np.minimum(n_min, n_r)[:, None]
     # The top-nR of each row are unordered: keep the n_min(s) best by ordering them first.
@@ -247,6 +262,7 @@ def consolidate(sim: np.ndarray, probe: Cylinders, xyt: np.ndarray, counts: np.n
 
 def _compatibility(pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
     """rho(t, k) of LSS-R: agreement of the pair geometry in the probe and the candidate."""
+
     def geometry(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         dx = p[:, None, :, 0] - p[:, :, None, 0]
         dy = p[:, None, :, 1] - p[:, :, None, 1]
@@ -282,8 +298,9 @@ def pad(batch: list[Cylinders]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return bits, valid, xyt, counts
 
 
-def score_padded(probe: Cylinders, bits: np.ndarray, valid: np.ndarray, xyt: np.ndarray,
-                 counts: np.ndarray) -> np.ndarray:
+def score_padded(
+    probe: Cylinders, bits: np.ndarray, valid: np.ndarray, xyt: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
     """Scores of one probe against a padded batch of candidates, float32 ``(S,)``."""
     if len(probe) == 0 or len(counts) == 0:
         return np.zeros(len(counts), dtype=np.float32)

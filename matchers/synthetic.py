@@ -37,7 +37,7 @@ def minutiae(rng: np.random.Generator) -> np.ndarray:
     zc = (xy[:, 0] - core[0]) + 1j * (xy[:, 1] - core[1])
     zd = (xy[:, 0] - delta[0]) + 1j * (xy[:, 1] - delta[1])
     orientation = 0.5 * (np.angle(zc) - np.angle(zd)) + rng.normal(0, 0.15) + np.pi / 2
-    theta = (orientation + np.pi * rng.integers(0, 2, len(xy)) + rng.normal(0, 0.1, len(xy)))
+    theta = orientation + np.pi * rng.integers(0, 2, len(xy)) + rng.normal(0, 0.1, len(xy))
     quality = rng.beta(2.0, 3.0, len(xy))
     return np.column_stack([xy, theta % (2 * np.pi), quality]).astype(np.float32)
 
@@ -51,8 +51,9 @@ def face_embeddings(rng: np.random.Generator, n: int) -> np.ndarray:
     out = np.empty((n, params.FACE_EMBEDDING_DIM), dtype=np.float32)
     step = 100_000
     for start in range(0, n, step):
-        block = rng.standard_normal((min(step, n - start), params.FACE_EMBEDDING_DIM),
-                                    dtype=np.float32)
+        block = rng.standard_normal(
+            (min(step, n - start), params.FACE_EMBEDDING_DIM), dtype=np.float32
+        )
         block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[start:start + len(block)] = block
+        out[start : start + len(block)] = block
     return out
