@@ -51,3 +51,65 @@ class WatchlistChange(SQLModel, table=True):
     subject_id: str = Field(index=True, max_length=40)
     op: str = Field(max_length=10)  # "upsert" | "delete"
     at: datetime = Field(default_factory=utcnow)
+
+
+class SubjectScope(SQLModel, table=True):
+    """Who could see a subject, each time its sharing changed.
+
+    Kept after the subject is deleted so the changes feed can tell a gateway that once saw a
+    record to drop it, without ever naming a record to a country that was never allowed to see it.
+    """
+
+    __tablename__ = "subject_scope"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: str = Field(index=True, max_length=40)
+    originating_country: str = Field(max_length=2)
+    sharing: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    at: datetime = Field(default_factory=utcnow)
+
+
+class WatchlistMeta(SQLModel, table=True):
+    """Small key/value facts about this watchlist database (e.g. its snapshot source id)."""
+
+    __tablename__ = "watchlist_meta"
+
+    key: str = Field(primary_key=True, max_length=60)
+    value: str = Field(max_length=200)
+
+
+class SnapshotLoad(SQLModel, table=True):
+    """One snapshot or delta applied here: replay protection and provenance."""
+
+    __tablename__ = "snapshot_load"
+
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_id: str = Field(index=True, max_length=60)
+    source_gateway: str = Field(index=True, max_length=60)
+    kind: str = Field(max_length=10)  # "full" | "delta"
+    version: int
+    loaded_at: datetime = Field(default_factory=utcnow)
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ImportJob(SQLModel, table=True):
+    """A bulk import (API ``POST /v1/subjects:batch``): progress and the per-record results."""
+
+    __tablename__ = "import_job"
+
+    id: str = Field(primary_key=True, max_length=40)
+    status: str = Field(default="queued", max_length=12)  # queued|running|done|failed
+    source: str = Field(default="", max_length=200)
+    total: int = 0
+    processed: int = 0
+    imported: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    created_by: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = Field(default=None, max_length=2000)
+    results: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )

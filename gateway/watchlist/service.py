@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from device_adapters.wsq_sandbox import pixels_if_wsq
 from gateway.audit.service import record
 from gateway.auth.service import Principal
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.watchlist.cache import visible_to
 from gateway.watchlist.categories import HANDLING, parse_category
 from gateway.watchlist.countries import parse_country
-from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+from gateway.watchlist.models import BiometricTemplate, Subject, SubjectScope, WatchlistChange
 from gateway.watchlist.schemas import SubjectCreate, SubjectPublic, SubjectUpdate, TemplatePublic
 from matchers import face as face_matcher
 from matchers import fingerprint as finger_matcher
@@ -32,7 +33,30 @@ def new_id(prefix: str) -> str:
 
 
 def bump(session: Session, subject_id: str, op: str = "upsert") -> None:
+    """Log a change (the new row's version is the watchlist version after it)."""
     session.add(WatchlistChange(subject_id=subject_id, op=op))
+    if op == "upsert":
+        _record_scope(session, subject_id)
+
+
+def _record_scope(session: Session, subject_id: str) -> None:
+    """Remember who may see the subject whenever that changes (see ``SubjectScope``)."""
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        return
+    last = session.exec(
+        select(SubjectScope)
+        .where(SubjectScope.subject_id == subject_id)
+        .order_by(SubjectScope.id.desc())  # type: ignore[union-attr]
+    ).first()
+    if (
+        last is not None
+        and last.originating_country == subject.originating_country
+        and (last.sharing or None) == (subject.sharing or None)
+    ):
+        return
+    session.add(SubjectScope(subject_id=subject_id, originating_country=subject.originating_country,
+                             sharing=subject.sharing))
 
 
 def _validated(data: dict[str, Any], *, country: str) -> dict[str, Any]:
@@ -162,7 +186,10 @@ def extract_face(image: bytes) -> tuple[bytes, dict]:
 
 def extract_fingerprint(image: bytes, *, position: int, ppi: int) -> tuple[bytes, dict]:
     """Extract an enrolment fingerprint template; refuses prints below the enrolment quality."""
-    template = finger_matcher.extract(image, ppi=ppi, position=position)
+    pixels = pixels_if_wsq(image, field="image")  # WSQ decodes out of process (crash-safe)
+    template = finger_matcher.extract(
+        None if pixels is not None else image, pixels=pixels, ppi=ppi, position=position
+    )
     quality = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae), "ppi": ppi}
     if (template.nfiq2 or 0) < params.FINGER_MIN_NFIQ2_ENROL:
         raise UnusableCapture(

@@ -1,0 +1,97 @@
+"""Reading the audit trail (auditors and NCB admins): filtered pages as JSON, or all as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from sqlmodel import Session
+
+from gateway.audit.service import (
+    AuditFilter,
+    entry_public,
+    iter_entries,
+    list_entries,
+    record,
+)
+from gateway.deps import AuditorDep, RuntimeDep, SessionDep
+
+router = APIRouter(tags=["audit"])
+CSV_COLUMNS = ("id", "at", "actor_token_id", "actor_name", "actor_role", "device_id", "action",
+               "target_type", "target_id", "before", "after", "detail")
+
+
+def audit_filter(
+    action: Annotated[str | None, Query(description="exact, or a prefix such as 'subject.'")] = None,
+    actor_token_id: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    device_id: str | None = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+) -> AuditFilter:
+    return AuditFilter(action=action, actor_token_id=actor_token_id, target_type=target_type,
+                       target_id=target_id, device_id=device_id, since=since, until=until)
+
+
+FilterDep = Annotated[AuditFilter, Depends(audit_filter)]
+
+
+def _csv_stream(runtime: RuntimeDep, filters: AuditFilter) -> Iterator[str]:
+    # Its own session: the response streams after the request's session is closed.
+    with Session(runtime.engine) as session:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for n, entry in enumerate(iter_entries(session, filters=filters), start=1):
+            row = entry_public(entry)
+            writer.writerow([
+                json.dumps(row[c], sort_keys=True) if c in ("before", "after") and row[c] is not None
+                else ("" if row[c] is None else row[c])
+                for c in CSV_COLUMNS
+            ])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+
+def _csv_response(runtime: RuntimeDep, session: SessionDep, actor: AuditorDep,
+                  filters: AuditFilter) -> StreamingResponse:
+    # Who exported the trail is itself part of the trail.
+    record(session, actor=actor, action="audit.export", target_type="audit",
+           after={k: str(v) for k, v in vars(filters).items() if v is not None})
+    session.commit()
+    return StreamingResponse(
+        _csv_stream(runtime, filters), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="fieldcheck-audit.csv"'},
+    )
+
+
+@router.get("/v1/audit", summary="Audit entries, newest first (?format=csv for all as CSV)",
+            response_model=None)
+def get_audit(
+    runtime: RuntimeDep, session: SessionDep, actor: AuditorDep, filters: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> dict | StreamingResponse:
+    if format == "csv":
+        return _csv_response(runtime, session, actor, filters)
+    rows, total = list_entries(session, filters=filters, limit=limit, offset=offset)
+    return {"items": [entry_public(e) for e in rows], "total": total, "limit": limit,
+            "offset": offset}
+
+
+@router.get("/v1/audit.csv", summary="The audit trail as CSV (same filters), oldest first",
+            response_class=StreamingResponse)
+def get_audit_csv(runtime: RuntimeDep, session: SessionDep, actor: AuditorDep,
+                  filters: FilterDep) -> StreamingResponse:
+    return _csv_response(runtime, session, actor, filters)

@@ -1,0 +1,119 @@
+"""Bulk import jobs started over the API: one background thread per job, progress in the database.
+
+Jobs run one at a time (a lock) on a single extraction worker so live field checks keep the
+other core; progress is written to ``ImportJob`` every second or so, so any process sharing the
+database can report it. Each imported record is synced into the cache straight away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from gateway.audit.service import record
+from gateway.auth.service import Principal
+from gateway.errors import NotFound
+from gateway.runtime import Runtime
+from gateway.watchlist import importer
+from gateway.watchlist.models import ImportJob
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 1.0
+_run_lock = threading.Lock()  # process-wide on purpose: jobs share the two cores with checks
+
+
+def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": job.id, "status": job.status, "source": job.source, "total": job.total,
+        "processed": job.processed, "imported": job.imported, "skipped": job.skipped,
+        "rejected": job.rejected,
+        "progress": round(job.processed / job.total, 3) if job.total else (
+            1.0 if job.status == "done" else 0.0),
+        "created_by": job.created_by,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": job.error,
+    }
+    if with_results:
+        view["summary"] = importer.summarise(job.results) if job.results else None
+        view["results"] = job.results
+    return view
+
+
+def start_job(
+    runtime: Runtime, session: Session, *, rows: list[importer.ManifestRow], source: str,
+    actor: Principal, workers: int = 1,
+) -> ImportJob:
+    job = ImportJob(id="job_" + uuid.uuid4().hex[:16], total=len(rows), source=source[:200],
+                    created_by=actor.token_id)
+    session.add(job)
+    record(session, actor=actor, action="watchlist.batch.start", target_type="import_job",
+           target_id=job.id, after={"records": len(rows), "source": source[:200]})
+    session.commit()
+    thread = threading.Thread(target=_run, args=(runtime, job.id, rows, actor, workers),
+                              name=f"import-{job.id}", daemon=True)
+    thread.start()
+    return job
+
+
+def _run(runtime: Runtime, job_id: str, rows: list[importer.ManifestRow], actor: Principal,
+         workers: int) -> None:
+    with _run_lock, Session(runtime.engine, expire_on_commit=False) as work, \
+            Session(runtime.engine, expire_on_commit=False) as status:
+        job = status.get(ImportJob, job_id)
+        assert job is not None
+        job.status, job.started_at = "running", datetime.now(UTC)
+        status.add(job)
+        status.commit()
+        results: list[dict[str, Any]] = []
+        last_flush = time.monotonic()
+
+        def flush(final: bool = False) -> None:
+            job.processed = len(results)
+            for key in ("imported", "skipped", "rejected"):
+                setattr(job, key, sum(1 for r in results if r["status"] == key))
+            job.results = list(results)
+            if final:
+                job.finished_at = datetime.now(UTC)
+            status.add(job)
+            status.commit()
+
+        try:
+            for result in importer.run_import(
+                work, rows, actor=actor, country=runtime.settings.country, workers=workers,
+                on_result=lambda _r: runtime.cache.sync(work),
+            ):
+                results.append(result)
+                if time.monotonic() - last_flush >= PROGRESS_EVERY_S:
+                    flush()
+                    last_flush = time.monotonic()
+            job.status = "done"
+        except Exception as exc:  # noqa: BLE001 - the job reports what stopped it
+            log.exception("import job %s failed", job_id)
+            job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"[:2000]
+        flush(final=True)
+        summary = importer.summarise(results)
+        record(status, actor=actor, action="watchlist.batch.finish", target_type="import_job",
+               target_id=job_id, after={k: summary[k] for k in
+                                         ("total", "imported", "skipped", "rejected")}
+               | {"status": job.status, "refused_images": len(summary["refused_images"])})
+        status.commit()
+
+
+def get_job(session: Session, job_id: str) -> ImportJob:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise NotFound(f"no import job {job_id!r}", field="job_id")
+    return job
+
+
+def list_jobs(session: Session, *, limit: int = 50) -> list[ImportJob]:
+    return list(session.exec(select(ImportJob).order_by(col(ImportJob.created_at).desc())
+                             .limit(limit)))

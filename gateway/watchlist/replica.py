@@ -1,0 +1,198 @@
+"""Copying subjects between gateways: the wire form of a subject and applying it here.
+
+A subject travels whole (metadata and every template, byte for byte) under its own id, so a
+replica's indexes hold exactly the source's templates and answer the same searches. Applying is
+idempotent: a subject that is already identical is left alone and does not bump the version.
+Every apply re-checks sharing against *this* gateway's country, whatever the sender claimed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from gateway.audit.service import record
+from gateway.auth.service import Principal
+from gateway.errors import Conflict, Invalid
+from gateway.watchlist import service
+from gateway.watchlist.cache import visible_to
+from gateway.watchlist.categories import parse_category
+from gateway.watchlist.countries import parse_country
+from gateway.watchlist.models import BiometricTemplate, Subject, SubjectScope, WatchlistChange
+from matchers.templates import FaceTemplate, FingerprintTemplate
+
+META_FIELDS = ("external_ref", "name", "aliases", "date_of_birth", "nationality", "category",
+               "originating_country", "sharing", "handling_instructions", "expires_at", "notes")
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def subject_state(subject: Subject, templates: list[BiometricTemplate]) -> dict[str, Any]:
+    """A subject with its templates (base64) as JSON-ready data."""
+    return {
+        "id": subject.id,
+        "external_ref": subject.external_ref,
+        "name": subject.name,
+        "aliases": list(subject.aliases or []),
+        "date_of_birth": _iso(subject.date_of_birth),
+        "nationality": subject.nationality,
+        "category": subject.category,
+        "originating_country": subject.originating_country,
+        "sharing": subject.sharing,
+        # None means "the category's default", so a later change of defaults still applies.
+        "handling_instructions": subject.handling_instructions,
+        "expires_at": _iso(subject.expires_at),
+        "notes": subject.notes,
+        "created_at": _iso(subject.created_at),
+        "updated_at": _iso(subject.updated_at),
+        "templates": [
+            {
+                "id": t.id, "modality": t.modality, "position": t.position,
+                "quality": t.quality, "created_at": _iso(t.created_at),
+                "data": base64.b64encode(t.data).decode(),
+            }
+            for t in templates
+        ],
+    }
+
+
+def ever_visible(session: Session, *, subject_id: str, country: str) -> bool:
+    """Could ``country`` ever have seen this subject? (True when no history is known.)"""
+    scopes = list(session.exec(select(SubjectScope).where(SubjectScope.subject_id == subject_id)))
+    if not scopes:
+        return True
+    return any(visible_to(s, country) for s in scopes)  # type: ignore[arg-type]
+
+
+def current_version(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.exec(select(func.max(WatchlistChange.version))).one() or 0)
+
+
+def _parse_dt(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid(f"{field} {value!r} is not an ISO 8601 date-time", field=field) from None
+    # The columns hold aware UTC datetimes; a naive value on the wire is UTC.
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _clean_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[BiometricTemplate]]:
+    """Validate an incoming subject; returns its column values and its templates."""
+    subject_id = str(state.get("id") or "")
+    if not subject_id or len(subject_id) > 40:
+        raise Invalid("a subject in the snapshot has no usable id", field="id")
+    if not state.get("name"):
+        raise Invalid(f"subject {subject_id} has no name", field="name")
+    values: dict[str, Any] = {k: state.get(k) for k in META_FIELDS}
+    values["category"] = parse_category(str(values["category"])).value
+    values["originating_country"] = parse_country(str(values["originating_country"]),
+                                                  field="originating_country")
+    if values["nationality"]:
+        values["nationality"] = parse_country(values["nationality"], field="nationality")
+    if values["sharing"] is not None:
+        values["sharing"] = sorted({parse_country(c, field="sharing") for c in values["sharing"]})
+    values["aliases"] = [str(a) for a in values["aliases"] or []]
+    dob = values["date_of_birth"]
+    values["date_of_birth"] = date.fromisoformat(dob) if dob else None
+    values["expires_at"] = _parse_dt(values["expires_at"], "expires_at")
+    templates: list[BiometricTemplate] = []
+    for raw in state.get("templates") or []:
+        try:
+            data = base64.b64decode(raw["data"], validate=True)
+        except (KeyError, TypeError, binascii.Error):
+            raise Invalid(f"subject {subject_id}: a template's data is not base64",
+                          field="templates") from None
+        modality = raw.get("modality")
+        # Parse now: a corrupt template must be refused here, not skipped later by the cache.
+        if modality == "face":
+            FaceTemplate.from_bytes(data)
+        elif modality == "finger":
+            FingerprintTemplate.from_iso(data)
+        else:
+            raise Invalid(f"subject {subject_id}: unknown modality {modality!r}", field="templates")
+        templates.append(BiometricTemplate(
+            id=str(raw["id"]), subject_id=subject_id, modality=modality,
+            position=int(raw.get("position") or 0), data=data, quality=raw.get("quality") or {},
+            created_at=_parse_dt(raw.get("created_at"), "created_at") or datetime.now(UTC),
+        ))
+    return values, templates
+
+
+def apply_upsert(
+    session: Session, *, state: dict[str, Any], actor: Principal | None, country: str,
+    detail: str,
+) -> str:
+    """Make the local subject equal to ``state``; returns created/updated/unchanged/restricted."""
+    values, templates = _clean_state(state)
+    subject_id = str(state["id"])
+    existing = session.get(Subject, subject_id)
+    probe = Subject(id=subject_id, **values)
+    if not visible_to(probe, country):
+        # The sender should not have sent it; if we hold an older copy, it must go now.
+        if existing is not None:
+            apply_delete(session, subject_id=subject_id, actor=actor,
+                         detail=f"{detail}: no longer shared with {country}")
+        return "restricted"
+    ref = values.get("external_ref")
+    if ref:
+        holder = session.exec(select(Subject).where(Subject.external_ref == ref)).first()
+        if holder is not None and holder.id != subject_id:
+            raise Conflict(f"external_ref {ref!r} belongs to local subject {holder.id}",
+                           field="external_ref",
+                           fix="delete or renumber the local record, then load again")
+    local_templates = service.templates_of(session, subject_id) if existing else []
+    if existing is not None:
+        same_meta = all(getattr(existing, k) == values[k] for k in META_FIELDS)
+        same_tpls = {t.id: t.data for t in local_templates} == {t.id: t.data for t in templates}
+        if same_meta and same_tpls:
+            return "unchanged"
+    before = service.subject_public(existing, local_templates) if existing else None
+    if existing is None:
+        created = _parse_dt(state.get("created_at"), "created_at") or datetime.now(UTC)
+        existing = Subject(id=subject_id, created_at=created, **values)
+        session.add(existing)
+    else:
+        for key, value in values.items():
+            setattr(existing, key, value)
+        existing.updated_at = datetime.now(UTC)
+        session.add(existing)
+    wanted = {t.id for t in templates}
+    for tpl in local_templates:
+        if tpl.id not in wanted:
+            session.delete(tpl)
+    have = {t.id for t in local_templates}
+    session.flush()
+    for tpl in templates:
+        if tpl.id not in have:
+            session.add(tpl)
+    service.bump(session, subject_id)
+    record(session, actor=actor, action="subject.import", target_type="subject",
+           target_id=subject_id, before=before,
+           after=service.subject_public(existing, templates), detail=detail)
+    return "updated" if before else "created"
+
+
+def apply_delete(session: Session, *, subject_id: str, actor: Principal | None, detail: str) -> bool:
+    """Remove a subject the source deleted or no longer shares; False when it was not here."""
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        return False
+    before = service.subject_public(subject)
+    for tpl in service.templates_of(session, subject_id):
+        session.delete(tpl)
+    session.delete(subject)
+    service.bump(session, subject_id, "delete")
+    record(session, actor=actor, action="subject.delete", target_type="subject",
+           target_id=subject_id, before=before, detail=detail)
+    return True
