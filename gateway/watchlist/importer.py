@@ -2,8 +2,8 @@
 
 Recipe: read the manifest (CSV or JSON, one row per subject) -> refuse rows that are malformed
 or repeat an external reference -> skip rows whose external reference is already in the
-watchlist (so a re-run resumes) -> extract every image on a small thread pool (dlib and NBIS
-release the GIL) -> per record, create the subject and its templates in one transaction.
+watchlist (so a re-run resumes) -> extract every image in a few worker processes -> per
+record, create the subject and its templates in one transaction.
 
 A record is all or nothing: a crash mid-run leaves whole records only, and the re-run skips
 them. A refused image (two faces, poor print, missing file) is listed and the record keeps its
@@ -21,7 +21,8 @@ import json
 import logging
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -275,32 +276,67 @@ def read_json_records(doc: Any) -> list[ManifestRow]:
 
 # --- running -------------------------------------------------------------------------------
 
-def _extract(row: ManifestRow) -> Extracted:
-    out = Extracted(row=row)
+def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[str, Any, Any]]:
+    """Extract a record's images; runs in a worker *process*, so it returns plain tuples.
+
+    Processes, not threads: dlib's networks keep per-call buffers inside the model objects, so
+    two threads embedding faces at once corrupt each other's memory (seen as heap aborts).
+    """
+    out: list[tuple[str, Any, Any]] = []
+    for name, modality, data, position, ppi in jobs:
+        try:
+            if modality == "face":
+                template, quality = service.extract_face(data)
+            else:
+                template, quality = service.extract_fingerprint(data, position=position, ppi=ppi)
+        except UnusableCapture as exc:
+            out.append(("refused", name, f"{exc.reason}: {exc.message}"))
+            continue
+        except (MatcherError, ValueError) as exc:
+            out.append(("refused", name, f"unreadable: {exc}"))
+            continue
+        out.append(("ok", name, (template, quality)))
+    return out
+
+
+def _load_images(row: ManifestRow) -> tuple[list[tuple[str, str, bytes, int, int]],
+                                            list[dict[str, str]]]:
+    """Read a record's image bytes (in the importing process); missing files are refused."""
+    jobs, refused = [], []
     for image in row.images:
         try:
             data = image.load()
             if not data:
                 raise ValueError("empty file")
-            if image.modality == "face":
-                template, quality = service.extract_face(data)
-            else:
-                template, quality = service.extract_fingerprint(data, position=image.position,
-                                                                ppi=image.ppi)
         except FileNotFoundError:
-            out.refused.append({"file": image.name, "reason": "missing: no such file"})
+            refused.append({"file": image.name, "reason": "missing: no such file"})
             continue
         except OSError as exc:
-            out.refused.append({"file": image.name, "reason": f"unreadable: {exc.strerror or exc}"})
+            refused.append({"file": image.name, "reason": f"unreadable: {exc.strerror or exc}"})
             continue
-        except UnusableCapture as exc:
-            out.refused.append({"file": image.name, "reason": f"{exc.reason}: {exc.message}"})
+        except ValueError as exc:
+            refused.append({"file": image.name, "reason": f"unreadable: {exc}"})
             continue
-        except (MatcherError, ValueError) as exc:
-            out.refused.append({"file": image.name, "reason": f"unreadable: {exc}"})
-            continue
-        out.templates.append((image, template, quality))
+        jobs.append((image.name, image.modality, data, image.position, image.ppi))
+    return jobs, refused
+
+
+def _collect(row: ManifestRow, refused: list[dict[str, str]],
+             results: list[tuple[str, Any, Any]]) -> Extracted:
+    by_name = {i.name: i for i in row.images}
+    out = Extracted(row=row, refused=list(refused))
+    for status, name, value in results:
+        if status == "ok":
+            out.templates.append((by_name[name], value[0], value[1]))
+        else:
+            out.refused.append({"file": name, "reason": value})
     return out
+
+
+def extraction_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for extraction; "spawn" so no gateway thread state is forked."""
+    return ProcessPoolExecutor(max_workers=max(1, workers),
+                               mp_context=multiprocessing.get_context("spawn"))
 
 
 def _existing_refs(session: Session, refs: list[str]) -> set[str]:
@@ -345,16 +381,21 @@ def _commit_record(
 def run_import(
     session: Session, rows: list[ManifestRow], *, actor: Principal | None, country: str,
     workers: int = 2, on_result: Callable[[dict[str, Any]], None] | None = None,
+    pool: Executor | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Import ``rows``, yielding one result per row in manifest order.
 
     ``on_result`` runs after each commit (e.g. a cache sync, so checks find the record at once).
+    ``pool`` lets a caller reuse warm extraction workers; by default ``workers`` processes.
     """
-    present = _existing_refs(session, [r.external_ref for r in rows if r.external_ref and not r.error])
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="import") as pool:
-        # A bounded window keeps memory flat on huge manifests while both cores stay busy.
+    present = _existing_refs(session, [r.external_ref for r in rows
+                                       if r.external_ref and not r.error])
+    own_pool = pool is None
+    executor = pool or extraction_pool(workers)
+    try:
+        # A bounded window keeps memory flat on huge manifests while every worker stays busy.
         window = max(4, workers * 4)
-        pending: list[tuple[ManifestRow, Future[Extracted] | None]] = []
+        pending: list[tuple[ManifestRow, list[dict[str, str]], Future | None]] = []
         todo = iter(rows)
 
         def fill() -> None:
@@ -363,13 +404,14 @@ def run_import(
                 if row is None:
                     return
                 if row.error or row.external_ref in present:
-                    pending.append((row, None))
-                else:
-                    pending.append((row, pool.submit(_extract, row)))
+                    pending.append((row, [], None))
+                    continue
+                jobs, refused = _load_images(row)
+                pending.append((row, refused, executor.submit(_extract_images, jobs)))
 
         fill()
         while pending:
-            row, future = pending.pop(0)
+            row, refused, future = pending.pop(0)
             if row.error:
                 result = {"row": row.row, "external_ref": row.external_ref,
                           "status": "rejected", "reason": row.error}
@@ -377,11 +419,15 @@ def run_import(
                 result = {"row": row.row, "external_ref": row.external_ref,
                           "status": "skipped", "reason": "already in the watchlist"}
             else:
-                result = _commit_record(session, future.result(), actor=actor, country=country)
+                extracted = _collect(row, refused, future.result())
+                result = _commit_record(session, extracted, actor=actor, country=country)
                 if on_result is not None and result["status"] == "imported":
                     on_result(result)
             fill()
             yield result
+    finally:
+        if own_pool:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
