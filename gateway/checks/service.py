@@ -70,7 +70,10 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
     jobs: list[tuple[str, str, str, Future]] = []
     for i, face in enumerate(capture.faces):
         key = "face" if i == 0 else f"face_{i + 1}"
-        fut = runtime.extractor_pool.submit(face_matcher.extract, face.image)
+        # Two people of similar size and neither framed centrally: ask for a recapture.
+        fut = runtime.extractor_pool.submit(
+            face_matcher.extract, face.image, refuse_ambiguous=True
+        )
         jobs.append((key, "face", "face", fut))
     for finger in capture.fingers:
         key = _finger_key(finger.position, {job[0]: 1 for job in jobs})
