@@ -3,7 +3,9 @@
 Outcome of an acknowledged check, compared to its ground truth (``expected_subject``):
 
 - true_hit: decision hit/possible and the top candidate is the expected subject;
-- false_hit: decision hit/possible for a stranger, or with another subject on top;
+- false_hit: decision hit for a stranger, or with another subject on top;
+- false_possible: decision possible for a stranger or with another subject on top (a reviewer
+  sees it before anyone acts, so it is counted apart from false hits);
 - miss: the person is enrolled (in a modality captured) but the answer is no_hit;
 - true_negative: a stranger answered no_hit; recapture: the gateway asked for a new capture.
 
@@ -32,8 +34,14 @@ def outcome(r: CheckRecord) -> str | None:
     if r.decision == "recapture":
         return "recapture"
     expected = r.plan.expected_subject
-    if r.decision in POSITIVE:
-        return "true_hit" if expected is not None and r.top_subject == expected else "false_hit"
+    if r.decision in POSITIVE and expected is not None and r.top_subject == expected:
+        return "true_hit"
+    if r.decision == "hit":
+        return "false_hit"
+    if r.decision == "possible":
+        # A "possible" candidate is reviewed by a person before anyone acts (DOMAIN: yellow);
+        # counted apart from false hits, which would send an officer after the wrong person.
+        return "false_possible"
     return "miss" if expected is not None else "true_negative"
 
 
@@ -56,7 +64,7 @@ def build_report(result: RunResult) -> dict[str, Any]:
     outcomes = [outcome(r) for r in recs]
     count = {
         k: outcomes.count(k)
-        for k in ("true_hit", "false_hit", "miss", "true_negative", "recapture")
+        for k in ("true_hit", "false_hit", "false_possible", "miss", "true_negative", "recapture")
     }
     acked = [r for r in recs if r.status == "acknowledged"]
     by_quality: dict[str, dict[str, int]] = {}
@@ -88,6 +96,7 @@ def build_report(result: RunResult) -> dict[str, Any]:
         "retries": sum(max(0, r.attempts - 1) for r in recs),
         "true_hits": count["true_hit"],
         "false_hits": count["false_hit"],
+        "false_possibles": count["false_possible"],
         "misses": count["miss"],
         "true_negatives": count["true_negative"],
         "recaptures": count["recapture"],
@@ -168,8 +177,9 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
         ax1.annotate(f["note"], (f["t"], 0), rotation=90, fontsize=7, va="bottom")
     ax1.set_ylabel("central queue depth")
     ax1.set_title("Upstream queue and decisions over time")
-    kinds = ("true_hit", "true_negative", "miss", "false_hit", "recapture", None)
-    colors = ("#009e73", "#56b4e9", "#e69f00", "#d55e00", "#999999", "#000000")
+    kinds = ("true_hit", "true_negative", "miss", "false_hit", "false_possible", "recapture",
+             None)
+    colors = ("#009e73", "#56b4e9", "#e69f00", "#d55e00", "#cc79a7", "#999999", "#000000")
     for kind, color in zip(kinds, colors, strict=True):
         ts = [
             c["acked_t"] if c["acked_t"] is not None else c["t"]
