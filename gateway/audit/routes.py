@@ -23,12 +23,26 @@ from gateway.audit.service import (
 from gateway.deps import AuditorDep, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["audit"])
-CSV_COLUMNS = ("id", "at", "actor_token_id", "actor_name", "actor_role", "device_id", "action",
-               "target_type", "target_id", "before", "after", "detail")
+CSV_COLUMNS = (
+    "id",
+    "at",
+    "actor_token_id",
+    "actor_name",
+    "actor_role",
+    "device_id",
+    "action",
+    "target_type",
+    "target_id",
+    "before",
+    "after",
+    "detail",
+)
 
 
 def audit_filter(
-    action: Annotated[str | None, Query(description="exact, or a prefix such as 'subject.'")] = None,
+    action: Annotated[
+        str | None, Query(description="exact, or a prefix such as 'subject.'")
+    ] = None,
     actor_token_id: str | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
@@ -36,8 +50,15 @@ def audit_filter(
     since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> AuditFilter:
-    return AuditFilter(action=action, actor_token_id=actor_token_id, target_type=target_type,
-                       target_id=target_id, device_id=device_id, since=since, until=until)
+    return AuditFilter(
+        action=action,
+        actor_token_id=actor_token_id,
+        target_type=target_type,
+        target_id=target_id,
+        device_id=device_id,
+        since=since,
+        until=until,
+    )
 
 
 FilterDep = Annotated[AuditFilter, Depends(audit_filter)]
@@ -51,11 +72,14 @@ def _csv_stream(runtime: RuntimeDep, filters: AuditFilter) -> Iterator[str]:
         writer.writerow(CSV_COLUMNS)
         for n, entry in enumerate(iter_entries(session, filters=filters), start=1):
             row = entry_public(entry)
-            writer.writerow([
-                json.dumps(row[c], sort_keys=True) if c in ("before", "after") and row[c] is not None
-                else ("" if row[c] is None else row[c])
-                for c in CSV_COLUMNS
-            ])
+            writer.writerow(
+                [
+                    json.dumps(row[c], sort_keys=True)
+                    if c in ("before", "after") and row[c] is not None
+                    else ("" if row[c] is None else row[c])
+                    for c in CSV_COLUMNS
+                ]
+            )
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -63,22 +87,35 @@ def _csv_stream(runtime: RuntimeDep, filters: AuditFilter) -> Iterator[str]:
         yield buffer.getvalue()
 
 
-def _csv_response(runtime: RuntimeDep, session: SessionDep, actor: AuditorDep,
-                  filters: AuditFilter) -> StreamingResponse:
+def _csv_response(
+    runtime: RuntimeDep, session: SessionDep, actor: AuditorDep, filters: AuditFilter
+) -> StreamingResponse:
     # Who exported the trail is itself part of the trail.
-    record(session, actor=actor, action="audit.export", target_type="audit",
-           after={k: str(v) for k, v in vars(filters).items() if v is not None})
+    record(
+        session,
+        actor=actor,
+        action="audit.export",
+        target_type="audit",
+        after={k: str(v) for k, v in vars(filters).items() if v is not None},
+    )
     session.commit()
     return StreamingResponse(
-        _csv_stream(runtime, filters), media_type="text/csv; charset=utf-8",
+        _csv_stream(runtime, filters),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="fieldcheck-audit.csv"'},
     )
 
 
-@router.get("/v1/audit", summary="Audit entries, newest first (?format=csv for all as CSV)",
-            response_model=None)
+@router.get(
+    "/v1/audit",
+    summary="Audit entries, newest first (?format=csv for all as CSV)",
+    response_model=None,
+)
 def get_audit(
-    runtime: RuntimeDep, session: SessionDep, actor: AuditorDep, filters: FilterDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: AuditorDep,
+    filters: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
@@ -86,12 +123,20 @@ def get_audit(
     if format == "csv":
         return _csv_response(runtime, session, actor, filters)
     rows, total = list_entries(session, filters=filters, limit=limit, offset=offset)
-    return {"items": [entry_public(e) for e in rows], "total": total, "limit": limit,
-            "offset": offset}
+    return {
+        "items": [entry_public(e) for e in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
-@router.get("/v1/audit.csv", summary="The audit trail as CSV (same filters), oldest first",
-            response_class=StreamingResponse)
-def get_audit_csv(runtime: RuntimeDep, session: SessionDep, actor: AuditorDep,
-                  filters: FilterDep) -> StreamingResponse:
+@router.get(
+    "/v1/audit.csv",
+    summary="The audit trail as CSV (same filters), oldest first",
+    response_class=StreamingResponse,
+)
+def get_audit_csv(
+    runtime: RuntimeDep, session: SessionDep, actor: AuditorDep, filters: FilterDep
+) -> StreamingResponse:
     return _csv_response(runtime, session, actor, filters)

@@ -1,4 +1,5 @@
-"""Writing the audit trail. Entries are only ever inserted, in the same transaction as the change."""
+"""Writing and reading the audit trail. Entries are only ever inserted, in the same transaction
+as the change they record."""
 
 from __future__ import annotations
 
@@ -73,7 +74,9 @@ def list_entries(session: Session, *, filters: AuditFilter, limit: int, offset: 
     return list(session.exec(query.order_by(order).offset(offset).limit(limit))), int(total)
 
 
-def iter_entries(session: Session, *, filters: AuditFilter, batch: int = 1000) -> Iterator[AuditEntry]:
+def iter_entries(
+    session: Session, *, filters: AuditFilter, batch: int = 1000
+) -> Iterator[AuditEntry]:
     """Every matching entry, oldest first, in batches (keyset paging: stable while rows arrive)."""
     last = 0
     while True:

@@ -29,15 +29,22 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["confirmed", "rejected"]
-    comment: str = Field(min_length=1, max_length=2000,
-                         description="why: an analyst's reasoning is part of the record")
+    comment: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="why: an analyst's reasoning is part of the record",
+    )
 
 
-def list_reviews(session: Session, *, status: str, decision: str | None, limit: int,
-                 offset: int) -> tuple[list[Check], int]:
+def list_reviews(
+    session: Session, *, status: str, decision: str | None, limit: int, offset: int
+) -> tuple[list[Check], int]:
     if status not in (*STATUSES, "all"):
-        raise Invalid(f"unknown review status {status!r}", field="status",
-                      fix="use pending, confirmed, rejected or all")
+        raise Invalid(
+            f"unknown review status {status!r}",
+            field="status",
+            fix="use pending, confirmed, rejected or all",
+        )
     query = select(Check).where(col(Check.review_status).is_not(None))
     if status != "all":
         query = query.where(Check.review_status == status)
@@ -52,27 +59,43 @@ def list_reviews(session: Session, *, status: str, decision: str | None, limit: 
     return rows, int(total)
 
 
-def review_check(session: Session, *, check_id: str, outcome: str, comment: str,
-                 actor: Principal) -> Check:
+def review_check(
+    session: Session, *, check_id: str, outcome: str, comment: str, actor: Principal
+) -> Check:
     check = session.get(Check, check_id)
     if check is None:
         raise NotFound(f"no check with id {check_id!r}", field="check_id")
     if check.review_status is None:
         raise Conflict(
             f"check {check_id} answered {check.decision}: only hit and possible checks are "
-            "reviewed", field="check_id")
-    before = {"status": check.review_status, "comment": check.review_comment,
-              "reviewed_by": check.reviewed_by}
+            "reviewed",
+            field="check_id",
+        )
+    before = {
+        "status": check.review_status,
+        "comment": check.review_comment,
+        "reviewed_by": check.reviewed_by,
+    }
     check.review_status = outcome
     check.review_comment = comment.strip()
     check.reviewed_by = actor.token_id
     check.reviewed_at = datetime.now(UTC)
     session.add(check)
-    record(session, actor=actor, action="check.review", target_type="check", target_id=check_id,
-           device_id=check.device_id, before=before,
-           after={"status": outcome, "comment": check.review_comment,
-                  "decision": check.decision,
-                  "candidates": [c.get("subject_id") for c in check.response.get("candidates", [])]})
+    record(
+        session,
+        actor=actor,
+        action="check.review",
+        target_type="check",
+        target_id=check_id,
+        device_id=check.device_id,
+        before=before,
+        after={
+            "status": outcome,
+            "comment": check.review_comment,
+            "decision": check.decision,
+            "candidates": [c.get("subject_id") for c in check.response.get("candidates", [])],
+        },
+    )
     return check
 
 
@@ -85,20 +108,23 @@ def _item(check: Check) -> dict:
 
 @router.get("/v1/reviews", summary="Checks awaiting review (or reviewed), oldest pending first")
 def get_reviews(
-    session: SessionDep, actor: AnalystDep,
+    session: SessionDep,
+    actor: AnalystDep,
     status: Annotated[str, Query(description="pending, confirmed, rejected or all")] = "pending",
     decision: Annotated[str | None, Query(description="hit or possible")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
-    rows, total = list_reviews(session, status=status, decision=decision, limit=limit,
-                               offset=offset)
+    rows, total = list_reviews(
+        session, status=status, decision=decision, limit=limit, offset=offset
+    )
     return {"items": [_item(c) for c in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.post("/v1/checks/{check_id}/review", summary="Confirm or reject a hit / possible check")
 def post_review(check_id: str, body: ReviewIn, session: SessionDep, actor: AnalystDep) -> dict:
-    check = review_check(session, check_id=check_id, outcome=body.outcome, comment=body.comment,
-                         actor=actor)
+    check = review_check(
+        session, check_id=check_id, outcome=body.outcome, comment=body.comment, actor=actor
+    )
     session.commit()
     return _item(check)

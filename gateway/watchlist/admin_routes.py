@@ -24,36 +24,65 @@ SNAPSHOT_TYPE = "application/vnd.fieldcheck.snapshot"
 
 @router.get("/v1/subjects", summary="Search subjects (filters, paging, sorting)")
 def list_subjects(
-    runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: AdminDep,
     q: Annotated[str | None, Query(description="part of a name or alias (accents ignored)")] = None,
     date_of_birth: date | None = None,
     nationality: str | None = None,
     category: str | None = None,
-    external_ref: Annotated[str | None, Query(description="part of a reference, e.g. a notice "
-                                              "number")] = None,
+    external_ref: Annotated[
+        str | None, Query(description="part of a reference, e.g. a notice number")
+    ] = None,
     originating_country: str | None = None,
     status: Annotated[str | None, Query(description="active or expired")] = None,
-    sort: Annotated[str, Query(description="name, created_at, updated_at, date_of_birth, "
-                               "external_ref, category, expires_at; '-' prefix: descending")] = "name",
+    sort: Annotated[
+        str,
+        Query(
+            description="name, created_at, updated_at, date_of_birth, "
+            "external_ref, category, expires_at; '-' prefix: descending"
+        ),
+    ] = "name",
     limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
     filters = search.SubjectFilter(
-        q=q, date_of_birth=date_of_birth, nationality=nationality, category=category,
-        external_ref=external_ref, originating_country=originating_country, status=status,
+        q=q,
+        date_of_birth=date_of_birth,
+        nationality=nationality,
+        category=category,
+        external_ref=external_ref,
+        originating_country=originating_country,
+        status=status,
     )
-    rows, total = search.list_subjects(session, country=runtime.settings.country,
-                                       filters=filters, sort=sort, limit=limit, offset=offset)
+    rows, total = search.list_subjects(
+        session,
+        country=runtime.settings.country,
+        filters=filters,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
     counts = search.biometric_counts(session, [s.id for s in rows])
     items = [{**service.subject_public(s), "biometric_counts": counts[s.id]} for s in rows]
-    return {"items": items, "total": total, "limit": limit, "offset": offset,
-            "watchlist_version": runtime.cache.version}
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "watchlist_version": runtime.cache.version,
+    }
 
 
-@router.get("/v1/subjects/{subject_id}/biometrics",
-            summary="A subject's face photos and fingerprints, with quality")
+@router.get(
+    "/v1/subjects/{subject_id}/biometrics",
+    summary="A subject's face photos and fingerprints, with quality",
+)
 def list_biometrics(
-    subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
+    subject_id: str,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: AdminDep,
     modality: Annotated[str | None, Query(description="face or finger")] = None,
     position: Annotated[int | None, Query(ge=0, le=10)] = None,
 ) -> list[dict]:
@@ -71,10 +100,16 @@ def list_biometrics(
 
 # --- bulk import jobs -------------------------------------------------------------------------
 
-@router.post("/v1/subjects:batch", status_code=202, tags=["import"],
-             summary="Start a bulk import job (JSON with base64 images, or a zip with a manifest)")
-async def start_batch(request: Request, response: Response, runtime: RuntimeDep,
-                      session: SessionDep, actor: AdminDep) -> dict:
+
+@router.post(
+    "/v1/subjects:batch",
+    status_code=202,
+    tags=["import"],
+    summary="Start a bulk import job (JSON with base64 images, or a zip with a manifest)",
+)
+async def start_batch(
+    request: Request, response: Response, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+) -> dict:
     """Body: `application/json` `{"subjects": [{external_ref, name, category, ...,
     "faces": [base64], "fingerprints": [{"position": 2, "image": base64, "ppi": 500}]}]}`, or
     `application/zip` holding `manifest.csv`/`manifest.json` and the image files (the layout of
@@ -92,8 +127,11 @@ async def start_batch(request: Request, response: Response, runtime: RuntimeDep,
         rows = importer.read_json_records(doc)
         source = "json upload"
     else:
-        raise Invalid(f"unsupported content type {content_type!r}", field="content-type",
-                      fix="send application/json or application/zip")
+        raise Invalid(
+            f"unsupported content type {content_type!r}",
+            field="content-type",
+            fix="send application/json or application/zip",
+        )
     job = jobs.start_job(runtime, session, rows=rows, source=source, actor=actor)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return jobs.job_public(job)
@@ -105,12 +143,14 @@ def get_job(job_id: str, session: SessionDep, actor: AdminDep) -> dict:
 
 
 @router.get("/v1/jobs", tags=["import"], summary="Recent import jobs (without per-record results)")
-def list_jobs(session: SessionDep, actor: AdminDep,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
+def list_jobs(
+    session: SessionDep, actor: AdminDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[dict]:
     return [jobs.job_public(j, with_results=False) for j in jobs.list_jobs(session, limit=limit)]
 
 
 # --- versions, deltas, snapshots --------------------------------------------------------------
+
 
 def _target(runtime: RuntimeDep, country: str | None) -> str:
     return parse_country(country, field="country") if country else runtime.settings.country
@@ -120,75 +160,138 @@ def _target(runtime: RuntimeDep, country: str | None) -> str:
 def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) -> dict:
     loads = session.exec(select(SnapshotLoad).order_by(SnapshotLoad.id.desc()).limit(20))  # type: ignore[union-attr]
     return {
-        "version": runtime.cache.version, "country": runtime.settings.country,
-        "source_gateway": deltas.gateway_source_id(session), **runtime.cache.counts(),
+        "version": runtime.cache.version,
+        "country": runtime.settings.country,
+        "source_gateway": deltas.gateway_source_id(session),
+        **runtime.cache.counts(),
         "snapshot_key_set": bool(runtime.settings.snapshot_key),
-        "loaded": [{"snapshot_id": x.snapshot_id, "source_gateway": x.source_gateway,
-                    "kind": x.kind, "version": x.version, "loaded_at": x.loaded_at.isoformat(),
-                    "summary": x.summary} for x in loads],
+        "loaded": [
+            {
+                "snapshot_id": x.snapshot_id,
+                "source_gateway": x.source_gateway,
+                "kind": x.kind,
+                "version": x.version,
+                "loaded_at": x.loaded_at.isoformat(),
+                "summary": x.summary,
+            }
+            for x in loads
+        ],
     }
 
 
-@router.get("/v1/watchlist/changes", tags=["snapshots"],
-            summary="Changes after version `since`, for a target country (default: ours)")
+@router.get(
+    "/v1/watchlist/changes",
+    tags=["snapshots"],
+    summary="Changes after version `since`, for a target country (default: ours)",
+)
 def changes(
-    runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
-    since: Annotated[int, Query(ge=0)] = 0, country: str | None = None,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: AdminDep,
+    since: Annotated[int, Query(ge=0)] = 0,
+    country: str | None = None,
     limit: Annotated[int, Query(ge=1, le=deltas.MAX_PAGE)] = 1000,
 ) -> dict:
     target = _target(runtime, country)
-    page = deltas.changes_since(session, since=since, target=target,
-                                source_country=runtime.settings.country, limit=limit)
-    record(session, actor=actor, action="watchlist.changes", target_type="watchlist",
-           after={"since": since, "to_version": page["to_version"], "target_country": target,
-                  "changes": len(page["changes"])})
+    page = deltas.changes_since(
+        session, since=since, target=target, source_country=runtime.settings.country, limit=limit
+    )
+    record(
+        session,
+        actor=actor,
+        action="watchlist.changes",
+        target_type="watchlist",
+        after={
+            "since": since,
+            "to_version": page["to_version"],
+            "target_country": target,
+            "changes": len(page["changes"]),
+        },
+    )
     session.commit()
     return page
 
 
-@router.post("/v1/watchlist/changes:apply", tags=["snapshots"],
-             summary="Apply a page of another gateway's changes feed here")
-def apply_changes(payload: dict[str, Any], runtime: RuntimeDep, session: SessionDep,
-                  actor: AdminDep) -> dict:
+@router.post(
+    "/v1/watchlist/changes:apply",
+    tags=["snapshots"],
+    summary="Apply a page of another gateway's changes feed here",
+)
+def apply_changes(
+    payload: dict[str, Any], runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+) -> dict:
     country = runtime.settings.country
     if payload.get("target_country") not in (None, country):
-        raise Invalid(f"these changes were made for {payload.get('target_country')}, this "
-                      f"gateway is {country}", field="target_country",
-                      fix=f"ask the source for ?country={country}")
+        raise Invalid(
+            f"these changes were made for {payload.get('target_country')}, this "
+            f"gateway is {country}",
+            field="target_country",
+            fix=f"ask the source for ?country={country}",
+        )
     feed_id = f"feed-{payload.get('since', 0)}-{payload.get('to_version', 0)}"
-    summary = deltas.apply_changes(session, payload=payload, actor=actor, country=country,
-                                   kind="delta", snapshot_id=feed_id)
-    record(session, actor=actor, action="watchlist.changes.apply", target_type="watchlist",
-           after={"source_gateway": payload.get("source_gateway"),
-                  "to_version": payload.get("to_version"), **summary.as_dict()})
+    summary = deltas.apply_changes(
+        session, payload=payload, actor=actor, country=country, kind="delta", snapshot_id=feed_id
+    )
+    record(
+        session,
+        actor=actor,
+        action="watchlist.changes.apply",
+        target_type="watchlist",
+        after={
+            "source_gateway": payload.get("source_gateway"),
+            "to_version": payload.get("to_version"),
+            **summary.as_dict(),
+        },
+    )
     session.commit()
     runtime.cache.sync(session)
     return {**summary.as_dict(), "version": runtime.cache.version}
 
 
-@router.get("/v1/watchlist/export", tags=["snapshots"], response_class=Response,
-            summary="Download a signed snapshot (full, or the changes after `since`)")
+@router.get(
+    "/v1/watchlist/export",
+    tags=["snapshots"],
+    response_class=Response,
+    summary="Download a signed snapshot (full, or the changes after `since`)",
+)
 def export(
-    runtime: RuntimeDep, session: SessionDep, actor: AdminDep, country: str | None = None,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: AdminDep,
+    country: str | None = None,
     since: Annotated[int | None, Query(ge=0, description="omit for a full snapshot")] = None,
     ttl_days: Annotated[float, Query(gt=0, le=366)] = snapshots.DEFAULT_TTL_DAYS,
 ) -> Response:
     target = _target(runtime, country)
     blob, info = snapshots.export_snapshot(
-        session, actor=actor, source_country=runtime.settings.country, target=target,
-        since=since, ttl_days=ttl_days, key=runtime.settings.snapshot_key,
+        session,
+        actor=actor,
+        source_country=runtime.settings.country,
+        target=target,
+        since=since,
+        ttl_days=ttl_days,
+        key=runtime.settings.snapshot_key,
     )
     name = f"fieldcheck-{target}-v{info['to_version']}-{info['kind']}.fcsnap"
-    return Response(blob, media_type=SNAPSHOT_TYPE, headers={
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "X-Snapshot-Id": info["snapshot_id"], "X-Watchlist-Version": str(info["to_version"]),
-    })
+    return Response(
+        blob,
+        media_type=SNAPSHOT_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Snapshot-Id": info["snapshot_id"],
+            "X-Watchlist-Version": str(info["to_version"]),
+        },
+    )
 
 
-@router.post("/v1/watchlist/import", tags=["snapshots"],
-             summary="Load a signed snapshot (the raw file as the body)")
-async def import_snapshot(request: Request, runtime: RuntimeDep, session: SessionDep,
-                          actor: AdminDep, prune: bool = False) -> dict:
+@router.post(
+    "/v1/watchlist/import",
+    tags=["snapshots"],
+    summary="Load a signed snapshot (the raw file as the body)",
+)
+async def import_snapshot(
+    request: Request, runtime: RuntimeDep, session: SessionDep, actor: AdminDep, prune: bool = False
+) -> dict:
     """Refuses a tampered, foreign, expired or out-of-order snapshot with 4xx. `prune=true`
     with a full snapshot removes the subjects from other countries it no longer contains."""
     blob = await request.body()
@@ -197,8 +300,12 @@ async def import_snapshot(request: Request, runtime: RuntimeDep, session: Sessio
 
     def load() -> dict:
         result = snapshots.load_snapshot(
-            session, blob=blob, actor=actor, country=runtime.settings.country,
-            key=runtime.settings.snapshot_key, prune=prune,
+            session,
+            blob=blob,
+            actor=actor,
+            country=runtime.settings.country,
+            key=runtime.settings.snapshot_key,
+            prune=prune,
         )
         runtime.cache.sync(session)
         return {**result, "version": runtime.cache.version}

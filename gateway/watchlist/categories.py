@@ -22,7 +22,8 @@ class Category(StrEnum):
 HANDLING: dict[Category, str] = {
     Category.red: "Wanted person (Red Notice). Do not alert the subject. Contact the NCB at once "
     "and act under national law.",
-    Category.yellow: "Missing person (Yellow Notice). Ensure the person's safety and contact the NCB.",
+    Category.yellow: "Missing person (Yellow Notice). Ensure the person's safety and contact the "
+    "NCB.",
     Category.blue: "Person of interest (Blue Notice). Obtain identity and location; do not detain "
     "on this basis alone; inform the NCB.",
     Category.black: "Unidentified body record (Black Notice). Inform the NCB.",

@@ -22,8 +22,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-watchlist_app = typer.Typer(help="Maintain the watchlist: bulk import, signed snapshots.",
-                            no_args_is_help=True)
+watchlist_app = typer.Typer(
+    help="Maintain the watchlist: bulk import, signed snapshots.", no_args_is_help=True
+)
 console = Console(stderr=True)
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ def _fail(exc: Exception) -> typer.Exit:
     from gateway.errors import DomainError
 
     if isinstance(exc, DomainError):
-        console.print(f"[red]error:[/red] {exc.detail}" + (f"\n  fix: {exc.fix}" if exc.fix else ""))
+        console.print(
+            f"[red]error:[/red] {exc.detail}" + (f"\n  fix: {exc.fix}" if exc.fix else "")
+        )
     else:
         console.print(f"[red]error:[/red] {exc}")
     return typer.Exit(2)
@@ -63,10 +66,14 @@ def _who() -> str:
 
 @watchlist_app.command("import")
 def import_cmd(
-    path: Path = typer.Argument(..., help="folder with manifest.csv/manifest.json, or the manifest"),
+    path: Path = typer.Argument(
+        ..., help="folder with manifest.csv/manifest.json, or the manifest"
+    ),
     workers: int = typer.Option(2, min=1, max=16, help="extraction threads"),
     report: Path | None = typer.Option(None, help="write the full summary here as JSON"),
-    json_out: bool = typer.Option(False, "--json", help="last line: the summary as one JSON object"),
+    json_out: bool = typer.Option(
+        False, "--json", help="last line: the summary as one JSON object"
+    ),
 ) -> None:
     """Bulk-import subjects with their images; re-running skips what is already in."""
     from gateway.audit.service import record
@@ -79,30 +86,52 @@ def import_cmd(
             rows = importer.read_folder(path)
         except DomainError as exc:
             raise _fail(exc) from None
-        record(session, actor=None, action="watchlist.batch.start", target_type="import",
-               target_id=str(path)[:60], after={"records": len(rows), "source": str(path)},
-               detail=_who())
+        record(
+            session,
+            actor=None,
+            action="watchlist.batch.start",
+            target_type="import",
+            target_id=str(path)[:60],
+            after={"records": len(rows), "source": str(path)},
+            detail=_who(),
+        )
         session.commit()
         results: list[dict[str, Any]] = []
         started = time.perf_counter()
-        with Progress(TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
-                      TimeRemainingColumn(), console=console) as progress:
+        with Progress(
+            TextColumn("[bold]import"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task("import", total=len(rows), counts="")
-            for result in importer.run_import(session, rows, actor=None,
-                                              country=settings.country, workers=workers):
+            for result in importer.run_import(
+                session, rows, actor=None, country=settings.country, workers=workers
+            ):
                 results.append(result)
-                done = {s: sum(1 for r in results if r["status"] == s)
-                        for s in ("imported", "skipped", "rejected")}
-                progress.update(task, advance=1, counts=" ".join(f"{k} {v}" for k, v in done.items()))
+                done = {
+                    s: sum(1 for r in results if r["status"] == s)
+                    for s in ("imported", "skipped", "rejected")
+                }
+                progress.update(
+                    task, advance=1, counts=" ".join(f"{k} {v}" for k, v in done.items())
+                )
         elapsed = time.perf_counter() - started
         summary = importer.summarise(results)
         summary["elapsed_s"] = round(elapsed, 2)
         summary["subjects_per_s"] = round(summary["imported"] / elapsed, 2) if elapsed else None
-        record(session, actor=None, action="watchlist.batch.finish", target_type="import",
-               target_id=str(path)[:60],
-               after={k: summary[k] for k in ("total", "imported", "skipped", "rejected")},
-               detail=_who())
+        record(
+            session,
+            actor=None,
+            action="watchlist.batch.finish",
+            target_type="import",
+            target_id=str(path)[:60],
+            after={k: summary[k] for k in ("total", "imported", "skipped", "rejected")},
+            detail=_who(),
+        )
         session.commit()
     _print_summary(summary)
     if report:
@@ -113,17 +142,24 @@ def import_cmd(
 
 def _print_summary(summary: dict[str, Any]) -> None:
     out = Console()
-    out.print(f"[bold]{summary['imported']}[/bold] imported, {summary['skipped']} skipped "
-              f"(already in), [red]{summary['rejected']}[/red] rejected of {summary['total']} "
-              f"in {summary['elapsed_s']} s ({summary['subjects_per_s']} subjects/s)")
+    out.print(
+        f"[bold]{summary['imported']}[/bold] imported, {summary['skipped']} skipped "
+        f"(already in), [red]{summary['rejected']}[/red] rejected of {summary['total']} "
+        f"in {summary['elapsed_s']} s ({summary['subjects_per_s']} subjects/s)"
+    )
     if summary["rejected_records"]:
         table = Table("row", "external_ref", "reason", title="Rejected records")
         for r in summary["rejected_records"]:
             table.add_row(str(r["row"]), r["external_ref"] or "", r["reason"])
         out.print(table)
     if summary["refused_images"]:
-        table = Table("row", "external_ref", "file", "reason",
-                      title="Refused images (their records imported without them)")
+        table = Table(
+            "row",
+            "external_ref",
+            "file",
+            "reason",
+            title="Refused images (their records imported without them)",
+        )
         for r in summary["refused_images"]:
             table.add_row(str(r["row"]), r["external_ref"] or "", r["file"], r["reason"])
         out.print(table)
@@ -146,25 +182,36 @@ def export_cmd(
         try:
             target = parse_country(country, field="country") if country else settings.country
             blob, info = snapshots.export_snapshot(
-                session, actor=None, source_country=settings.country, target=target,
-                since=since, ttl_days=ttl_days, key=settings.snapshot_key, detail=_who(),
+                session,
+                actor=None,
+                source_country=settings.country,
+                target=target,
+                since=since,
+                ttl_days=ttl_days,
+                key=settings.snapshot_key,
+                detail=_who(),
             )
         except DomainError as exc:
             raise _fail(exc) from None
     out.write_bytes(blob)
-    typer.echo(f"wrote {out} ({len(blob)} bytes): {info['kind']} snapshot {info['snapshot_id']} "
-               f"for {info['target_country']}, version {info['to_version']}, "
-               f"{info['upserts']} subjects, {info['deletes']} deletions, "
-               f"expires {info['expires_at'][:19]}")
+    typer.echo(
+        f"wrote {out} ({len(blob)} bytes): {info['kind']} snapshot {info['snapshot_id']} "
+        f"for {info['target_country']}, version {info['to_version']}, "
+        f"{info['upserts']} subjects, {info['deletes']} deletions, "
+        f"expires {info['expires_at'][:19]}"
+    )
     if info["has_more"]:
-        console.print("[yellow]more changes remain: export again with "
-                      f"--since {info['to_version']}[/yellow]")
+        console.print(
+            f"[yellow]more changes remain: export again with --since {info['to_version']}[/yellow]"
+        )
 
 
 @watchlist_app.command("load-snapshot")
 def load_snapshot_cmd(
     path: Path = typer.Argument(..., help="a .fcsnap file from `watchlist export`"),
-    prune: bool = typer.Option(False, help="full snapshot: drop other countries' subjects it lacks"),
+    prune: bool = typer.Option(
+        False, help="full snapshot: drop other countries' subjects it lacks"
+    ),
 ) -> None:
     """Verify and load a signed snapshot into this gateway's watchlist."""
     from gateway.errors import DomainError
@@ -174,8 +221,13 @@ def load_snapshot_cmd(
     with session:
         try:
             result = snapshots.load_snapshot(
-                session, blob=path.read_bytes(), actor=None, country=settings.country,
-                key=settings.snapshot_key, prune=prune, detail=_who(),
+                session,
+                blob=path.read_bytes(),
+                actor=None,
+                country=settings.country,
+                key=settings.snapshot_key,
+                prune=prune,
+                detail=_who(),
             )
         except DomainError as exc:
             raise _fail(exc) from None
@@ -194,8 +246,12 @@ def status_cmd() -> None:
     settings, session = _session()
     with session:
         count = session.exec(select(func.count()).select_from(Subject)).one()
-        typer.echo(f"country {settings.country}, version {replica.current_version(session)}, "
-                   f"{count} subjects, source id {deltas.gateway_source_id(session)}")
+        typer.echo(
+            f"country {settings.country}, version {replica.current_version(session)}, "
+            f"{count} subjects, source id {deltas.gateway_source_id(session)}"
+        )
         for load in session.exec(select(SnapshotLoad).order_by(SnapshotLoad.id)):  # type: ignore[arg-type]
-            typer.echo(f"  loaded {load.kind} {load.snapshot_id} from {load.source_gateway} "
-                       f"v{load.version} at {str(load.loaded_at)[:19]}")
+            typer.echo(
+                f"  loaded {load.kind} {load.snapshot_id} from {load.source_gateway} "
+                f"v{load.version} at {str(load.loaded_at)[:19]}"
+            )

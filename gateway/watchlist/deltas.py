@@ -45,17 +45,26 @@ def _shareable(subject: Subject, *, target: str, source_country: str) -> bool:
 
 
 def changes_since(
-    session: Session, *, since: int, target: str, source_country: str, limit: int = 1000,
+    session: Session,
+    *,
+    since: int,
+    target: str,
+    source_country: str,
+    limit: int = 1000,
 ) -> dict[str, Any]:
     """One page of the feed; follow ``next_since`` while ``has_more``."""
     if since < 0:
         raise Invalid("since cannot be negative", field="since")
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be 1-{MAX_PAGE}", field="limit")
-    rows = list(session.exec(
-        select(WatchlistChange).where(col(WatchlistChange.version) > since)
-        .order_by(col(WatchlistChange.version)).limit(limit)
-    ))
+    rows = list(
+        session.exec(
+            select(WatchlistChange)
+            .where(col(WatchlistChange.version) > since)
+            .order_by(col(WatchlistChange.version))
+            .limit(limit)
+        )
+    )
     to_version = int(rows[-1].version or since) if rows else since
     # The last change of each subject decides its position: deltas apply in version order.
     last_seen: dict[str, int] = {}
@@ -64,7 +73,9 @@ def changes_since(
     changes: list[dict[str, Any]] = []
     for subject_id, version in sorted(last_seen.items(), key=lambda kv: kv[1]):
         subject = session.get(Subject, subject_id)
-        if subject is not None and _shareable(subject, target=target, source_country=source_country):
+        if subject is not None and _shareable(
+            subject, target=target, source_country=source_country
+        ):
             state = replica.subject_state(subject, service.templates_of(session, subject_id))
             changes.append({"op": "upsert", "version": version, "subject": state})
         elif replica.ever_visible(session, subject_id=subject_id, country=target):
@@ -115,44 +126,63 @@ class ApplySummary:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "deleted": self.deleted, "restricted": self.restricted, "pruned": self.pruned,
-                "rejected": self.rejected}
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "restricted": self.restricted,
+            "pruned": self.pruned,
+            "rejected": self.rejected,
+        }
 
 
-def check_sequence(session: Session, *, source: str, since: int, to_version: int,
-                   kind: str) -> None:
+def check_sequence(
+    session: Session, *, source: str, since: int, to_version: int, kind: str
+) -> None:
     """Refuse replays of older data and deltas that would leave a gap."""
     last = session.exec(
-        select(SnapshotLoad).where(SnapshotLoad.source_gateway == source)
+        select(SnapshotLoad)
+        .where(SnapshotLoad.source_gateway == source)
         .order_by(col(SnapshotLoad.version).desc())
     ).first()
     if last is not None and to_version < last.version:
         raise Conflict(
             f"this {kind} is at version {to_version} of {source}, older than version "
-            f"{last.version} already loaded from it", field="body",
+            f"{last.version} already loaded from it",
+            field="body",
             fix="export a newer snapshot from the source gateway",
         )
     if kind == "delta" and since > 0 and (last is None or last.version < since):
         have = last.version if last else 0
         raise Conflict(
             f"this delta starts after version {since} of {source} but only version {have} "
-            "was loaded from it: applying it would leave a gap", field="body",
+            "was loaded from it: applying it would leave a gap",
+            field="body",
             fix=f"export the changes since {have} (or a full snapshot) and load that",
         )
 
 
 def apply_changes(
-    session: Session, *, payload: dict[str, Any], actor: Principal | None, country: str,
-    kind: str, snapshot_id: str, prune: bool = False,
+    session: Session,
+    *,
+    payload: dict[str, Any],
+    actor: Principal | None,
+    country: str,
+    kind: str,
+    snapshot_id: str,
+    prune: bool = False,
 ) -> ApplySummary:
     """Apply a feed page or a snapshot body; commits each subject so one bad record stays alone."""
     source = str(payload.get("source_gateway") or "")
     if not source:
         raise Invalid("the changes carry no source_gateway", field="source_gateway")
     if source == gateway_source_id(session):
-        raise Conflict("these changes come from this watchlist itself", field="source_gateway",
-                       fix="load them into another gateway")
+        raise Conflict(
+            "these changes come from this watchlist itself",
+            field="source_gateway",
+            fix="load them into another gateway",
+        )
     since, to_version = int(payload.get("since") or 0), int(payload.get("to_version") or 0)
     check_sequence(session, source=source, since=since, to_version=to_version, kind=kind)
     summary = ApplySummary()
@@ -164,12 +194,12 @@ def apply_changes(
         try:
             if op == "upsert":
                 seen.add(subject_id)
-                outcome = replica.apply_upsert(session, state=change["subject"], actor=actor,
-                                               country=country, detail=detail)
+                outcome = replica.apply_upsert(
+                    session, state=change["subject"], actor=actor, country=country, detail=detail
+                )
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
             elif op == "delete":
-                if replica.apply_delete(session, subject_id=subject_id, actor=actor,
-                                        detail=detail):
+                if replica.apply_delete(session, subject_id=subject_id, actor=actor, detail=detail):
                     summary.deleted += 1
             else:
                 raise Invalid(f"unknown op {op!r}", field="op", fix="use upsert or delete")
@@ -182,12 +212,23 @@ def apply_changes(
         # A full snapshot is the whole list the source shares with us: what it lacks is gone.
         for subject in list(session.exec(select(Subject))):
             if subject.id not in seen and subject.originating_country != country:
-                replica.apply_delete(session, subject_id=subject.id, actor=actor,
-                                     detail=f"{detail}: not in the full snapshot (prune)")
+                replica.apply_delete(
+                    session,
+                    subject_id=subject.id,
+                    actor=actor,
+                    detail=f"{detail}: not in the full snapshot (prune)",
+                )
                 summary.pruned += 1
         session.commit()
-    session.add(SnapshotLoad(snapshot_id=snapshot_id, source_gateway=source, kind=kind,
-                             version=to_version, summary=summary.as_dict()))
+    session.add(
+        SnapshotLoad(
+            snapshot_id=snapshot_id,
+            source_gateway=source,
+            kind=kind,
+            version=to_version,
+            summary=summary.as_dict(),
+        )
+    )
     session.commit()
     log.info("applied %s %s from %s: %s", kind, snapshot_id, source, summary.as_dict())
     return summary

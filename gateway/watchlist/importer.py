@@ -19,9 +19,9 @@ import csv
 import io
 import json
 import logging
+import multiprocessing
 import zipfile
 from collections.abc import Callable, Iterator
-import multiprocessing
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -73,6 +73,7 @@ class Extracted:
 
 # --- reading manifests ----------------------------------------------------------------------
 
+
 def _split(value: Any) -> list[str]:
     if value is None or value == "":
         return []
@@ -82,7 +83,7 @@ def _split(value: Any) -> list[str]:
 
 
 def _finger_specs(value: Any) -> list[dict[str, Any]]:
-    """Fingerprints as ``[{"position": 2, "path": "...", "ppi": 500}]`` or CSV ``2:a.png;7:b.png``."""
+    """Fingers: ``[{"position": 2, "path": "...", "ppi": 500}]``, or CSV ``2:a.png;7:b.png``."""
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
         return value
     specs = []
@@ -99,14 +100,18 @@ def _raw_rows(text: str, *, is_json: bool) -> list[dict[str, Any]]:
         doc = json.loads(text)
         rows = doc.get("subjects") if isinstance(doc, dict) else doc
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise Invalid("a JSON manifest is a list of subjects or {\"subjects\": [...]}",
-                          field="manifest")
+            raise Invalid(
+                'a JSON manifest is a list of subjects or {"subjects": [...]}', field="manifest"
+            )
         return rows
     return [dict(r) for r in csv.DictReader(io.StringIO(text))]
 
 
 def parse_manifest(
-    text: str, *, is_json: bool, opener: Callable[[str], Callable[[], bytes]],
+    text: str,
+    *,
+    is_json: bool,
+    opener: Callable[[str], Callable[[], bytes]],
 ) -> list[ManifestRow]:
     """Rows of a manifest; ``opener(path)`` returns a loader for an image path."""
     try:
@@ -136,11 +141,15 @@ def parse_manifest(
                 row.images.append(ImageRef(name=path, modality="face", load=opener(path)))
             for spec in _finger_specs(raw.get("fingerprints")):
                 path = str(spec.get("path") or spec.get("file") or "")
-                row.images.append(ImageRef(
-                    name=path, modality="finger", load=opener(path),
-                    position=parse_position(spec.get("position"), field="fingerprints"),
-                    ppi=parse_ppi(spec.get("ppi") or raw.get("ppi"), field="ppi"),
-                ))
+                row.images.append(
+                    ImageRef(
+                        name=path,
+                        modality="finger",
+                        load=opener(path),
+                        position=parse_position(spec.get("position"), field="fingerprints"),
+                        ppi=parse_ppi(spec.get("ppi") or raw.get("ppi"), field="ppi"),
+                    )
+                )
             for path in _split(raw.get("nist")):
                 row.images.extend(_nist_images(path, opener(path)))
         except ValidationError as exc:
@@ -168,17 +177,25 @@ def _nist_images(name: str, load: Callable[[], bytes]) -> list[ImageRef]:
         raise ValueError(f"{name}: not a usable ANSI/NIST transaction: {exc.message}") from exc
     except OSError as exc:
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
-    refs = [ImageRef(name=f"{name}#face{i + 1}", modality="face", load=lambda d=f.image: d)
-            for i, f in enumerate(capture.faces)]
+    refs = [
+        ImageRef(name=f"{name}#face{i + 1}", modality="face", load=lambda d=f.image: d)
+        for i, f in enumerate(capture.faces)
+    ]
     for finger in capture.fingers:
         data = finger.image
         if data is None and finger.pixels is not None:
             ok, png = cv2.imencode(".png", np.asarray(finger.pixels))
             data = png.tobytes() if ok else None
         if data is not None:
-            refs.append(ImageRef(name=f"{name}#finger{finger.position}", modality="finger",
-                                 load=lambda d=data: d, position=finger.position or 0,
-                                 ppi=finger.ppi))
+            refs.append(
+                ImageRef(
+                    name=f"{name}#finger{finger.position}",
+                    modality="finger",
+                    load=lambda d=data: d,
+                    position=finger.position or 0,
+                    ppi=finger.ppi,
+                )
+            )
     return refs
 
 
@@ -190,7 +207,9 @@ def folder_opener(base: Path) -> Callable[[str], Callable[[], bytes]]:
             if target.stat().st_size > MAX_IMAGE_BYTES:
                 raise ValueError(f"larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
             return target.read_bytes()
+
         return load
+
     return opener
 
 
@@ -200,14 +219,19 @@ def read_folder(path: Path) -> list[ManifestRow]:
     if path.is_dir():
         found = [path / n for n in MANIFEST_NAMES if (path / n).is_file()]
         if not found:
-            raise Invalid(f"no {' or '.join(MANIFEST_NAMES)} in {path}", field="path",
-                          fix="put a manifest (one row per subject with its image files) there")
+            raise Invalid(
+                f"no {' or '.join(MANIFEST_NAMES)} in {path}",
+                field="path",
+                fix="put a manifest (one row per subject with its image files) there",
+            )
         manifest = found[0]
     if not manifest.is_file():
         raise Invalid(f"{path} does not exist", field="path")
-    return parse_manifest(manifest.read_text(encoding="utf-8-sig"),
-                          is_json=manifest.suffix.lower() == ".json",
-                          opener=folder_opener(manifest.parent))
+    return parse_manifest(
+        manifest.read_text(encoding="utf-8-sig"),
+        is_json=manifest.suffix.lower() == ".json",
+        opener=folder_opener(manifest.parent),
+    )
 
 
 def read_zip(blob: bytes) -> list[ManifestRow]:
@@ -233,10 +257,14 @@ def read_zip(blob: bytes) -> list[ManifestRow]:
             if info.file_size > MAX_IMAGE_BYTES:  # declared size: no zip bomb gets inflated
                 raise ValueError(f"larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
             return archive.read(info)
+
         return load
 
-    return parse_manifest(archive.read(names[manifest]).decode("utf-8-sig"),
-                          is_json=manifest.endswith(".json"), opener=opener)
+    return parse_manifest(
+        archive.read(names[manifest]).decode("utf-8-sig"),
+        is_json=manifest.endswith(".json"),
+        opener=opener,
+    )
 
 
 def read_json_records(doc: Any) -> list[ManifestRow]:
@@ -269,12 +297,14 @@ def read_json_records(doc: Any) -> list[ManifestRow]:
                 return base64.b64decode(blobs[key], validate=True)
             except (binascii.Error, TypeError):
                 raise ValueError("not valid base64") from None
+
         return load
 
     return parse_manifest(json.dumps(normalised), is_json=True, opener=opener)
 
 
 # --- running -------------------------------------------------------------------------------
+
 
 def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[str, Any, Any]]:
     """Extract a record's images; runs in a worker *process*, so it returns plain tuples.
@@ -299,8 +329,9 @@ def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[
     return out
 
 
-def _load_images(row: ManifestRow) -> tuple[list[tuple[str, str, bytes, int, int]],
-                                            list[dict[str, str]]]:
+def _load_images(
+    row: ManifestRow,
+) -> tuple[list[tuple[str, str, bytes, int, int]], list[dict[str, str]]]:
     """Read a record's image bytes (in the importing process); missing files are refused."""
     jobs, refused = [], []
     for image in row.images:
@@ -321,8 +352,9 @@ def _load_images(row: ManifestRow) -> tuple[list[tuple[str, str, bytes, int, int
     return jobs, refused
 
 
-def _collect(row: ManifestRow, refused: list[dict[str, str]],
-             results: list[tuple[str, Any, Any]]) -> Extracted:
+def _collect(
+    row: ManifestRow, refused: list[dict[str, str]], results: list[tuple[str, Any, Any]]
+) -> Extracted:
     by_name = {i.name: i for i in row.images}
     out = Extracted(row=row, refused=list(refused))
     for status, name, value in results:
@@ -335,52 +367,84 @@ def _collect(row: ManifestRow, refused: list[dict[str, str]],
 
 def extraction_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes for extraction; "spawn" so no gateway thread state is forked."""
-    return ProcessPoolExecutor(max_workers=max(1, workers),
-                               mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")
+    )
 
 
 def _existing_refs(session: Session, refs: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(refs), 500):
-        chunk = refs[start:start + 500]
-        found.update(r for r in session.exec(
-            select(Subject.external_ref).where(col(Subject.external_ref).in_(chunk))) if r)
+        chunk = refs[start : start + 500]
+        found.update(
+            r
+            for r in session.exec(
+                select(Subject.external_ref).where(col(Subject.external_ref).in_(chunk))
+            )
+            if r
+        )
     return found
 
 
 def _commit_record(
-    session: Session, extracted: Extracted, *, actor: Principal | None, country: str,
+    session: Session,
+    extracted: Extracted,
+    *,
+    actor: Principal | None,
+    country: str,
 ) -> dict[str, Any]:
     row = extracted.row
     result: dict[str, Any] = {"row": row.row, "external_ref": row.external_ref}
     if extracted.refused:
         result["refused_images"] = extracted.refused
     if row.images and not extracted.templates:
-        return {**result, "status": "rejected",
-                "reason": "no usable image: " + "; ".join(
-                    f"{r['file']}: {r['reason']}" for r in extracted.refused)}
+        return {
+            **result,
+            "status": "rejected",
+            "reason": "no usable image: "
+            + "; ".join(f"{r['file']}: {r['reason']}" for r in extracted.refused),
+        }
     assert row.data is not None
     try:
         subject = service.create_subject(session, data=row.data, actor=actor, country=country)
         for image, template, quality in extracted.templates:
-            service.add_template(session, subject_id=subject.id, modality=image.modality,
-                                 position=image.position if image.modality == "finger" else 0,
-                                 data=template, quality=quality, actor=actor, country=country)
+            service.add_template(
+                session,
+                subject_id=subject.id,
+                modality=image.modality,
+                position=image.position if image.modality == "finger" else 0,
+                data=template,
+                quality=quality,
+                actor=actor,
+                country=country,
+            )
         session.commit()
     except DomainError as exc:
         session.rollback()
         reason = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
-        if exc.status == 409 and row.external_ref in _existing_refs(session, [row.external_ref or ""]):
+        if exc.status == 409 and row.external_ref in _existing_refs(
+            session, [row.external_ref or ""]
+        ):
             return {**result, "status": "skipped", "reason": "already in the watchlist"}
         return {**result, "status": "rejected", "reason": reason}
     faces = sum(1 for i, _, _ in extracted.templates if i.modality == "face")
-    return {**result, "status": "imported", "subject_id": subject.id, "faces": faces,
-            "fingerprints": len(extracted.templates) - faces}
+    return {
+        **result,
+        "status": "imported",
+        "subject_id": subject.id,
+        "faces": faces,
+        "fingerprints": len(extracted.templates) - faces,
+    }
 
 
 def run_import(
-    session: Session, rows: list[ManifestRow], *, actor: Principal | None, country: str,
-    workers: int = 2, on_result: Callable[[dict[str, Any]], None] | None = None,
+    session: Session,
+    rows: list[ManifestRow],
+    *,
+    actor: Principal | None,
+    country: str,
+    workers: int = 2,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
     pool: Executor | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Import ``rows``, yielding one result per row in manifest order.
@@ -388,8 +452,9 @@ def run_import(
     ``on_result`` runs after each commit (e.g. a cache sync, so checks find the record at once).
     ``pool`` lets a caller reuse warm extraction workers; by default ``workers`` processes.
     """
-    present = _existing_refs(session, [r.external_ref for r in rows
-                                       if r.external_ref and not r.error])
+    present = _existing_refs(
+        session, [r.external_ref for r in rows if r.external_ref and not r.error]
+    )
     own_pool = pool is None
     executor = pool or extraction_pool(workers)
     try:
@@ -413,11 +478,19 @@ def run_import(
         while pending:
             row, refused, future = pending.pop(0)
             if row.error:
-                result = {"row": row.row, "external_ref": row.external_ref,
-                          "status": "rejected", "reason": row.error}
+                result = {
+                    "row": row.row,
+                    "external_ref": row.external_ref,
+                    "status": "rejected",
+                    "reason": row.error,
+                }
             elif future is None:
-                result = {"row": row.row, "external_ref": row.external_ref,
-                          "status": "skipped", "reason": "already in the watchlist"}
+                result = {
+                    "row": row.row,
+                    "external_ref": row.external_ref,
+                    "status": "skipped",
+                    "reason": "already in the watchlist",
+                }
             else:
                 extracted = _collect(row, refused, future.result())
                 result = _commit_record(session, extracted, actor=actor, country=country)
@@ -431,10 +504,17 @@ def run_import(
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-    counts = {s: sum(1 for r in results if r["status"] == s)
-              for s in ("imported", "skipped", "rejected")}
-    refused = [{"row": r["row"], "external_ref": r["external_ref"], **img}
-               for r in results for img in r.get("refused_images", [])]
-    return {"total": len(results), **counts,
-            "rejected_records": [r for r in results if r["status"] == "rejected"],
-            "refused_images": refused}
+    counts = {
+        s: sum(1 for r in results if r["status"] == s) for s in ("imported", "skipped", "rejected")
+    }
+    refused = [
+        {"row": r["row"], "external_ref": r["external_ref"], **img}
+        for r in results
+        for img in r.get("refused_images", [])
+    ]
+    return {
+        "total": len(results),
+        **counts,
+        "rejected_records": [r for r in results if r["status"] == "rejected"],
+        "refused_images": refused,
+    }

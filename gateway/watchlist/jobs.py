@@ -30,11 +30,17 @@ _run_lock = threading.Lock()  # process-wide on purpose: jobs share the two core
 
 def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
     view: dict[str, Any] = {
-        "id": job.id, "status": job.status, "source": job.source, "total": job.total,
-        "processed": job.processed, "imported": job.imported, "skipped": job.skipped,
+        "id": job.id,
+        "status": job.status,
+        "source": job.source,
+        "total": job.total,
+        "processed": job.processed,
+        "imported": job.imported,
+        "skipped": job.skipped,
         "rejected": job.rejected,
-        "progress": round(job.processed / job.total, 3) if job.total else (
-            1.0 if job.status == "done" else 0.0),
+        "progress": round(job.processed / job.total, 3)
+        if job.total
+        else (1.0 if job.status == "done" else 0.0),
         "created_by": job.created_by,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,
@@ -48,25 +54,48 @@ def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
 
 
 def start_job(
-    runtime: Runtime, session: Session, *, rows: list[importer.ManifestRow], source: str,
-    actor: Principal, workers: int = 1,
+    runtime: Runtime,
+    session: Session,
+    *,
+    rows: list[importer.ManifestRow],
+    source: str,
+    actor: Principal,
+    workers: int = 1,
 ) -> ImportJob:
-    job = ImportJob(id="job_" + uuid.uuid4().hex[:16], total=len(rows), source=source[:200],
-                    created_by=actor.token_id)
+    job = ImportJob(
+        id="job_" + uuid.uuid4().hex[:16],
+        total=len(rows),
+        source=source[:200],
+        created_by=actor.token_id,
+    )
     session.add(job)
-    record(session, actor=actor, action="watchlist.batch.start", target_type="import_job",
-           target_id=job.id, after={"records": len(rows), "source": source[:200]})
+    record(
+        session,
+        actor=actor,
+        action="watchlist.batch.start",
+        target_type="import_job",
+        target_id=job.id,
+        after={"records": len(rows), "source": source[:200]},
+    )
     session.commit()
-    thread = threading.Thread(target=_run, args=(runtime, job.id, rows, actor, workers),
-                              name=f"import-{job.id}", daemon=True)
+    thread = threading.Thread(
+        target=_run,
+        args=(runtime, job.id, rows, actor, workers),
+        name=f"import-{job.id}",
+        daemon=True,
+    )
     thread.start()
     return job
 
 
-def _run(runtime: Runtime, job_id: str, rows: list[importer.ManifestRow], actor: Principal,
-         workers: int) -> None:
-    with _run_lock, Session(runtime.engine, expire_on_commit=False) as work, \
-            Session(runtime.engine, expire_on_commit=False) as status:
+def _run(
+    runtime: Runtime, job_id: str, rows: list[importer.ManifestRow], actor: Principal, workers: int
+) -> None:
+    with (
+        _run_lock,
+        Session(runtime.engine, expire_on_commit=False) as work,
+        Session(runtime.engine, expire_on_commit=False) as status,
+    ):
         job = status.get(ImportJob, job_id)
         assert job is not None
         job.status, job.started_at = "running", datetime.now(UTC)
@@ -87,7 +116,11 @@ def _run(runtime: Runtime, job_id: str, rows: list[importer.ManifestRow], actor:
 
         try:
             for result in importer.run_import(
-                work, rows, actor=actor, country=runtime.settings.country, workers=workers,
+                work,
+                rows,
+                actor=actor,
+                country=runtime.settings.country,
+                workers=workers,
                 on_result=lambda _r: runtime.cache.sync(work),
             ):
                 results.append(result)
@@ -100,10 +133,15 @@ def _run(runtime: Runtime, job_id: str, rows: list[importer.ManifestRow], actor:
             job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"[:2000]
         flush(final=True)
         summary = importer.summarise(results)
-        record(status, actor=actor, action="watchlist.batch.finish", target_type="import_job",
-               target_id=job_id, after={k: summary[k] for k in
-                                         ("total", "imported", "skipped", "rejected")}
-               | {"status": job.status, "refused_images": len(summary["refused_images"])})
+        record(
+            status,
+            actor=actor,
+            action="watchlist.batch.finish",
+            target_type="import_job",
+            target_id=job_id,
+            after={k: summary[k] for k in ("total", "imported", "skipped", "rejected")}
+            | {"status": job.status, "refused_images": len(summary["refused_images"])},
+        )
         status.commit()
 
 
@@ -115,5 +153,6 @@ def get_job(session: Session, job_id: str) -> ImportJob:
 
 
 def list_jobs(session: Session, *, limit: int = 50) -> list[ImportJob]:
-    return list(session.exec(select(ImportJob).order_by(col(ImportJob.created_at).desc())
-                             .limit(limit)))
+    return list(
+        session.exec(select(ImportJob).order_by(col(ImportJob.created_at).desc()).limit(limit))
+    )

@@ -25,8 +25,19 @@ from gateway.watchlist.countries import parse_country
 from gateway.watchlist.models import BiometricTemplate, Subject, SubjectScope, WatchlistChange
 from matchers.templates import FaceTemplate, FingerprintTemplate
 
-META_FIELDS = ("external_ref", "name", "aliases", "date_of_birth", "nationality", "category",
-               "originating_country", "sharing", "handling_instructions", "expires_at", "notes")
+META_FIELDS = (
+    "external_ref",
+    "name",
+    "aliases",
+    "date_of_birth",
+    "nationality",
+    "category",
+    "originating_country",
+    "sharing",
+    "handling_instructions",
+    "expires_at",
+    "notes",
+)
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -53,8 +64,11 @@ def subject_state(subject: Subject, templates: list[BiometricTemplate]) -> dict[
         "updated_at": _iso(subject.updated_at),
         "templates": [
             {
-                "id": t.id, "modality": t.modality, "position": t.position,
-                "quality": t.quality, "created_at": _iso(t.created_at),
+                "id": t.id,
+                "modality": t.modality,
+                "position": t.position,
+                "quality": t.quality,
+                "created_at": _iso(t.created_at),
                 "data": base64.b64encode(t.data).decode(),
             }
             for t in templates
@@ -96,8 +110,9 @@ def _clean_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[BiometricT
         raise Invalid(f"subject {subject_id} has no name", field="name")
     values: dict[str, Any] = {k: state.get(k) for k in META_FIELDS}
     values["category"] = parse_category(str(values["category"])).value
-    values["originating_country"] = parse_country(str(values["originating_country"]),
-                                                  field="originating_country")
+    values["originating_country"] = parse_country(
+        str(values["originating_country"]), field="originating_country"
+    )
     if values["nationality"]:
         values["nationality"] = parse_country(values["nationality"], field="nationality")
     if values["sharing"] is not None:
@@ -111,8 +126,9 @@ def _clean_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[BiometricT
         try:
             data = base64.b64decode(raw["data"], validate=True)
         except (KeyError, TypeError, binascii.Error):
-            raise Invalid(f"subject {subject_id}: a template's data is not base64",
-                          field="templates") from None
+            raise Invalid(
+                f"subject {subject_id}: a template's data is not base64", field="templates"
+            ) from None
         modality = raw.get("modality")
         # Parse now: a corrupt template must be refused here, not skipped later by the cache.
         if modality == "face":
@@ -121,16 +137,26 @@ def _clean_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[BiometricT
             FingerprintTemplate.from_iso(data)
         else:
             raise Invalid(f"subject {subject_id}: unknown modality {modality!r}", field="templates")
-        templates.append(BiometricTemplate(
-            id=str(raw["id"]), subject_id=subject_id, modality=modality,
-            position=int(raw.get("position") or 0), data=data, quality=raw.get("quality") or {},
-            created_at=_parse_dt(raw.get("created_at"), "created_at") or datetime.now(UTC),
-        ))
+        templates.append(
+            BiometricTemplate(
+                id=str(raw["id"]),
+                subject_id=subject_id,
+                modality=modality,
+                position=int(raw.get("position") or 0),
+                data=data,
+                quality=raw.get("quality") or {},
+                created_at=_parse_dt(raw.get("created_at"), "created_at") or datetime.now(UTC),
+            )
+        )
     return values, templates
 
 
 def apply_upsert(
-    session: Session, *, state: dict[str, Any], actor: Principal | None, country: str,
+    session: Session,
+    *,
+    state: dict[str, Any],
+    actor: Principal | None,
+    country: str,
     detail: str,
 ) -> str:
     """Make the local subject equal to ``state``; returns created/updated/unchanged/restricted."""
@@ -141,16 +167,22 @@ def apply_upsert(
     if not visible_to(probe, country):
         # The sender should not have sent it; if we hold an older copy, it must go now.
         if existing is not None:
-            apply_delete(session, subject_id=subject_id, actor=actor,
-                         detail=f"{detail}: no longer shared with {country}")
+            apply_delete(
+                session,
+                subject_id=subject_id,
+                actor=actor,
+                detail=f"{detail}: no longer shared with {country}",
+            )
         return "restricted"
     ref = values.get("external_ref")
     if ref:
         holder = session.exec(select(Subject).where(Subject.external_ref == ref)).first()
         if holder is not None and holder.id != subject_id:
-            raise Conflict(f"external_ref {ref!r} belongs to local subject {holder.id}",
-                           field="external_ref",
-                           fix="delete or renumber the local record, then load again")
+            raise Conflict(
+                f"external_ref {ref!r} belongs to local subject {holder.id}",
+                field="external_ref",
+                fix="delete or renumber the local record, then load again",
+            )
     local_templates = service.templates_of(session, subject_id) if existing else []
     if existing is not None:
         same_meta = all(getattr(existing, k) == values[k] for k in META_FIELDS)
@@ -177,13 +209,22 @@ def apply_upsert(
         if tpl.id not in have:
             session.add(tpl)
     service.bump(session, subject_id)
-    record(session, actor=actor, action="subject.import", target_type="subject",
-           target_id=subject_id, before=before,
-           after=service.subject_public(existing, templates), detail=detail)
+    record(
+        session,
+        actor=actor,
+        action="subject.import",
+        target_type="subject",
+        target_id=subject_id,
+        before=before,
+        after=service.subject_public(existing, templates),
+        detail=detail,
+    )
     return "updated" if before else "created"
 
 
-def apply_delete(session: Session, *, subject_id: str, actor: Principal | None, detail: str) -> bool:
+def apply_delete(
+    session: Session, *, subject_id: str, actor: Principal | None, detail: str
+) -> bool:
     """Remove a subject the source deleted or no longer shares; False when it was not here."""
     subject = session.get(Subject, subject_id)
     if subject is None:
@@ -193,6 +234,13 @@ def apply_delete(session: Session, *, subject_id: str, actor: Principal | None, 
         session.delete(tpl)
     session.delete(subject)
     service.bump(session, subject_id, "delete")
-    record(session, actor=actor, action="subject.delete", target_type="subject",
-           target_id=subject_id, before=before, detail=detail)
+    record(
+        session,
+        actor=actor,
+        action="subject.delete",
+        target_type="subject",
+        target_id=subject_id,
+        before=before,
+        detail=detail,
+    )
     return True

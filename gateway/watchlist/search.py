@@ -70,14 +70,22 @@ def _sort(sort: str) -> Any:
     key = sort.lstrip("-")
     column = SORT_KEYS.get(key)
     if column is None:
-        raise Invalid(f"cannot sort by {sort!r}", field="sort",
-                      fix="use one of " + ", ".join(SORT_KEYS) + " (prefix '-' for descending)")
+        raise Invalid(
+            f"cannot sort by {sort!r}",
+            field="sort",
+            fix="use one of " + ", ".join(SORT_KEYS) + " (prefix '-' for descending)",
+        )
     return col(column).desc() if sort.startswith("-") else col(column).asc()
 
 
 def list_subjects(
-    session: Session, *, country: str, filters: SubjectFilter, sort: str = "name",
-    limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    country: str,
+    filters: SubjectFilter,
+    sort: str = "name",
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Subject], int]:
     """One page of the subjects this gateway may see, and how many match in all."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -88,34 +96,44 @@ def list_subjects(
     if filters.category:
         query = query.where(Subject.category == parse_category(filters.category).value)
     if filters.nationality:
-        query = query.where(Subject.nationality == parse_country(filters.nationality,
-                                                                 field="nationality"))
+        query = query.where(
+            Subject.nationality == parse_country(filters.nationality, field="nationality")
+        )
     if filters.originating_country:
-        query = query.where(Subject.originating_country == parse_country(
-            filters.originating_country, field="originating_country"))
+        query = query.where(
+            Subject.originating_country
+            == parse_country(filters.originating_country, field="originating_country")
+        )
     if filters.date_of_birth:
         query = query.where(Subject.date_of_birth == filters.date_of_birth)
     if filters.external_ref:
-        query = query.where(func.lower(Subject.external_ref).like(
-            "%" + filters.external_ref.strip().lower() + "%"))
+        query = query.where(
+            func.lower(Subject.external_ref).like("%" + filters.external_ref.strip().lower() + "%")
+        )
     if filters.status:
         now = datetime.now(UTC)
         if filters.status == "expired":
-            query = query.where(col(Subject.expires_at).is_not(None), col(Subject.expires_at) <= now)
+            query = query.where(
+                col(Subject.expires_at).is_not(None), col(Subject.expires_at) <= now
+            )
         elif filters.status == "active":
-            query = query.where(or_(col(Subject.expires_at).is_(None), col(Subject.expires_at) > now))
+            query = query.where(
+                or_(col(Subject.expires_at).is_(None), col(Subject.expires_at) > now)
+            )
         else:
-            raise Invalid(f"unknown status {filters.status!r}", field="status",
-                          fix="use active or expired")
+            raise Invalid(
+                f"unknown status {filters.status!r}", field="status", fix="use active or expired"
+            )
     query = query.order_by(_sort(sort), col(Subject.id))
     if filters.q and filters.q.strip():
         needle = fold(filters.q.strip())
         rows = [
-            s for s in session.exec(query)
+            s
+            for s in session.exec(query)
             if needle in fold(s.name) or any(needle in fold(a) for a in s.aliases or [])
         ]
         rows = [s for s in rows if visible_to(s, country)]
-        return rows[offset:offset + limit], len(rows)
+        return rows[offset : offset + limit], len(rows)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     page = list(session.exec(query.offset(offset).limit(limit)))
     # Defence in depth: the SQL clause above and the cache's rule must never disagree.
@@ -124,7 +142,9 @@ def list_subjects(
 
 def biometric_counts(session: Session, subject_ids: list[str]) -> dict[str, dict[str, int]]:
     """Per subject: how many faces and fingerprints are enrolled."""
-    counts: dict[str, dict[str, int]] = {sid: {"faces": 0, "fingerprints": 0} for sid in subject_ids}
+    counts: dict[str, dict[str, int]] = {
+        sid: {"faces": 0, "fingerprints": 0} for sid in subject_ids
+    }
     if not subject_ids:
         return counts
     rows = session.exec(

@@ -141,7 +141,8 @@ def update_subject(
     if "name" in values and not values["name"]:
         raise Invalid("name cannot be empty", field="name")
     if values.get("external_ref") and values["external_ref"] != subject.external_ref:
-        if session.exec(select(Subject).where(Subject.external_ref == values["external_ref"])).first():
+        taken = select(Subject).where(Subject.external_ref == values["external_ref"])
+        if session.exec(taken).first():
             raise Conflict(
                 f"a subject with external_ref {values['external_ref']!r} exists already",
                 field="external_ref",
@@ -168,7 +169,7 @@ def delete_subject(
                       fix="add ?reason=... saying why the record is removed")
     subject = get_visible_subject(session, subject_id=subject_id, country=country)
     before = subject_public(subject)
-    for tpl in session.exec(select(BiometricTemplate).where(BiometricTemplate.subject_id == subject_id)):
+    for tpl in templates_of(session, subject_id):
         session.delete(tpl)
     session.delete(subject)
     bump(session, subject_id, "delete")
@@ -180,7 +181,7 @@ def delete_subject(
 
 def extract_face(image: bytes) -> tuple[bytes, dict]:
     """Extract an enrolment face template (no DB access: call before opening a transaction)."""
-    template = face_matcher.extract(image)
+    template = face_matcher.extract(image, refuse_ambiguous=True)
     return template.to_bytes(), dict(template.quality)
 
 
@@ -232,7 +233,8 @@ def delete_template(
     get_visible_subject(session, subject_id=subject_id, country=country)
     tpl = session.get(BiometricTemplate, template_id)
     if tpl is None or tpl.subject_id != subject_id:
-        raise NotFound(f"subject {subject_id} has no biometric {template_id!r}", field="template_id")
+        raise NotFound(f"subject {subject_id} has no biometric {template_id!r}",
+                       field="template_id")
     before = template_public(tpl)
     session.delete(tpl)
     bump(session, subject_id)

@@ -74,15 +74,23 @@ def verify(blob: bytes, *, key: str | None, now: datetime | None = None) -> dict
     head, sep, payload = blob.partition(b"\n")
     parts = head.split(b" ")
     if not sep or len(parts) != 3 or parts[0] != MAGIC:
-        raise Invalid("the body is not a FieldCheck snapshot", field="body",
-                      fix="send the file GET /v1/watchlist/export produced, unchanged")
+        raise Invalid(
+            "the body is not a FieldCheck snapshot",
+            field="body",
+            fix="send the file GET /v1/watchlist/export produced, unchanged",
+        )
     if parts[1] != ALG:
-        raise Invalid(f"unsupported snapshot signature {parts[1].decode(errors='replace')!r}",
-                      field="body", fix="export the snapshot again with this FieldCheck version")
+        raise Invalid(
+            f"unsupported snapshot signature {parts[1].decode(errors='replace')!r}",
+            field="body",
+            fix="export the snapshot again with this FieldCheck version",
+        )
     if not hmac.compare_digest(parts[2], _mac(secret, payload).encode()):
         raise Invalid(
             "the snapshot signature does not verify: the file was altered or signed with "
-            "another network's key", field="body", reason="bad_signature",
+            "another network's key",
+            field="body",
+            reason="bad_signature",
             fix="obtain an unaltered snapshot from a gateway of this network",
         )
     try:
@@ -96,14 +104,21 @@ def verify(blob: bytes, *, key: str | None, now: datetime | None = None) -> dict
     expires = datetime.fromisoformat(body["expires_at"])
     if expires <= now:
         raise Invalid(
-            f"the snapshot expired at {body['expires_at']}", field="body", reason="expired",
+            f"the snapshot expired at {body['expires_at']}",
+            field="body",
+            reason="expired",
             fix="export a fresh snapshot from the source gateway",
         )
     return body
 
 
 def build(
-    session: Session, *, source_country: str, target: str, since: int | None, ttl_days: float,
+    session: Session,
+    *,
+    source_country: str,
+    target: str,
+    since: int | None,
+    ttl_days: float,
     key: str | None,
 ) -> tuple[bytes, dict[str, Any]]:
     """A signed snapshot for ``target``: full, or the changes after ``since``."""
@@ -114,39 +129,84 @@ def build(
         body = deltas.full_state(session, target=target, source_country=source_country)
         kind = "full"
     else:
-        body = deltas.changes_since(session, since=since, target=target,
-                                    source_country=source_country, limit=deltas.MAX_PAGE)
+        body = deltas.changes_since(
+            session,
+            since=since,
+            target=target,
+            source_country=source_country,
+            limit=deltas.MAX_PAGE,
+        )
         kind = "delta"
     created = datetime.now(UTC)
-    body.update({
-        "format": "fieldcheck-snapshot/1",
-        "snapshot_id": "snap_" + uuid.uuid4().hex[:16],
-        "kind": kind,
-        "created_at": created.isoformat(),
-        "expires_at": (created + timedelta(days=ttl_days)).isoformat(),
-    })
-    info = {k: body[k] for k in ("snapshot_id", "kind", "since", "to_version", "has_more",
-                                 "source_gateway", "target_country", "created_at", "expires_at")}
+    body.update(
+        {
+            "format": "fieldcheck-snapshot/1",
+            "snapshot_id": "snap_" + uuid.uuid4().hex[:16],
+            "kind": kind,
+            "created_at": created.isoformat(),
+            "expires_at": (created + timedelta(days=ttl_days)).isoformat(),
+        }
+    )
+    info = {
+        k: body[k]
+        for k in (
+            "snapshot_id",
+            "kind",
+            "since",
+            "to_version",
+            "has_more",
+            "source_gateway",
+            "target_country",
+            "created_at",
+            "expires_at",
+        )
+    }
     info["upserts"] = sum(1 for c in body["changes"] if c["op"] == "upsert")
     info["deletes"] = sum(1 for c in body["changes"] if c["op"] == "delete")
     return sign(body, key=key), info
 
 
 def export_snapshot(
-    session: Session, *, actor: Principal | None, source_country: str, target: str,
-    since: int | None, ttl_days: float, key: str | None, detail: str | None = None,
+    session: Session,
+    *,
+    actor: Principal | None,
+    source_country: str,
+    target: str,
+    since: int | None,
+    ttl_days: float,
+    key: str | None,
+    detail: str | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
-    blob, info = build(session, source_country=source_country, target=target, since=since,
-                       ttl_days=ttl_days, key=key)
-    record(session, actor=actor, action="watchlist.export", target_type="snapshot",
-           target_id=info["snapshot_id"], after={**info, "bytes": len(blob)}, detail=detail)
+    blob, info = build(
+        session,
+        source_country=source_country,
+        target=target,
+        since=since,
+        ttl_days=ttl_days,
+        key=key,
+    )
+    record(
+        session,
+        actor=actor,
+        action="watchlist.export",
+        target_type="snapshot",
+        target_id=info["snapshot_id"],
+        after={**info, "bytes": len(blob)},
+        detail=detail,
+    )
     session.commit()
     return blob, info
 
 
 def load_snapshot(
-    session: Session, *, blob: bytes, actor: Principal | None, country: str, key: str | None,
-    prune: bool = False, detail: str | None = None,
+    session: Session,
+    *,
+    blob: bytes,
+    actor: Principal | None,
+    country: str,
+    key: str | None,
+    prune: bool = False,
+    detail: str | None = None,
 ) -> dict[str, Any]:
     """Verify and apply a snapshot; a refusal is audited too, then raised."""
     try:
@@ -154,25 +214,48 @@ def load_snapshot(
         if body.get("target_country") != country:
             raise Conflict(
                 f"this snapshot was made for {body.get('target_country')}, this gateway is "
-                f"{country}", field="body", reason="foreign_target",
+                f"{country}",
+                field="body",
+                reason="foreign_target",
                 fix=f"export with ?country={country} (or --country {country}) on the source",
             )
         summary = deltas.apply_changes(
-            session, payload=body, actor=actor, country=country, kind=body["kind"],
-            snapshot_id=str(body["snapshot_id"]), prune=prune,
+            session,
+            payload=body,
+            actor=actor,
+            country=country,
+            kind=body["kind"],
+            snapshot_id=str(body["snapshot_id"]),
+            prune=prune,
         )
     except (Invalid, Conflict) as exc:
         session.rollback()
-        record(session, actor=actor, action="watchlist.import.refused", target_type="snapshot",
-               after={"bytes": len(blob)}, detail=exc.detail[:2000])
+        record(
+            session,
+            actor=actor,
+            action="watchlist.import.refused",
+            target_type="snapshot",
+            after={"bytes": len(blob)},
+            detail=exc.detail[:2000],
+        )
         session.commit()
         raise
     result = {
-        "snapshot_id": body["snapshot_id"], "kind": body["kind"],
-        "source_gateway": body["source_gateway"], "to_version": body["to_version"],
-        "has_more": body.get("has_more", False), **summary.as_dict(),
+        "snapshot_id": body["snapshot_id"],
+        "kind": body["kind"],
+        "source_gateway": body["source_gateway"],
+        "to_version": body["to_version"],
+        "has_more": body.get("has_more", False),
+        **summary.as_dict(),
     }
-    record(session, actor=actor, action="watchlist.import", target_type="snapshot",
-           target_id=str(body["snapshot_id"]), after=result, detail=detail)
+    record(
+        session,
+        actor=actor,
+        action="watchlist.import",
+        target_type="snapshot",
+        target_id=str(body["snapshot_id"]),
+        after=result,
+        detail=detail,
+    )
     session.commit()
     return result

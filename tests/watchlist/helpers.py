@@ -23,8 +23,9 @@ def enrol(admin: httpx.Client, person: Path, *, photo: int = 0, **fields: object
     sid = r.json()["id"]
     photos = sorted(person.glob("*.jpg"))
     for candidate in photos[photo:] + photos[:photo]:
-        r = admin.post(f"/v1/subjects/{sid}/faces",
-                       files={"image": (candidate.name, candidate.read_bytes())})
+        r = admin.post(
+            f"/v1/subjects/{sid}/faces", files={"image": (candidate.name, candidate.read_bytes())}
+        )
         if r.status_code == 201:
             return sid
     raise AssertionError(f"no photo of {person.name} could be enrolled")

@@ -29,8 +29,15 @@ def _write_manifest(folder: Path, rows: list[dict]) -> Path:
 
 
 def _lfw_rows(people: list[Path], photos: int) -> list[dict]:
-    return [{"external_ref": f"LFW-{p.name}", "name": p.name.replace("_", " "), "category": "red",
-             "faces": ";".join(str(x) for x in sorted(p.glob("*.jpg"))[:photos])} for p in people]
+    return [
+        {
+            "external_ref": f"LFW-{p.name}",
+            "name": p.name.replace("_", " "),
+            "category": "red",
+            "faces": ";".join(str(x) for x in sorted(p.glob("*.jpg"))[:photos]),
+        }
+        for p in people
+    ]
 
 
 @pytest.fixture()
@@ -56,8 +63,12 @@ def test_cli_import_summary_and_resume(cli_env: Path, shared_data: Path, tmp_pat
     rows = _lfw_rows(people, 2)
     rows[0]["faces"] += f";{not_a_face}"  # refused image, the record still goes in
     rows += [
-        {"external_ref": "X-1", "name": "Missing Photo", "category": "red",
-         "faces": str(tmp_path / "nowhere.jpg")},
+        {
+            "external_ref": "X-1",
+            "name": "Missing Photo",
+            "category": "red",
+            "faces": str(tmp_path / "nowhere.jpg"),
+        },
         {"external_ref": "X-2", "name": "Bad Category", "category": "violet", "faces": ""},
         {"external_ref": "X-3", "name": "Bad Country", "category": "red", "nationality": "XX"},
         {"external_ref": rows[1]["external_ref"], "name": "Duplicate", "category": "red"},
@@ -102,15 +113,29 @@ def test_json_manifest_and_fingerprints(cli_env: Path, shared_data: Path, tmp_pa
     prints = shared_data / "fingerprints" / "fvc2002_db1_b"
     folder = tmp_path / "json"
     folder.mkdir()
-    doc = {"subjects": [
-        {"external_ref": "FP-1", "name": "Print One", "category": "blue",
-         "fingerprints": [{"position": 2, "path": str(prints / "101_1.tif")},
-                          {"position": 2, "path": str(prints / "101_2.tif")}]},
-        {"external_ref": "FP-2", "name": "Bad Position", "category": "blue",
-         "fingerprints": [{"position": 14, "path": str(prints / "102_1.tif")}]},
-    ]}
+    doc = {
+        "subjects": [
+            {
+                "external_ref": "FP-1",
+                "name": "Print One",
+                "category": "blue",
+                "fingerprints": [
+                    {"position": 2, "path": str(prints / "101_1.tif")},
+                    {"position": 2, "path": str(prints / "101_2.tif")},
+                ],
+            },
+            {
+                "external_ref": "FP-2",
+                "name": "Bad Position",
+                "category": "blue",
+                "fingerprints": [{"position": 14, "path": str(prints / "102_1.tif")}],
+            },
+        ]
+    }
     (folder / "manifest.json").write_text(json.dumps(doc))
-    summary = json.loads(_run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1])
+    summary = json.loads(
+        _run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1]
+    )
     assert summary["imported"] == 1 and summary["rejected"] == 1
     assert "position" in summary["rejected_records"][0]["reason"]
 
@@ -125,15 +150,22 @@ def _wait_job(admin, job_id: str) -> dict:  # type: ignore[no-untyped-def]
     raise AssertionError("job did not finish")
 
 
-def test_api_batch_job_json_and_zip(gateway: LiveGateway, device_token: str,
-                                    shared_data: Path) -> None:
+def test_api_batch_job_json_and_zip(
+    gateway: LiveGateway, device_token: str, shared_data: Path
+) -> None:
     people = lfw_people(shared_data)[40:44]
     photo = sorted(people[0].glob("*.jpg"))
-    body = {"subjects": [
-        {"external_ref": "API-1", "name": "Api One", "category": "orange",
-         "faces": [base64.b64encode(photo[0].read_bytes()).decode(), "bm90IGFuIGltYWdl"]},
-        {"external_ref": "API-2", "name": "No Pictures", "category": "yellow", "faces": ["%%"]},
-    ]}
+    body = {
+        "subjects": [
+            {
+                "external_ref": "API-1",
+                "name": "Api One",
+                "category": "orange",
+                "faces": [base64.b64encode(photo[0].read_bytes()).decode(), "bm90IGFuIGltYWdl"],
+            },
+            {"external_ref": "API-2", "name": "No Pictures", "category": "yellow", "faces": ["%%"]},
+        ]
+    }
     with gateway.client() as admin:
         r = admin.post("/v1/subjects:batch", json=body)
         assert r.status_code == 202, r.text
@@ -153,8 +185,11 @@ def test_api_batch_job_json_and_zip(gateway: LiveGateway, device_token: str,
                 lines.append(f"ZIP-{p.name},{p.name},green,img/{img.name}")
             lines.append("ZIP-missing,Ghost,green,img/ghost.jpg")
             zf.writestr("batch/manifest.csv", "\n".join(lines))
-        r = admin.post("/v1/subjects:batch", content=buf.getvalue(),
-                       headers={"content-type": "application/zip"})
+        r = admin.post(
+            "/v1/subjects:batch",
+            content=buf.getvalue(),
+            headers={"content-type": "application/zip"},
+        )
         job = _wait_job(admin, r.json()["id"])
         assert (job["imported"], job["rejected"]) == (3, 1), job
         assert "missing" in job["summary"]["rejected_records"][0]["reason"]
@@ -171,7 +206,9 @@ def test_full_lfw_import(cli_env: Path, shared_data: Path, tmp_path: Path) -> No
     """All 75 identities x 10 photos; any refused photo is listed with its reason."""
     people = lfw_people(shared_data)
     folder = _write_manifest(tmp_path / "lfw", _lfw_rows(people, 10))
-    summary = json.loads(_run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1])
+    summary = json.loads(
+        _run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1]
+    )
     assert summary["imported"] == 75 and summary["rejected"] == 0
     assert all(r["reason"] for r in summary["refused_images"])
     assert len(summary["refused_images"]) < 40

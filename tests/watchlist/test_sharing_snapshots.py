@@ -48,8 +48,9 @@ def test_restricted_subject_is_visible_at_home(source: LiveGateway, people: list
     assert body["candidates"][0]["subject_id"] == rid
 
 
-def test_restricted_subject_never_reaches_tz(source: LiveGateway, people: list[Path],
-                                              tmp_path: Path) -> None:
+def test_restricted_subject_never_reaches_tz(
+    source: LiveGateway, people: list[Path], tmp_path: Path
+) -> None:
     rid = source.ids["restricted"]  # type: ignore[attr-defined]
     with source.client() as admin:
         feed = admin.get("/v1/watchlist/changes", params={"since": 0, "country": "TZ"})
@@ -81,8 +82,13 @@ def test_import_applies_restriction_again(source: LiveGateway, tmp_path: Path) -
     with Session(source.runtime.engine) as session:
         body = deltas.full_state(session, target="KE", source_country="KE")
     body["target_country"] = "TZ"
-    body.update(format="fieldcheck-snapshot/1", snapshot_id="snap_forged", kind="full",
-                created_at="2026-01-01T00:00:00+00:00", expires_at="2099-01-01T00:00:00+00:00")
+    body.update(
+        format="fieldcheck-snapshot/1",
+        snapshot_id="snap_forged",
+        kind="full",
+        created_at="2026-01-01T00:00:00+00:00",
+        expires_at="2099-01-01T00:00:00+00:00",
+    )
     blob = snapshots.sign(body, key=KEY)
     rid = source.ids["restricted"]  # type: ignore[attr-defined]
     with _gateway(tmp_path, "TZ") as b, b.client() as admin_b:
@@ -93,9 +99,12 @@ def test_import_applies_restriction_again(source: LiveGateway, tmp_path: Path) -
         assert rid not in str(b.runtime.cache.subjects)
 
 
-def test_deltas_on_empty_gateway_reproduce_search(source: LiveGateway, people: list[Path],
-                                                  tmp_path: Path) -> None:
-    probes = [sorted(p.glob("*.jpg"))[2] for p in people[:6]] + [sorted(people[20].glob("*.jpg"))[0]]
+def test_deltas_on_empty_gateway_reproduce_search(
+    source: LiveGateway, people: list[Path], tmp_path: Path
+) -> None:
+    probes = [sorted(p.glob("*.jpg"))[2] for p in people[:6]] + [
+        sorted(people[20].glob("*.jpg"))[0]
+    ]
     with source.client() as admin:
         feed = admin.get("/v1/watchlist/changes", params={"since": 0, "country": "KE"}).json()
     with _gateway(tmp_path, "KE") as b:
@@ -114,8 +123,9 @@ def test_deltas_on_empty_gateway_reproduce_search(source: LiveGateway, people: l
         assert hits >= 5
 
 
-def test_deltas_carry_updates_and_deletes(source: LiveGateway, people: list[Path],
-                                          tmp_path: Path) -> None:
+def test_deltas_carry_updates_and_deletes(
+    source: LiveGateway, people: list[Path], tmp_path: Path
+) -> None:
     with source.client() as admin, _gateway(tmp_path, "TZ") as b, b.client() as admin_b:
         first = admin.get("/v1/watchlist/changes", params={"since": 0, "country": "TZ"}).json()
         assert admin_b.post("/v1/watchlist/changes:apply", json=first).status_code == 200
@@ -124,8 +134,10 @@ def test_deltas_carry_updates_and_deletes(source: LiveGateway, people: list[Path
         victim = source.ids[people[0].name]  # type: ignore[attr-defined]
         shared_then_hidden = source.ids[people[1].name]  # type: ignore[attr-defined]
         assert admin.patch(f"/v1/subjects/{victim}", json={"category": "blue"}).status_code == 200
-        assert admin.patch(f"/v1/subjects/{shared_then_hidden}",
-                           json={"sharing": ["UG"]}).status_code == 200
+        assert (
+            admin.patch(f"/v1/subjects/{shared_then_hidden}", json={"sharing": ["UG"]}).status_code
+            == 200
+        )
         delta = admin.get("/v1/watchlist/changes", params={"since": base, "country": "TZ"}).json()
         ops = {c.get("subject_id") or c["subject"]["id"]: c["op"] for c in delta["changes"]}
         assert ops == {extra: "upsert", victim: "upsert", shared_then_hidden: "delete"}
@@ -137,19 +149,23 @@ def test_deltas_carry_updates_and_deletes(source: LiveGateway, people: list[Path
         gap = {**delta, "since": delta["to_version"] + 5, "to_version": delta["to_version"] + 9}
         assert admin_b.post("/v1/watchlist/changes:apply", json=gap).status_code == 409
         # Restore A for the other tests.
-        assert admin.patch(f"/v1/subjects/{shared_then_hidden}",
-                           json={"sharing": None}).status_code == 200
+        assert (
+            admin.patch(f"/v1/subjects/{shared_then_hidden}", json={"sharing": None}).status_code
+            == 200
+        )
         assert admin.delete(f"/v1/subjects/{extra}", params={"reason": "test"}).status_code == 204
 
 
-def test_snapshot_round_trip_and_refusals(source: LiveGateway, people: list[Path],
-                                          tmp_path: Path) -> None:
+def test_snapshot_round_trip_and_refusals(
+    source: LiveGateway, people: list[Path], tmp_path: Path
+) -> None:
     with source.client() as admin:
         snap = admin.get("/v1/watchlist/export", params={"country": "MZ"})
         assert snap.status_code == 200
         assert snap.content.startswith(b"FCSNAP1 HMAC-SHA256 ")
-        expected = {s["id"]: s for s in admin.get(
-            "/v1/subjects", params={"limit": 100}).json()["items"]}
+        expected = {
+            s["id"]: s for s in admin.get("/v1/subjects", params={"limit": 100}).json()["items"]
+        }
     del expected[source.ids["restricted"]]  # type: ignore[attr-defined]
     with _gateway(tmp_path / "mz", "MZ") as b, b.client() as admin_b:
         for i in (25, len(snap.content) // 2, len(snap.content) - 1):
@@ -161,11 +177,19 @@ def test_snapshot_round_trip_and_refusals(source: LiveGateway, people: list[Path
         assert admin_b.get("/v1/subjects").json()["total"] == 0
         r = admin_b.post("/v1/watchlist/import", content=snap.content)
         assert r.status_code == 200, r.text
-        got = {s["id"]: s for s in admin_b.get("/v1/subjects", params={"limit": 100}).json()["items"]}
+        got = {
+            s["id"]: s for s in admin_b.get("/v1/subjects", params={"limit": 100}).json()["items"]
+        }
         assert got.keys() == expected.keys()
         for sid, subject in got.items():
-            for key in ("name", "category", "external_ref", "sharing", "handling_instructions",
-                        "biometric_counts"):
+            for key in (
+                "name",
+                "category",
+                "external_ref",
+                "sharing",
+                "handling_instructions",
+                "biometric_counts",
+            ):
                 assert subject[key] == expected[sid][key]
         again = admin_b.post("/v1/watchlist/import", content=snap.content).json()
         assert again["unchanged"] == len(expected) and again["created"] == 0
@@ -178,8 +202,10 @@ def test_snapshot_round_trip_and_refusals(source: LiveGateway, people: list[Path
         r = admin_d.post("/v1/watchlist/import", content=snap.content)
         assert r.status_code == 409 and "made for MZ" in r.json()["detail"]
     with _gateway(tmp_path / "nokey", "MZ", key=None) as e, e.client() as admin_e:
-        for r in (admin_e.post("/v1/watchlist/import", content=snap.content),
-                  admin_e.get("/v1/watchlist/export")):
+        for r in (
+            admin_e.post("/v1/watchlist/import", content=snap.content),
+            admin_e.get("/v1/watchlist/export"),
+        ):
             assert r.status_code == 409
             assert "FIELDCHECK_SNAPSHOT_KEY" in r.json()["fix"]
 
