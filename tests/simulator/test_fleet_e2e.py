@@ -119,15 +119,3 @@ def test_short_scenario_matches_ground_truth(services: tuple[str, str], tmp_path
     assert (tmp_path / "latency_histogram.png").stat().st_size > 0
     assert (tmp_path / "queue_and_decisions.png").stat().st_size > 0
 
-
-def test_unreachable_gateway_is_a_clear_error(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from gateway.cli import app
-
-    result = CliRunner().invoke(app, [
-        "simulate", "--gateway", f"http://127.0.0.1:{_port()}", "--token", "x",
-        "--devices", "1", "--checks", "1", "--report", str(tmp_path),
-    ])
-    assert result.exit_code == 3
-    assert "unreachable" in result.output and "Traceback" not in result.output

@@ -75,3 +75,45 @@ def test_example_scenarios_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         except ScenarioError as exc:
             if exc.key != "population.faces":  # the shared face folder may be absent
                 raise
+
+
+def _cli():  # type: ignore[no-untyped-def]
+    import typer
+
+    from simulator.cli import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def _noop() -> None:  # a second command keeps typer from flattening the app
+        """Placeholder."""
+
+    return app
+
+
+def test_cli_refuses_a_bad_scenario_naming_the_key(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    path = tmp_path / "s.toml"
+    path.write_text('[fleet]\ncheks_per_device_per_min = 3\n')
+    result = CliRunner().invoke(_cli(), ["simulate", str(path)])
+    assert result.exit_code == 2
+    assert "fleet.cheks_per_device_per_min" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_unreachable_gateway_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = CliRunner().invoke(_cli(), [
+        "simulate", "--gateway", f"http://127.0.0.1:{port}", "--token", "x", "--devices", "1",
+        "--checks", "1", "--report", str(tmp_path),
+    ])
+    assert result.exit_code == 3
+    assert "unreachable" in result.output and "Traceback" not in result.output
