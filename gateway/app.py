@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -28,12 +30,15 @@ from gateway.checks.routes import router as checks_router
 from gateway.errors import install_handlers, problem
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
-from gateway.watchlist.cache import WatchlistCache
+from gateway.watchlist.cache import WatchlistCache, database_key
 from gateway.watchlist.routes import router as watchlist_router
 from matchers import face as face_matcher
 
 log = logging.getLogger("fieldcheck")
 CACHE_SYNC_INTERVAL_S = 3.0
+# The saved cache is refreshed after this many changes or this long after the last change.
+CACHE_SAVE_EVERY_CHANGES = 5_000
+CACHE_SAVE_INTERVAL_S = 600.0
 
 
 class BodyLimit:
@@ -48,7 +53,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit_mb = self.max_bytes / 1024 / 1024
-        fix = f"send at most {limit_mb:g} MB (FIELDCHECK_MAX_UPLOAD_MB); compress images (JPEG, WSQ)"
+        fix = (
+            f"send at most {limit_mb:g} MB (FIELDCHECK_MAX_UPLOAD_MB); compress images (JPEG, WSQ)"
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -130,8 +137,11 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
                 "\n  (shown only this once, store it now):\n\n    %s\n", generated,
             )
         cache = WatchlistCache(settings.country)
+        cache_dir = settings.data_dir / "index"
+        db_key = database_key(settings.effective_database_url)
         with Session(engine) as session:
-            cache.load(session)
+            if not cache.load_saved(session, cache_dir, database_key=db_key):
+                cache.load(session)
         face_matcher.warm_up()
         certs = (
             [settings.mosip_trusted_certs.read_text()] if settings.mosip_trusted_certs else None
@@ -143,7 +153,8 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             runtime.upstream = _start_upstream(settings, engine)
         stop = threading.Event()
         syncer = threading.Thread(
-            target=_sync_loop, args=(runtime, stop), name="cache-sync", daemon=True
+            target=_sync_loop, args=(runtime, stop, cache_dir, db_key), name="cache-sync",
+            daemon=True,
         )
         syncer.start()
         log.info("FieldCheck gateway ready (country %s, database %s)", settings.country,
@@ -157,6 +168,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             runtime.extractor_pool.shutdown(wait=False, cancel_futures=True)
             wsq_sandbox.shutdown()
             syncer.join(timeout=5)
+            _save_cache(runtime, cache_dir, db_key)
             engine.dispose()
 
     app = FastAPI(
@@ -216,11 +228,31 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
     return app
 
 
-def _sync_loop(runtime: Runtime, stop: threading.Event) -> None:
-    """Keep the cache current with changes made by other processes sharing the database."""
+def _save_cache(runtime: Runtime, cache_dir: Path, db_key: str) -> None:
+    cache = runtime.cache
+    if cache.loaded and cache.version != cache.saved_version:
+        try:
+            started = time.perf_counter()
+            cache.save(cache_dir, database_key=db_key)
+            log.info("watchlist cache saved at version %s in %.1f s", cache.version,
+                     time.perf_counter() - started)
+        except Exception:  # a failed save only costs the next start's time
+            log.exception("could not save the watchlist cache to %s", cache_dir)
+
+
+def _sync_loop(runtime: Runtime, stop: threading.Event, cache_dir: Path, db_key: str) -> None:
+    """Keep the cache current with changes made by other processes sharing the database, and
+    save it now and then so the next start is fast."""
+    last_save = time.monotonic()
     while not stop.wait(CACHE_SYNC_INTERVAL_S):
         try:
             with Session(runtime.engine) as session:
                 runtime.cache.sync(session)
-        except Exception:
+        except Exception:  # keep syncing; the next round retries
             log.exception("watchlist cache sync failed")
+        behind = runtime.cache.version - max(runtime.cache.saved_version, 0)
+        if behind >= CACHE_SAVE_EVERY_CHANGES or (
+            behind and time.monotonic() - last_save > CACHE_SAVE_INTERVAL_S
+        ):
+            _save_cache(runtime, cache_dir, db_key)
+            last_save = time.monotonic()

@@ -9,10 +9,15 @@ a restricted subject can never be searched, returned or exported here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import shutil
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -57,6 +62,7 @@ class WatchlistCache:
         self.fingers = FingerprintIndex()
         self.subjects: dict[str, SubjectCard] = {}
         self.version = 0
+        self.saved_version = -1
         self.loaded = False
         self._sync_lock = threading.Lock()
 
@@ -103,6 +109,77 @@ class WatchlistCache:
             self.version = int(changes[-1].version or self.version)
             return len(touched)
 
+    # --- persistence: start in seconds with a million templates ---------------------------
+    # The indexes are saved (memory-mappable .npy + manifests) with the watchlist version they
+    # reflect; a start loads the newest snapshot and replays the change log after it. The change
+    # log is the source of truth, so a stale or missing snapshot only costs start-up time.
+
+    def save(self, directory: Path, *, database_key: str) -> None:
+        """Write the cache to ``directory`` atomically (a new folder swapped in)."""
+        with self._sync_lock:
+            tmp = directory.with_name(directory.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            self.faces.save(tmp / "faces")
+            self.fingers.save(tmp / "fingers")
+            cards = [
+                {**asdict(c), "expires_at": c.expires_at.isoformat() if c.expires_at else None}
+                for c in self.subjects.values()
+            ]
+            (tmp / "subjects.json").write_text(json.dumps(cards))
+            meta = {"version": self.version, "country": self.country,
+                    "database": database_key, "saved_at": time.time()}
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            old = directory.with_name(directory.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if directory.exists():
+                directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+            self.saved_version = self.version
+
+    def load_saved(self, session: Session, directory: Path, *, database_key: str) -> bool:
+        """Load a saved cache and replay newer changes; False (cache untouched) if unusable."""
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+        except (OSError, ValueError):
+            return False
+        db_version = int(session.exec(select(func.max(WatchlistChange.version))).one() or 0)
+        if (
+            meta.get("country") != self.country
+            or meta.get("database") != database_key
+            or int(meta.get("version", -1)) > db_version
+        ):
+            log.info("saved watchlist cache at %s does not fit this database: rebuilding",
+                     directory)
+            return False
+        try:
+            faces = FaceIndex.load(directory / "faces", mmap=True)
+            fingers = FingerprintIndex.load(directory / "fingers", mmap=True)
+            cards = json.loads((directory / "subjects.json").read_text())
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("saved watchlist cache unusable (%s): rebuilding", exc)
+            return False
+        with self._sync_lock:
+            self.faces, self.fingers = faces, fingers
+            self.subjects = {
+                c["id"]: SubjectCard(
+                    id=c["id"], name=c["name"], category=c["category"],
+                    handling_instructions=c["handling_instructions"],
+                    expires_at=(
+                        datetime.fromisoformat(c["expires_at"]) if c["expires_at"] else None
+                    ),
+                )
+                for c in cards
+            }
+            self.version = int(meta["version"])
+            self.saved_version = self.version
+        replayed = self.sync(session)
+        self.loaded = True
+        log.info("watchlist cache loaded from %s (version %s, %s subjects replayed): %s",
+                 directory, self.version, replayed, self.counts())
+        return True
+
     def _reload_subject(self, session: Session, subject_id: str) -> None:
         self.faces.remove_subject(subject_id)
         self.fingers.remove_subject(subject_id)
@@ -134,3 +211,8 @@ def _card(subject: Subject) -> SubjectCard:
         id=subject.id, name=subject.name, category=subject.category,
         handling_instructions=subject.handling_instructions, expires_at=subject.expires_at,
     )
+
+
+def database_key(url: str) -> str:
+    """A stable fingerprint of the database a saved cache belongs to (no secrets stored)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]

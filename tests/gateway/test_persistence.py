@@ -114,3 +114,45 @@ def test_restricted_subject_is_not_loaded_by_other_country(engine) -> None:  # t
             cache.load(s)
         seen[country] = len(cache.faces)
     assert seen == {"MU": 1, "KE": 1, "TZ": 0}
+
+
+def test_saved_cache_restarts_with_replay_of_newer_changes(tmp_path: Path) -> None:
+    from gateway.watchlist.cache import database_key
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    key = database_key(url)
+    eng = db.make_engine(url)
+    db.create_all(eng)
+    with Session(eng, expire_on_commit=False) as s:
+        first = service.create_subject(s, data=SubjectCreate(name="Saved", category="red"),
+                                       actor=None, country="MU")
+        service.add_template(s, subject_id=first.id, modality="face", position=0, data=_face(1),
+                             quality={}, actor=None, country="MU")
+        service.add_template(s, subject_id=first.id, modality="finger", position=2,
+                             data=_finger(2, 2), quality={}, actor=None, country="MU")
+        s.commit()
+        cache = WatchlistCache("MU")
+        cache.load(s)
+    cache.save(tmp_path / "index", database_key=key)
+    with Session(eng, expire_on_commit=False) as s:  # changes after the save
+        later = service.create_subject(s, data=SubjectCreate(name="Later", category="red"),
+                                       actor=None, country="MU")
+        service.add_template(s, subject_id=later.id, modality="face", position=0, data=_face(3),
+                             quality={}, actor=None, country="MU")
+        service.delete_subject(s, subject_id=first.id, reason="withdrawn", actor=None,
+                               country="MU")
+        s.commit()
+    restarted = WatchlistCache("MU")
+    with Session(eng) as s:
+        assert restarted.load_saved(s, tmp_path / "index", database_key=key)
+        fresh = WatchlistCache("MU")
+        fresh.load(s)
+    assert restarted.counts() == fresh.counts() == {"subjects": 1, "faces": 1, "fingerprints": 0}
+    assert restarted.version == fresh.version
+    probe = FaceTemplate.from_bytes(_face(3)).embedding
+    assert restarted.faces.search(probe, 1)[0].subject_id == later.id
+    # A snapshot made for another database or country is refused, leaving a full load to run.
+    other = WatchlistCache("KE")
+    with Session(eng) as s:
+        assert not other.load_saved(s, tmp_path / "index", database_key=key)
+        assert not WatchlistCache("MU").load_saved(s, tmp_path / "index", database_key="x")
