@@ -131,6 +131,20 @@ def bench_check(
     run_check_bench(subjects=subjects, requests=requests, json_out=json_out)
 
 
+@bench_app.command("startup")
+def bench_startup(
+    faces: int = typer.Option(1_000_000, help="subjects with one face each"),
+    fingerprints: int = typer.Option(100_000, help="of them with a fingerprint too"),
+    unique_fingerprints: int = typer.Option(2_000, help="distinct synthetic minutiae sets"),
+    json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+) -> None:
+    """Seconds from start to ready: cold (indexes built from the database) and warm (saved)."""
+    from gateway.bench import run_startup_bench
+
+    run_startup_bench(faces=faces, fingerprints=fingerprints,
+                      unique_fingers=unique_fingerprints, json_out=json_out)
+
+
 register_bench(bench_app)
 register_simulator(app)
 if importlib.util.find_spec("gateway.upstream.cli") is not None:

@@ -109,7 +109,8 @@ def install_handlers(app: FastAPI) -> None:
         field = getattr(exc, "field", None)
         status = 413 if exc.reason == "image_too_large" else 422
         return problem(
-            status, "Unusable capture" if status == 422 else "Image too large", exc.message, slug=f"capture/{exc.reason}",
+            status, "Unusable capture" if status == 422 else "Image too large", exc.message,
+            slug=f"capture/{exc.reason}",
             instance=request.url.path, field=field, reason=exc.reason, quality=exc.quality,
             fix="capture again: " + exc.message,
         )

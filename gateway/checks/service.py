@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session
 
 from device_adapters.capture import Capture, DocumentData
@@ -111,7 +112,9 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
         try:
             probe = FingerprintTemplate.from_iso(template.iso_19794_2)
         except MatcherError as exc:
-            probes.quality[key] = {"status": "unusable", "reason": "bad_template", "detail": str(exc)}
+            probes.quality[key] = {
+                "status": "unusable", "reason": "bad_template", "detail": str(exc)
+            }
             continue
         probe.position = template.position
         if len(probe.minutiae) < params.FINGER_MIN_MINUTIAE:
@@ -129,7 +132,11 @@ def search(runtime: Runtime, probes: Probes) -> tuple[str, list[dict[str, Any]]]
     cache = runtime.cache
     # subject -> capture key -> (score, evidence)
     evidence: dict[str, dict[str, tuple[float, float]]] = {}
-    face_results = cache.faces.search_batch([f.embedding for f in probes.faces], SEARCH_K) if probes.faces else []
+    face_results = (
+        cache.faces.search_batch(np.stack([f.embedding for f in probes.faces]), SEARCH_K)
+        if probes.faces
+        else []
+    )
     for matches in face_results:
         for m in matches:
             ev = calibration.FACE.evidence(m.score)

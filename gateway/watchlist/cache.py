@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -84,9 +85,27 @@ class WatchlistCache:
             for subject in subjects.values():
                 if visible_to(subject, self.country):
                     self.subjects[subject.id] = _card(subject)
+            face_ids: list[str] = []
+            face_subjects: list[str] = []
+            face_rows: list[bytes] = []
             for tpl in session.exec(select(BiometricTemplate)):
-                if tpl.subject_id in self.subjects:
+                if tpl.subject_id not in self.subjects:
+                    continue
+                if tpl.modality == "face" and len(tpl.data) == 4 * 128:
+                    # Faces go in one vectorised bulk add (a million rows in seconds).
+                    face_ids.append(tpl.id)
+                    face_subjects.append(tpl.subject_id)
+                    face_rows.append(tpl.data)
+                else:
                     self._add_template(tpl)
+            if face_rows:
+                matrix = np.frombuffer(b"".join(face_rows), dtype="<f4").reshape(-1, 128)
+                usable = np.isfinite(matrix).all(axis=1) & (np.linalg.norm(matrix, axis=1) > 1e-6)
+                keep = np.flatnonzero(usable)
+                if len(keep) < len(face_rows):
+                    log.error("skipping %d unreadable face templates", len(face_rows) - len(keep))
+                self.faces.add_many([face_ids[i] for i in keep], [face_subjects[i] for i in keep],
+                                    matrix[keep])
             self.version = int(version)
             self.loaded = True
             log.info("watchlist cache loaded: version %s, %s", self.version, self.counts())
