@@ -3,12 +3,16 @@
 Recipe: decode -> detect faces with HOG on a downscaled copy (upsample once if none) ->
 choose the largest face, refuse when another face is nearly as large -> 5-point landmarks on the
 full-resolution image -> measure the inter-eye distance -> 128-d ResNet embedding -> L2-normalise.
-Thread-safe: the dlib models are only read.
+Thread-safe: each call borrows one of FACE_MODEL_SETS copies of the dlib models (a copy is
+never used by two threads at once).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import cv2
 import dlib
@@ -19,63 +23,78 @@ from matchers.errors import UnusableCapture
 from matchers.images import decode_image
 from matchers.templates import FaceTemplate
 
-_models_lock = threading.Lock()
-_models: dict[str, object] = {}
+
+class _ModelSet:
+    """One copy of the dlib models. dlib's networks keep per-call scratch state: two threads
+    using one copy at once corrupt the heap (seen as segfaults under concurrent checks), so
+    each copy is used by one thread at a time."""
+
+    def __init__(self) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import face_recognition_models as frm
+        self._frm = frm
+        self.detector = dlib.get_frontal_face_detector()
+        self.pose5 = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+        self.encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        self._cnn: dlib.cnn_face_detection_model_v1 | None = None
+
+    @property
+    def cnn(self) -> dlib.cnn_face_detection_model_v1:
+        if self._cnn is None:
+            location = self._frm.cnn_face_detector_model_location()
+            self._cnn = dlib.cnn_face_detection_model_v1(location)
+        return self._cnn
 
 
-def _load_models() -> dict[str, object]:
-    with _models_lock:
-        if not _models:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import face_recognition_models as frm
-            _models["detector"] = dlib.get_frontal_face_detector()
-            _models["pose5"] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
-            _models["encoder"] = dlib.face_recognition_model_v1(
-                frm.face_recognition_model_location()
-            )
-        return _models
+_pool: queue.LifoQueue[_ModelSet] = queue.LifoQueue()
+_pool_lock = threading.Lock()
+_pool_created = 0
 
 
-def _cnn_detector() -> dlib.cnn_face_detection_model_v1:
-    with _models_lock:
-        if "cnn" not in _models:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import face_recognition_models as frm
-            _models["cnn"] = dlib.cnn_face_detection_model_v1(
-                frm.cnn_face_detector_model_location()
-            )
-        return _models["cnn"]
+@contextmanager
+def _models() -> Iterator[_ModelSet]:
+    """Borrow a model set; at most FACE_MODEL_SETS exist, so callers beyond that wait."""
+    global _pool_created
+    with _pool_lock:
+        if _pool.empty() and _pool_created < params.FACE_MODEL_SETS:
+            _pool_created += 1
+            _pool.put(_ModelSet())
+    models = _pool.get()
+    try:
+        yield models
+    finally:
+        _pool.put(models)
 
 
 def warm_up() -> None:
-    """Load the dlib models now (about 0.5 s) rather than on the first request."""
-    _load_models()
+    """Load one dlib model set now (about 0.5 s) rather than on the first request."""
+    with _models():
+        pass
 
 
-def detect(rgb: np.ndarray) -> list[dlib.rectangle]:
+def detect(rgb: np.ndarray, models: _ModelSet | None = None) -> list[dlib.rectangle]:
     """Face boxes in full-image coordinates, largest first."""
-    models = _load_models()
+    if models is None:
+        with _models() as borrowed:
+            return detect(rgb, borrowed)
     h, w = rgb.shape[:2]
     scale = min(1.0, params.FACE_DETECT_MAX_SIDE / max(h, w))
     small = rgb if scale == 1.0 else cv2.resize(
         rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
     )
-    boxes = list(models["detector"](small, 0))
+    boxes = list(models.detector(small, 0))
     if not boxes:
         for upsample in range(1, params.FACE_DETECT_UPSAMPLE_FALLBACK + 1):
-            boxes = list(models["detector"](small, upsample))
+            boxes = list(models.detector(small, upsample))
             if boxes:
                 break
     if not boxes and params.FACE_CNN_FALLBACK:
         # Hard cases (profile-ish, dark, occluded): dlib's CNN (MMOD) detector finds faces HOG
         # misses, at ~0.3 s on the downscaled copy; only paid when HOG found nothing.
-        boxes = [d.rect for d in _cnn_detector()(small, 1)]
+        boxes = [d.rect for d in models.cnn(small, 1)]
     rects = [
         dlib.rectangle(
             round(b.left() / scale), round(b.top() / scale), round(b.right() / scale),
@@ -103,15 +122,19 @@ def extract(
             raise UnusableCapture("unreadable_image", "no face image given")
         rgb = decode_image(image, mode="RGB")
     rgb = np.ascontiguousarray(rgb)
-    boxes = detect(rgb)
+    with _models() as models:
+        return _embed(rgb, models, refuse_ambiguous)
+
+
+def _embed(rgb: np.ndarray, models: _ModelSet, refuse_ambiguous: bool) -> FaceTemplate:
+    boxes = detect(rgb, models)
     if not boxes:
         raise UnusableCapture(
             "no_face", "no face was found in the photo; take it again facing the camera",
             {"faces": 0, "width": rgb.shape[1], "height": rgb.shape[0]},
         )
     main = _subject_face(boxes, rgb.shape[1], rgb.shape[0], refuse_ambiguous)
-    models = _load_models()
-    shape = models["pose5"](rgb, main)
+    shape = models.pose5(rgb, main)
     # 5-point model: points 0-1 one eye's corners, 2-3 the other's, 4 under the nose.
     pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float64)
     inter_eye = float(np.linalg.norm(pts[0:2].mean(axis=0) - pts[2:4].mean(axis=0)))
@@ -128,7 +151,7 @@ def extract(
             f"{params.FACE_MIN_INTER_EYE_PX:.0f} needed; move closer",
             quality,
         )
-    descriptor = models["encoder"].compute_face_descriptor(rgb, shape, params.FACE_NUM_JITTERS)
+    descriptor = models.encoder.compute_face_descriptor(rgb, shape, params.FACE_NUM_JITTERS)
     return FaceTemplate(embedding=np.array(descriptor, dtype=np.float32), quality=quality)
 
 

@@ -24,6 +24,8 @@ FACE_OFF_CENTRE_MIN = 0.25
 # dlib's jitter count for the embedding (1 = no jitter; more is slower and slightly better).
 FACE_NUM_JITTERS = 1
 FACE_EMBEDDING_DIM = 128
+# Copies of the dlib models (~30 MB each) used in parallel; one per core is enough.
+FACE_MODEL_SETS = 2
 
 # --- Face 1:N index (matchers/face_index.py) -------------------------------------------------
 # Prefix of rows whose k-th best score bounds the final top-k threshold from below (and the
