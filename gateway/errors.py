@@ -125,7 +125,8 @@ def install_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                # loc[0] says where (body, query, path, header); the rest names the field
+                "field": ".".join(str(p) for p in err.get("loc", ())[1:] or err.get("loc", ())),
                 "message": err.get("msg", ""),
             }
             for err in exc.errors()

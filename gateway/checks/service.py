@@ -208,10 +208,29 @@ def _document_view(document: DocumentData) -> dict[str, Any]:
     }
 
 
+# Text a device may send, and the most each may hold (the stored columns' sizes).
+TEXT_LIMITS = {"purpose": 60, "device_id": 100, "operator_id": 100}
+
+
+def _check_text_lengths(capture: Capture, device_id: str | None) -> None:
+    values = {
+        "purpose": capture.purpose,
+        "device_id": device_id or capture.device.serial,
+        "operator_id": capture.device.operator_id,
+    }
+    for field, value in values.items():
+        if value is not None and len(value) > TEXT_LIMITS[field]:
+            raise Invalid(
+                f"{field} is {len(value)} characters long; at most {TEXT_LIMITS[field]} are kept",
+                field=field, fix=f"send a {field} of at most {TEXT_LIMITS[field]} characters",
+            )
+
+
 def run_check(runtime: Runtime, session: Session, *, principal: Principal, capture: Capture,
               device_id: str | None = None) -> Check:
     """Run one check end to end and store it; returns the stored check."""
     started = time.perf_counter()
+    _check_text_lengths(capture, device_id)
     if not capture.has_biometrics:
         raise Invalid(
             "a check needs at least one biometric", field="face",

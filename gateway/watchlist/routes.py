@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.deps import AdminDep, RuntimeDep, SessionDep
@@ -55,7 +55,9 @@ def update_subject(
 
 @router.delete("/{subject_id}", status_code=204, summary="Delete a subject (reason required)")
 def delete_subject(
-    subject_id: str, reason: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+    subject_id: str,
+    reason: Annotated[str, Query(min_length=1, max_length=2000, description="why it goes")],
+    runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
 ) -> None:
     service.delete_subject(
         session, subject_id=subject_id, reason=reason, actor=actor,

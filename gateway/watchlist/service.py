@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -32,8 +33,22 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+# Any constant: the key of the PostgreSQL advisory lock that orders watchlist writes.
+WATCHLIST_WRITE_LOCK = 0x46435754  # "FCWT"
+
+
 def bump(session: Session, subject_id: str, op: str = "upsert") -> None:
-    """Log a change (the new row's version is the watchlist version after it)."""
+    """Log a change (the new row's version is the watchlist version after it).
+
+    Readers replay changes by version (``version > V``), so versions must become visible in
+    commit order. SQLite serialises writers already; on PostgreSQL a sequence hands numbers out
+    at insert time, so a slow transaction could commit version 1 after version 2 was read and be
+    skipped for good. A transaction-scoped advisory lock makes watchlist writers take turns
+    from their first change to their commit (watchlist writes are rare; checks never take it).
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WATCHLIST_WRITE_LOCK})
     session.add(WatchlistChange(subject_id=subject_id, op=op))
     if op == "upsert":
         _record_scope(session, subject_id)

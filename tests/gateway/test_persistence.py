@@ -156,3 +156,35 @@ def test_saved_cache_restarts_with_replay_of_newer_changes(tmp_path: Path) -> No
     with Session(eng) as s:
         assert not other.load_saved(s, tmp_path / "index", database_key=key)
         assert not WatchlistCache("MU").load_saved(s, tmp_path / "index", database_key="x")
+
+
+def test_postgres_watchlist_versions_follow_commit_order(pg_url: str) -> None:
+    """A slow writer must not commit a lower version after a reader moved past it."""
+    import threading
+
+    eng = db.make_engine(pg_url)
+    db.create_all(eng)
+    slow = Session(eng, expire_on_commit=False)
+    service.create_subject(slow, data=SubjectCreate(name="Slow writer", category="red"),
+                           actor=None, country="MU")  # holds the write turn, not committed
+    done = threading.Event()
+
+    def fast_writer() -> None:
+        with Session(eng, expire_on_commit=False) as s:
+            service.create_subject(s, data=SubjectCreate(name="Fast writer", category="red"),
+                                   actor=None, country="MU")
+            s.commit()
+        done.set()
+
+    thread = threading.Thread(target=fast_writer)
+    thread.start()
+    assert not done.wait(1.0), "the second writer should wait for the first to commit"
+    slow.commit()
+    slow.close()
+    thread.join(10)
+    assert done.is_set()
+    cache = WatchlistCache("MU")
+    with Session(eng) as s:
+        cache.load(s)
+    assert sorted(c.name for c in cache.subjects.values()) == ["Fast writer", "Slow writer"]
+    eng.dispose()
