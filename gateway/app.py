@@ -27,6 +27,7 @@ from gateway import db
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
 from gateway.checks.routes import router as checks_router
+from gateway.deployment.service import bind_country
 from gateway.errors import install_handlers, problem
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         engine = db.make_engine(settings.effective_database_url)
         db.create_all(engine)
         with Session(engine) as session:
+            bind_country(session, settings.country)
             generated = ensure_admin_token(session, settings.admin_token)
             session.commit()
         if generated:

@@ -42,10 +42,33 @@ def serve(
 
     _logging(log_level.upper())
     settings = get_settings()
+    _preflight(settings)
     log = logging.getLogger("fieldcheck")
     log.info("data directory %s; API docs at http://%s:%s/docs", settings.data_dir.resolve(),
              host, port)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+
+
+def _preflight(settings) -> None:  # type: ignore[no-untyped-def]
+    """Refuse to start with a clear message (not a stack trace) when the database is unusable."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session
+
+    from gateway import db
+    from gateway.deployment.service import CountryMismatch, bind_country
+
+    try:
+        engine = db.make_engine(settings.effective_database_url)
+        db.create_all(engine)
+        with Session(engine) as session:
+            bind_country(session, settings.country)
+        engine.dispose()
+    except CountryMismatch as exc:
+        console.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except OperationalError as exc:
+        console.print(f"[red]cannot start:[/red] the database is unreachable: {exc.orig}")
+        raise typer.Exit(2) from None
 
 
 @token_app.command("create")

@@ -218,11 +218,11 @@ def _check_text_lengths(capture: Capture, device_id: str | None) -> None:
         "device_id": device_id or capture.device.serial,
         "operator_id": capture.device.operator_id,
     }
-    for field, value in values.items():
-        if value is not None and len(value) > TEXT_LIMITS[field]:
+    for name, value in values.items():
+        if value is not None and len(value) > TEXT_LIMITS[name]:
             raise Invalid(
-                f"{field} is {len(value)} characters long; at most {TEXT_LIMITS[field]} are kept",
-                field=field, fix=f"send a {field} of at most {TEXT_LIMITS[field]} characters",
+                f"{name} is {len(value)} characters long; at most {TEXT_LIMITS[name]} are kept",
+                field=name, fix=f"send a {name} of at most {TEXT_LIMITS[name]} characters",
             )
 
 

@@ -188,3 +188,28 @@ def test_postgres_watchlist_versions_follow_commit_order(pg_url: str) -> None:
         cache.load(s)
     assert sorted(c.name for c in cache.subjects.values()) == ["Fast writer", "Slow writer"]
     eng.dispose()
+
+
+def test_a_database_serves_one_country(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.deployment.service import CountryMismatch, bind_country
+    from gateway.settings import get_settings
+
+    eng = db.make_engine(f"sqlite:///{tmp_path / 'fieldcheck.db'}")
+    db.create_all(eng)
+    with Session(eng) as s:
+        bind_country(s, "MU")
+        bind_country(s, "MU")  # the same country again is fine
+        with pytest.raises(CountryMismatch, match="belongs to the MU gateway network"):
+            bind_country(s, "KE")
+    eng.dispose()
+    env = {"FIELDCHECK_DATA_DIR": str(tmp_path), "FIELDCHECK_COUNTRY": "KE"}
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["serve", "--port", "1"], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "belongs to the MU gateway network" in result.output
