@@ -130,26 +130,33 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
 def search(runtime: Runtime, probes: Probes) -> tuple[str, list[dict[str, Any]]]:
     """Search the cache and fuse; returns (decision, candidates best first)."""
     cache = runtime.cache
-    # subject -> capture key -> (score, evidence)
-    evidence: dict[str, dict[str, tuple[float, float]]] = {}
-    face_results = (
-        cache.faces.search_batch(np.stack([f.embedding for f in probes.faces]), SEARCH_K)
+    pool = runtime.extractor_pool
+    # The face batch and each finger search run in parallel on the two cores.
+    face_job = (
+        pool.submit(cache.faces.search_batch, np.stack([f.embedding for f in probes.faces]),
+                    SEARCH_K)
         if probes.faces
-        else []
+        else None
     )
-    for matches in face_results:
+    finger_jobs = [(probe, pool.submit(cache.fingers.search, probe, SEARCH_K))
+                   for probe in probes.fingers]
+    # subject -> [(capture key, gallery key, raw score, evidence)]
+    pairs: dict[str, list[tuple[str, str, float, float]]] = {}
+    for matches in face_job.result() if face_job else []:
         for m in matches:
-            ev = calibration.FACE.evidence(m.score)
-            prev = evidence.setdefault(m.subject_id, {}).get("face")
-            if prev is None or ev > prev[1]:
-                evidence[m.subject_id]["face"] = (m.score, ev)
-    for i, probe in enumerate(probes.fingers):
+            # Several photos of one face are one piece of evidence: key them all "face".
+            pairs.setdefault(m.subject_id, []).append(
+                ("face", "face", m.score, calibration.FACE.evidence(m.score))
+            )
+    for i, (probe, job) in enumerate(finger_jobs):
         key = f"finger_{probe.position}" if probe.position else f"finger_0_{i + 1}"
-        for m in cache.fingers.search(probe, SEARCH_K):
-            ev = calibration.FINGER.evidence(m.score)
-            prev = evidence.setdefault(m.subject_id, {}).get(key)
-            if prev is None or ev > prev[1]:
-                evidence[m.subject_id][key] = (m.score, ev)
+        for m in job.result():
+            # A gallery finger is one piece of evidence however many impressions it has.
+            gallery_key = f"finger_{m.position}" if m.position else m.template_id
+            pairs.setdefault(m.subject_id, []).append(
+                (key, gallery_key, m.score, calibration.FINGER.evidence(m.score))
+            )
+    evidence = {subject: _independent(found) for subject, found in pairs.items()}
     gallery = max(1, len(cache.subjects))
     now = datetime.now(UTC)
     candidates = []
@@ -177,6 +184,26 @@ def search(runtime: Runtime, probes: Probes) -> tuple[str, list[dict[str, Any]]]
     candidates.sort(key=lambda c: (-DECISION_RANK[c["decision"]], -c["fused_score"]))
     decision = candidates[0]["decision"] if candidates else "no_hit"
     return decision, candidates[:CANDIDATES_SHOWN]
+
+
+def _independent(
+    found: list[tuple[str, str, float, float]],
+) -> dict[str, tuple[float, float]]:
+    """Keep evidence that is independent: each capture and each gallery finger used once.
+
+    Greedy, strongest first. Without it the same print sent as finger_0 and finger_2 (or one
+    probe matching two impressions of the same enrolled finger) would count twice.
+    """
+    used_captures: set[str] = set()
+    used_gallery: set[str] = set()
+    kept: dict[str, tuple[float, float]] = {}
+    for capture_key, gallery_key, score, ev in sorted(found, key=lambda f: -f[3]):
+        if capture_key in used_captures or gallery_key in used_gallery:
+            continue
+        used_captures.add(capture_key)
+        used_gallery.add(gallery_key)
+        kept[capture_key] = (score, ev)
+    return kept
 
 
 def _message(decision: str, candidates: list[dict[str, Any]], document: dict | None) -> str:
