@@ -13,6 +13,7 @@ leak the watchlist.
 from __future__ import annotations
 
 import base64
+import logging
 import time
 import uuid
 from concurrent.futures import Future
@@ -43,6 +44,7 @@ from matchers import fingerprint as finger_matcher
 from matchers.errors import MatcherError, UnusableCapture
 from matchers.templates import FaceTemplate, FingerprintTemplate
 
+log = logging.getLogger(__name__)
 CANDIDATES_SHOWN = 5
 SEARCH_K = 10
 MALFORMED_REASONS = {"unreadable_image", "image_too_large"}
@@ -94,6 +96,13 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
                 raise
             probes.quality[key] = {"status": "unusable", "reason": exc.reason,
                                    "detail": exc.message, **exc.quality}
+            continue
+        except Exception:
+            # A matcher bug on one capture must not cost the officer the whole answer: the
+            # other captures are still searched, this one is reported.
+            log.exception("extraction failed on %s", key)
+            probes.quality[key] = {"status": "unusable", "reason": "extraction_failed",
+                                   "detail": "this capture could not be processed; capture again"}
             continue
         if kind == "face":
             probes.faces.append(template)

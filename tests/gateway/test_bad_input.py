@@ -204,3 +204,21 @@ def test_corrupt_wsq_finger_never_takes_the_gateway_down(gateway: LiveGateway,
         assert c.get("/healthz").status_code == 200
         r = c.post("/v1/checks", files={"face": ("f.wsq", good)})
     _assert_problem(r, 422, "face")
+
+
+def test_a_matcher_failure_on_one_capture_keeps_the_others(gateway: LiveGateway,
+                                                           device_token: str,
+                                                           monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from gateway.checks import service
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("simulated matcher bug")
+
+    monkeypatch.setattr(service.face_matcher, "extract", broken)
+    finger = cv2.imencode(".png", np.full((300, 300), 200, np.uint8))[1].tobytes()
+    with gateway.client(device_token) as c:
+        r = c.post("/v1/checks", files={"face": ("f.jpg", _jpeg()), "finger_2": ("p.png", finger)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["quality"]["face"]["reason"] == "extraction_failed"
+    assert "finger_2" in body["quality"]
