@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from device_adapters.errors import AdapterError
 from gateway.auth.service import Principal
 from gateway.errors import DomainError, Invalid
 from gateway.watchlist import service
@@ -325,6 +326,15 @@ def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[
         except (MatcherError, ValueError) as exc:
             out.append(("refused", name, f"unreadable: {exc}"))
             continue
+        except AdapterError as exc:  # e.g. MalformedPayload from a corrupt WSQ
+            out.append(("refused", name, f"unreadable: {exc.message}"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the import
+            # Decoders (OpenCV, NBIS, dlib) raise their own types on odd input: refuse the
+            # image, keep the stack in the log, and go on with the record's other images.
+            log.exception("extracting %s (%s) failed", name, modality)
+            out.append(("refused", name, f"unreadable: {type(exc).__name__}: {exc}"))
+            continue
         out.append(("ok", name, (template, quality)))
     return out
 
@@ -347,6 +357,11 @@ def _load_images(
             continue
         except ValueError as exc:
             refused.append({"file": image.name, "reason": f"unreadable: {exc}"})
+            continue
+        except Exception as exc:  # noqa: BLE001 - e.g. zipfile.BadZipFile (bad CRC) for a member
+            log.exception("reading %s failed", image.name)
+            reason = f"unreadable: {type(exc).__name__}: {exc}"
+            refused.append({"file": image.name, "reason": reason})
             continue
         jobs.append((image.name, image.modality, data, image.position, image.ppi))
     return jobs, refused
@@ -427,6 +442,10 @@ def _commit_record(
         ):
             return {**result, "status": "skipped", "reason": "already in the watchlist"}
         return {**result, "status": "rejected", "reason": reason}
+    except Exception as exc:  # noqa: BLE001 - a database error on one record is that record's
+        session.rollback()
+        log.exception("importing row %s (%s) failed", row.row, row.external_ref)
+        return {**result, "status": "rejected", "reason": f"{type(exc).__name__}: {exc}"[:500]}
     faces = sum(1 for i, _, _ in extracted.templates if i.modality == "face")
     return {
         **result,
@@ -492,10 +511,21 @@ def run_import(
                     "reason": "already in the watchlist",
                 }
             else:
-                extracted = _collect(row, refused, future.result())
-                result = _commit_record(session, extracted, actor=actor, country=country)
-                if on_result is not None and result["status"] == "imported":
-                    on_result(result)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker process that died
+                    log.exception("extraction of row %s (%s) failed", row.row, row.external_ref)
+                    result = {
+                        "row": row.row,
+                        "external_ref": row.external_ref,
+                        "status": "rejected",
+                        "reason": f"extraction failed: {type(exc).__name__}: {exc}"[:500],
+                    }
+                else:
+                    extracted = _collect(row, refused, outcome)
+                    result = _commit_record(session, extracted, actor=actor, country=country)
+                    if on_result is not None and result["status"] == "imported":
+                        on_result(result)
             fill()
             yield result
     finally:
