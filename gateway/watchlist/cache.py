@@ -200,18 +200,30 @@ class WatchlistCache:
         return True
 
     def _reload_subject(self, session: Session, subject_id: str) -> None:
-        self.faces.remove_subject(subject_id)
-        self.fingers.remove_subject(subject_id)
-        self.subjects.pop(subject_id, None)
+        """Bring one subject up to date without a moment where a search could miss it.
+
+        The database is read first; then new templates are added before removed ones go.
+        Templates never change under one id (they are only added and deleted), so templates
+        that stay are left in place.
+        """
         subject = session.get(Subject, subject_id)
         if subject is None or not visible_to(subject, self.country):
+            self.faces.remove_subject(subject_id)
+            self.fingers.remove_subject(subject_id)
+            self.subjects.pop(subject_id, None)
             return
+        query = select(BiometricTemplate).where(BiometricTemplate.subject_id == subject_id)
+        templates = list(session.exec(query))
         self.subjects[subject_id] = _card(subject)
-        templates = session.exec(
-            select(BiometricTemplate).where(BiometricTemplate.subject_id == subject_id)
+        current = set(_template_ids(self.faces, subject_id)) | set(
+            _template_ids(self.fingers, subject_id)
         )
         for tpl in templates:
-            self._add_template(tpl)
+            if tpl.id not in current:
+                self._add_template(tpl)
+        wanted = {tpl.id for tpl in templates}
+        for template_id in current - wanted:
+            self.faces.remove(template_id) or self.fingers.remove(template_id)
 
     def _add_template(self, tpl: BiometricTemplate) -> None:
         try:
@@ -223,6 +235,11 @@ class WatchlistCache:
                 self.fingers.add(tpl.id, tpl.subject_id, template)
         except Exception:  # a corrupt row must not stop the gateway from starting
             log.exception("skipping unreadable template %s of subject %s", tpl.id, tpl.subject_id)
+
+
+def _template_ids(index: FaceIndex | FingerprintIndex, subject_id: str) -> list[str]:
+    # Both indexes keep their row bookkeeping in a GrowableIds (matchers.index_common).
+    return index._ids.templates_of(subject_id)  # noqa: SLF001
 
 
 def _card(subject: Subject) -> SubjectCard:
