@@ -78,7 +78,8 @@ def _apply(session: Session, change: dict[str, Any]) -> None:
     version = int(change.get("version", 0))
     if change.get("kind") == "document":
         number = normalise_number(data.get("document_number"))
-        state = (data.get("issuing_state") or "").upper()
+        # Same normal form as the lookup: "D<<" (Germany) is stored and searched as "D".
+        state = (data.get("issuing_state") or "").upper().replace("<", "")
         if not number:
             return
         if change.get("op") == "delete":

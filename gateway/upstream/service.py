@@ -139,7 +139,14 @@ class UpstreamService:
     # -- called by the check route --------------------------------------------------------------
 
     def forwards(self, check: Check, capture: Capture) -> bool:
-        """The forwarding policy: all, hits only (hit or possible), or by purpose."""
+        """The forwarding policy: all, hits only (hit or possible), or by purpose.
+
+        A check with nothing central can search (every capture refused, no document) is never
+        forwarded: central would only answer "nothing to search".
+        """
+        templates = (check.response or {}).get("probe_templates") or {}
+        if not (templates.get("faces") or templates.get("fingers") or capture.document):
+            return False
         policy = self.upstream.policy
         if policy == "all":
             return True

@@ -280,3 +280,25 @@ def test_breaker_opens_half_opens_and_closes() -> None:
     assert breaker.allow()
     breaker.record_success()
     assert breaker.state == "closed" and breaker.allow()
+
+
+def test_check_with_nothing_to_search_is_not_forwarded(env: Env) -> None:
+    with Session(env.engine) as session:
+        check = Check(id="chk_empty", token_id="tok_dev", local_decision="recapture",
+                      decision="recapture",
+                      response={"probe_templates": {"faces": [], "fingers": []}})
+        session.add(check)
+        env.service.on_check(session, check, Capture())
+        session.commit()
+    assert env.get("chk_empty").upstream_status == "not_forwarded"
+
+
+def test_feed_state_with_filler_matches_mrz_state(env: Env) -> None:
+    env.central.feed = [{"version": 1, "kind": "document", "op": "upsert",
+                         "data": {"document_number": "C01X00T47", "issuing_state": "D<<",
+                                  "status": "stolen"}}]
+    sync_feed(env.engine, env.central, page=10)
+    with Session(env.engine) as session:
+        found = check_document_locally(session, DocumentData(
+            mrz_lines=[], document_number="C01X00T47", issuing_state="D<<"))
+    assert found is not None and found["hit"] is True
