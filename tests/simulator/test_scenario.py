@@ -69,12 +69,21 @@ def test_invalid_toml_is_a_scenario_error(tmp_path: Path) -> None:
 def test_example_scenarios_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIELDCHECK_ADMIN_TOKEN", "x")
     root = Path(__file__).resolve().parents[2] / "scenarios"
-    for path in sorted(root.glob("*.toml")):
+    paths = sorted(root.glob("*.toml"))
+    assert len(paths) >= 2
+    loaded = 0
+    for path in paths:
         try:
-            load_scenario(path)
+            scenario = load_scenario(path)
         except ScenarioError as exc:
             if exc.key != "population.faces":  # the shared face folder may be absent
                 raise
+            continue
+        loaded += 1
+        assert scenario.duration_s > 0 and sum(scenario.devices.values()) > 0
+        assert set(scenario.devices) <= {"multipart", "ansi-nist", "mosip-sbi", "seek-avenger"}
+        assert all(0 <= f.start_s < f.end_s <= scenario.duration_s for f in scenario.faults)
+    assert loaded >= 1
 
 
 def _cli():  # type: ignore[no-untyped-def]
