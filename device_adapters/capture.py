@@ -79,6 +79,16 @@ class DocumentData:
     valid: bool = True
     errors: list[str] = field(default_factory=list)  # e.g. ["document_number check digit"]
 
+    def as_dict(self) -> dict[str, object]:
+        """The document as a check answer shows it (no raw MRZ lines)."""
+        return {
+            "valid": self.valid, "errors": list(self.errors),
+            "document_type": self.document_type, "issuing_state": self.issuing_state,
+            "document_number": self.document_number, "nationality": self.nationality,
+            "surname": self.surname, "given_names": self.given_names,
+            "birth_date": self.birth_date, "sex": self.sex, "expiry_date": self.expiry_date,
+        }
+
 
 @dataclass
 class DeviceInfo:

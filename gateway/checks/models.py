@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 
 from gateway.auth.models import utcnow
 
+# How serious a decision is: a merge (central's result, a stolen document) only ever raises it.
+DECISION_RANK = {"no_hit": 0, "recapture": 0, "possible": 1, "hit": 2}
+
 
 class Check(SQLModel, table=True):
     __tablename__ = "check_record"

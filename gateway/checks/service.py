@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from device_adapters.capture import Capture, DocumentData
+from device_adapters.capture import Capture
 from gateway.audit.service import record
 from gateway.auth.models import Role
 from gateway.auth.service import Principal
-from gateway.checks.models import Check
+from gateway.checks.models import DECISION_RANK, Check
 from gateway.errors import Invalid, NotFound
 from gateway.runtime import Runtime
 from gateway.watchlist.categories import (
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 CANDIDATES_SHOWN = 5
 SEARCH_K = 10
 MALFORMED_REASONS = {"unreadable_image", "image_too_large"}
-DECISION_RANK = {"no_hit": 0, "recapture": 0, "possible": 1, "hit": 2}
 
 
 @dataclass
@@ -228,22 +227,6 @@ def _message(decision: str, candidates: list[dict[str, Any]], document: dict | N
     return NO_HIT_MESSAGE
 
 
-def _document_view(document: DocumentData) -> dict[str, Any]:
-    return {
-        "valid": document.valid,
-        "errors": list(document.errors),
-        "document_type": document.document_type,
-        "issuing_state": document.issuing_state,
-        "document_number": document.document_number,
-        "nationality": document.nationality,
-        "surname": document.surname,
-        "given_names": document.given_names,
-        "birth_date": document.birth_date,
-        "sex": document.sex,
-        "expiry_date": document.expiry_date,
-    }
-
-
 # Text a device may send, and the most each may hold (the stored columns' sizes).
 TEXT_LIMITS = {"purpose": 60, "device_id": 100, "operator_id": 100}
 
@@ -280,7 +263,7 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
         decision, candidates = search(runtime, probes)
     document = None
     if capture.document is not None:
-        document = _document_view(capture.document)
+        document = capture.document.as_dict()
         if runtime.upstream is not None:
             doc_check = runtime.upstream.check_document(session, capture.document)
             if doc_check:

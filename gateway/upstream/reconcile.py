@@ -12,10 +12,9 @@ from typing import Any
 from sqlmodel import Session
 
 from gateway.audit.service import record
-from gateway.checks.models import Check
+from gateway.checks.models import DECISION_RANK, Check
 from gateway.upstream.queue import QueueItem
 
-RANK = {"no_hit": 0, "recapture": 0, "possible": 1, "hit": 2}
 CENTRAL_SHOWN = 5
 
 
@@ -57,7 +56,7 @@ def apply_result(session: Session | None, item: QueueItem, result: dict[str, Any
     }
     before = {"decision": check.decision, "review_status": check.review_status}
     central = str(result.get("decision"))
-    upgraded = RANK.get(central, 0) > RANK.get(check.decision, 0)
+    upgraded = DECISION_RANK.get(central, 0) > DECISION_RANK.get(check.decision, 0)
     response = dict(check.response or {})
     if candidates or (document and document.get("hit")):
         response["central"] = {

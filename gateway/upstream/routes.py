@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from gateway.auth.models import Role
 from gateway.auth.service import Principal
-from gateway.checks.models import Check
+from gateway.checks.service import get_check
 from gateway.deps import AdminDep, RuntimeDep, require_role
 from gateway.errors import NotFound
 from gateway.runtime import Runtime
@@ -26,7 +26,7 @@ StatusReaderDep = Annotated[
     Principal, Depends(require_role(Role.ncb_admin, Role.ncb_analyst, Role.auditor))
 ]
 CheckWatcherDep = Annotated[
-    Principal, Depends(require_role(Role.device, Role.ncb_admin, Role.ncb_analyst))
+    Principal, Depends(require_role(Role.device, Role.ncb_admin, Role.ncb_analyst, Role.auditor))
 ]
 TERMINAL = ("completed", "failed", "expired", "not_forwarded")
 POLL_S = 0.25  # server-side re-read interval: one primary-key read, cheap
@@ -41,11 +41,7 @@ def _service(runtime: Runtime) -> Any:
 
 def _upstream_view(runtime: Runtime, check_id: str, principal: Principal) -> dict[str, Any]:
     with Session(runtime.engine) as session:
-        check = session.get(Check, check_id)
-        # Devices see only their own checks; to them another device's check does not exist.
-        if check is None or (principal.role == Role.device
-                             and check.token_id != principal.token_id):
-            raise NotFound(f"no check with id {check_id!r}", field="check_id")
+        check = get_check(session, check_id=check_id, principal=principal)
         return {
             "check_id": check.id, "decision": check.decision,
             "local_decision": check.local_decision,

@@ -285,13 +285,10 @@ def dead_letter_view(item: QueueItem) -> dict[str, Any]:
 def _document(document: DocumentData | None) -> dict[str, Any] | None:
     if document is None:
         return None
-    return {
-        "document_type": document.document_type, "issuing_state": document.issuing_state,
-        "document_number": document.document_number, "nationality": document.nationality,
-        "surname": document.surname, "given_names": document.given_names,
-        "birth_date": document.birth_date, "sex": document.sex,
-        "expiry_date": document.expiry_date, "mrz_valid": document.valid,
-    }
+    view = document.as_dict()
+    view["mrz_valid"] = view.pop("valid")
+    view.pop("errors")
+    return view
 
 
 def _ansi_nist(check: Check, capture: Capture) -> str | None:
