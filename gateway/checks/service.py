@@ -218,12 +218,16 @@ def _message(decision: str, candidates: list[dict[str, Any]], document: dict | N
     if decision == "hit" and candidates:
         top = candidates[0]
         return f"HIT: {top['name']} ({top['category']}). {top['handling_instructions']}"
+    doc_check = (document or {}).get("check") or {}
+    if doc_check.get("hit"):
+        return "The travel document is reported stolen or lost: retain it and contact the NCB."
+    if decision == "possible" and not candidates and doc_check.get("notices"):
+        return ("The document holder's name and birth date match an international notice: "
+                "an NCB analyst will review it. Do not act on this alone.")
     if decision == "possible":
         return POSSIBLE_MESSAGE
     if decision == "recapture":
         return RECAPTURE_MESSAGE
-    if document and document.get("check", {}).get("hit"):
-        return "The travel document is reported stolen or lost: retain it and contact the NCB."
     return NO_HIT_MESSAGE
 
 
@@ -270,6 +274,10 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
                 document["check"] = doc_check
                 if doc_check.get("hit") and DECISION_RANK[decision] < DECISION_RANK["hit"]:
                     decision = "hit"
+                elif doc_check.get("notices") and DECISION_RANK[decision] < DECISION_RANK[
+                    "possible"
+                ]:
+                    decision = "possible"  # a name and birth date alone: for an analyst
     check_id = "chk_" + uuid.uuid4().hex[:20]
     response: dict[str, Any] = {
         "check_id": check_id,

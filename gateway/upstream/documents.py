@@ -41,7 +41,29 @@ def check_document_locally(session: Session, document: DocumentData) -> dict[str
     row = session.exec(query).first()
     status = row.status if row else "clear"
     return {"status": status, "hit": row is not None, "list_version": list_version(session),
-            "source": "local"}
+            "source": "local", "notices": match_notices(session, document)}
+
+
+def _name_key(value: str | None) -> str:
+    return " ".join("".join(ch if ch.isalpha() else " " for ch in (value or "").upper()).split())
+
+
+def match_notices(session: Session, document: DocumentData) -> list[dict[str, Any]]:
+    """International notices (cached from central's feed) whose surname and birth date match
+    the document holder's. A nominal match is not an identification: the gateway treats it as
+    a "possible" for an analyst, never as a hit."""
+    surname = _name_key(document.surname)
+    if not surname or not document.birth_date:
+        return []
+    rows = session.exec(
+        select(CachedNotice).where(CachedNotice.birth_date == document.birth_date)
+    )
+    return [
+        {"notice_id": n.notice_id, "category": n.category, "surname": n.surname,
+         "given_names": n.given_names, "birth_date": n.birth_date}
+        for n in rows
+        if _name_key(n.surname) == surname
+    ]
 
 
 def sync_feed(engine: Engine, client: CentralClient, *, page: int = 1000,

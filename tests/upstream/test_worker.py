@@ -192,7 +192,8 @@ def test_feed_keeps_the_local_document_list(env: Env) -> None:
             mrz_lines=[], document_number="M00000001", issuing_state="MDG"))
         gone = check_document_locally(session, DocumentData(
             mrz_lines=[], document_number="K1", issuing_state="KEN"))
-    assert hit == {"status": "stolen", "hit": True, "list_version": 4, "source": "local"}
+    assert hit == {"status": "stolen", "hit": True, "list_version": 4, "source": "local",
+                   "notices": []}
     assert gone is not None and gone["status"] == "clear"
 
 
@@ -302,3 +303,21 @@ def test_feed_state_with_filler_matches_mrz_state(env: Env) -> None:
         found = check_document_locally(session, DocumentData(
             mrz_lines=[], document_number="C01X00T47", issuing_state="D<<"))
     assert found is not None and found["hit"] is True
+
+
+def test_cached_notice_matches_the_document_holder_by_name_and_birth_date(env: Env) -> None:
+    env.central.feed = [{"version": 1, "kind": "notice", "op": "upsert",
+                         "data": {"notice_id": "2026/123", "surname": "ERIKSSON",
+                                  "given_names": "ANNA MARIA", "birth_date": "1974-08-12",
+                                  "category": "red"}}]
+    sync_feed(env.engine, env.central, page=10)
+    holder = DocumentData(mrz_lines=[], document_number="L898902C3", issuing_state="UTO",
+                          surname="Eriksson", birth_date="1974-08-12")
+    other_birth = DocumentData(mrz_lines=[], document_number="L898902C3", issuing_state="UTO",
+                               surname="ERIKSSON", birth_date="1975-01-01")
+    with Session(env.engine) as session:
+        found = check_document_locally(session, holder)
+        missed = check_document_locally(session, other_birth)
+    assert found is not None and [n["notice_id"] for n in found["notices"]] == ["2026/123"]
+    assert found["hit"] is False  # a name match alone is not a stolen-document hit
+    assert missed is not None and missed["notices"] == []
