@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -182,7 +182,7 @@ def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) 
 @router.get(
     "/v1/watchlist/changes",
     tags=["snapshots"],
-    summary="Changes after version `since`, for a target country (default: ours)",
+    summary="Signed page of the changes after version `since`, for a target country",
 )
 def changes(
     runtime: RuntimeDep,
@@ -192,10 +192,15 @@ def changes(
     country: str | None = None,
     limit: Annotated[int, Query(ge=1, le=deltas.MAX_PAGE)] = 1000,
 ) -> dict:
+    """`{"format", "signature", "payload"}`: the page (JSON text in `payload`) signed with
+    FIELDCHECK_SNAPSHOT_KEY, plus unsigned paging hints. POST it as-is to
+    `/v1/watchlist/changes:apply` on the target gateway. 409 when no key is set here."""
     target = _target(runtime, country)
+    snapshots.require_key(runtime.settings.snapshot_key)
     page = deltas.changes_since(
         session, since=since, target=target, source_country=runtime.settings.country, limit=limit
     )
+    signed = snapshots.sign_feed(page, key=runtime.settings.snapshot_key)
     record(
         session,
         actor=actor,
@@ -209,28 +214,32 @@ def changes(
         },
     )
     session.commit()
-    return page
+    return signed
 
 
 @router.post(
     "/v1/watchlist/changes:apply",
     tags=["snapshots"],
-    summary="Apply a page of another gateway's changes feed here",
+    summary="Apply a signed page of another gateway's changes feed here",
 )
 def apply_changes(
-    payload: dict[str, Any], runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+    body: snapshots.SignedFeed, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
 ) -> dict:
+    """Body: a `GET /v1/watchlist/changes` answer, unchanged. 409 without
+    FIELDCHECK_SNAPSHOT_KEY, 422 for a bad signature or a malformed page. Only subjects received
+    from the page's `source_gateway` are changed; others are listed under `rejected`."""
     country = runtime.settings.country
-    if payload.get("target_country") not in (None, country):
+    page = deltas.parse_page(snapshots.verify_feed(body, key=runtime.settings.snapshot_key))
+    if page.target_country != country:
         raise Invalid(
-            f"these changes were made for {payload.get('target_country')}, this "
-            f"gateway is {country}",
+            f"these changes were made for {page.target_country}, this gateway is {country}",
             field="target_country",
+            reason="foreign_target",
             fix=f"ask the source for ?country={country}",
         )
-    feed_id = f"feed-{payload.get('since', 0)}-{payload.get('to_version', 0)}"
+    feed_id = f"feed-{page.since}-{page.to_version}"
     summary = deltas.apply_changes(
-        session, payload=payload, actor=actor, country=country, kind="delta", snapshot_id=feed_id
+        session, payload=page, actor=actor, country=country, kind="delta", snapshot_id=feed_id
     )
     record(
         session,
@@ -238,8 +247,8 @@ def apply_changes(
         action="watchlist.changes.apply",
         target_type="watchlist",
         after={
-            "source_gateway": payload.get("source_gateway"),
-            "to_version": payload.get("to_version"),
+            "source_gateway": page.source_gateway,
+            "to_version": page.to_version,
             **summary.as_dict(),
         },
     )
@@ -293,7 +302,8 @@ async def import_snapshot(
     request: Request, runtime: RuntimeDep, session: SessionDep, actor: AdminDep, prune: bool = False
 ) -> dict:
     """Refuses a tampered, foreign, expired or out-of-order snapshot with 4xx. `prune=true`
-    with a full snapshot removes the subjects from other countries it no longer contains."""
+    with a full snapshot removes the subjects received from its source that it no longer holds
+    (never this gateway's own, nor other sources')."""
     blob = await request.body()
     if not blob:
         raise Invalid("the body is empty", field="body", fix="send the snapshot file as the body")

@@ -210,7 +210,7 @@ def export_cmd(
 def load_snapshot_cmd(
     path: Path = typer.Argument(..., help="a .fcsnap file from `watchlist export`"),
     prune: bool = typer.Option(
-        False, help="full snapshot: drop other countries' subjects it lacks"
+        False, help="full snapshot: drop the subjects of its source that it lacks"
     ),
 ) -> None:
     """Verify and load a signed snapshot into this gateway's watchlist."""

@@ -8,6 +8,9 @@ re-applying a page is harmless.
 Sharing: an upsert is sent only when the target (and this gateway) may see the subject now; a
 delete is sent only when the target could have seen it at some point (``SubjectScope``), so a
 gateway that was never allowed to see a record never even learns its id.
+
+Trust: pages travel signed (``snapshots.sign_feed``), and applying one only ever touches the
+subjects that came from the page's ``source_gateway`` (``replica.require_owner``).
 """
 
 from __future__ import annotations
@@ -15,15 +18,25 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import FlushError
 from sqlmodel import Session, col, select
 
 from gateway.auth.service import Principal
 from gateway.errors import Conflict, DomainError, Invalid
 from gateway.watchlist import replica, service
 from gateway.watchlist.cache import visible_to
-from gateway.watchlist.models import SnapshotLoad, Subject, WatchlistChange, WatchlistMeta
+from gateway.watchlist.models import (
+    SnapshotLoad,
+    Subject,
+    SubjectOrigin,
+    WatchlistChange,
+    WatchlistMeta,
+)
+from matchers.errors import MatcherError
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 5000
@@ -115,6 +128,63 @@ def full_state(session: Session, *, target: str, source_country: str) -> dict[st
     }
 
 
+class Change(BaseModel):
+    """One entry of a page: an upsert carries the subject's state, a delete its id."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    op: Literal["upsert", "delete"]
+    version: int = Field(0, ge=0)
+    # The subject's content is validated per record (``replica._clean_state``), so one bad
+    # record is rejected alone instead of refusing the whole page.
+    subject: dict[str, Any] | None = None
+    subject_id: str | None = Field(None, min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _has_target(self) -> Change:
+        if self.op == "upsert" and self.subject is None:
+            raise ValueError("an upsert needs the subject")
+        if self.op == "delete" and not self.subject_id:
+            raise ValueError("a delete needs the subject_id")
+        return self
+
+    @property
+    def target_id(self) -> str:
+        return self.subject_id or str((self.subject or {}).get("id") or "")
+
+
+class ChangesPage(BaseModel):
+    """A feed page or a snapshot body (a snapshot adds format, ids and dates: ignored here)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source_gateway: str = Field(min_length=1, max_length=60)
+    source_country: str | None = None
+    target_country: str | None = None
+    since: int = Field(0, ge=0)
+    to_version: int = Field(0, ge=0)
+    has_more: bool = False
+    changes: list[Change] = Field(default_factory=list)
+
+
+def parse_page(payload: Any) -> ChangesPage:
+    """Validate a page; a malformed one is a 422 naming the fields, never a 500."""
+    try:
+        return ChangesPage.model_validate(payload)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise Invalid(
+            "the changes are malformed: "
+            + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
+            field=errors[0]["field"] if errors else "body",
+            errors=errors[:50],
+            fix="send a page of GET /v1/watchlist/changes unchanged",
+        ) from None
+
+
 @dataclass
 class ApplySummary:
     created: int = 0
@@ -166,60 +236,82 @@ def check_sequence(
 def apply_changes(
     session: Session,
     *,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | ChangesPage,
     actor: Principal | None,
     country: str,
     kind: str,
     snapshot_id: str,
     prune: bool = False,
 ) -> ApplySummary:
-    """Apply a feed page or a snapshot body; commits each subject so one bad record stays alone."""
-    source = str(payload.get("source_gateway") or "")
-    if not source:
-        raise Invalid("the changes carry no source_gateway", field="source_gateway")
+    """Apply a feed page or a snapshot body; commits each subject so one bad record stays alone.
+
+    The payload must already be authenticated (signature checked by the caller). Only subjects
+    received from the page's ``source_gateway`` are updated, deleted or pruned.
+    """
+    page = payload if isinstance(payload, ChangesPage) else parse_page(payload)
+    source = page.source_gateway
     if source == gateway_source_id(session):
         raise Conflict(
             "these changes come from this watchlist itself",
             field="source_gateway",
             fix="load them into another gateway",
         )
-    since, to_version = int(payload.get("since") or 0), int(payload.get("to_version") or 0)
+    since, to_version = page.since, page.to_version
     check_sequence(session, source=source, since=since, to_version=to_version, kind=kind)
     summary = ApplySummary()
     detail = f"{kind} {snapshot_id} from {source} v{to_version}"
     seen: set[str] = set()
-    for change in payload.get("changes") or []:
-        op = change.get("op")
-        subject_id = str(change.get("subject_id") or (change.get("subject") or {}).get("id") or "")
+    for change in page.changes:
+        subject_id = change.target_id
         try:
-            if op == "upsert":
+            if change.op == "upsert":
+                assert change.subject is not None  # the model guarantees it
                 seen.add(subject_id)
                 outcome = replica.apply_upsert(
-                    session, state=change["subject"], actor=actor, country=country, detail=detail
+                    session,
+                    state=change.subject,
+                    actor=actor,
+                    country=country,
+                    detail=detail,
+                    source=source,
                 )
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
-            elif op == "delete":
-                if replica.apply_delete(session, subject_id=subject_id, actor=actor, detail=detail):
-                    summary.deleted += 1
-            else:
-                raise Invalid(f"unknown op {op!r}", field="op", fix="use upsert or delete")
+            elif replica.apply_delete(
+                session, subject_id=subject_id, actor=actor, detail=detail, source=source
+            ):
+                summary.deleted += 1
             session.commit()
-        except (DomainError, KeyError, TypeError, ValueError) as exc:
+        except (IntegrityError, FlushError):
+            # A uniqueness clash the checks could not see (a template id used by another
+            # subject here, an external_ref taken concurrently): this record only.
+            session.rollback()
+            reason = replica.explain_conflict(session, change.subject or {})
+            log.warning("%s: subject %s rejected: %s", detail, subject_id, reason)
+            summary.rejected.append({"subject_id": subject_id, "reason": reason})
+        except (DomainError, MatcherError, KeyError, TypeError, ValueError) as exc:
             session.rollback()
             reason = exc.detail if isinstance(exc, DomainError) else f"malformed: {exc!r}"
             summary.rejected.append({"subject_id": subject_id, "reason": reason})
     if prune and kind == "full":
-        # A full snapshot is the whole list the source shares with us: what it lacks is gone.
-        for subject in list(session.exec(select(Subject))):
-            if subject.id not in seen and subject.originating_country != country:
-                replica.apply_delete(
+        # A full snapshot is the whole list its source shares with us: what it lacks of *that
+        # source's* subjects is gone. Subjects from other sources and our own are not its to drop.
+        owned = session.exec(
+            select(SubjectOrigin.subject_id).where(SubjectOrigin.source_gateway == source)
+        )
+        for subject_id in [s for s in owned if s not in seen]:
+            try:
+                if replica.apply_delete(
                     session,
-                    subject_id=subject.id,
+                    subject_id=subject_id,
                     actor=actor,
                     detail=f"{detail}: not in the full snapshot (prune)",
-                )
-                summary.pruned += 1
-        session.commit()
+                    source=source,
+                ):
+                    summary.pruned += 1
+                session.commit()
+            except (DomainError, IntegrityError) as exc:
+                session.rollback()
+                summary.rejected.append({"subject_id": subject_id, "reason": str(exc)[:500]})
     session.add(
         SnapshotLoad(
             snapshot_id=snapshot_id,

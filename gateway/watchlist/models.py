@@ -69,6 +69,21 @@ class SubjectScope(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+class SubjectOrigin(SQLModel, table=True):
+    """The gateway a replicated subject came from (``source_gateway`` of the feed or snapshot).
+
+    No row: the subject was created here. Only the recorded source may update or delete a
+    replicated subject, and nothing received may touch a subject created here, so a feed or
+    snapshot from one gateway can never rewrite records owned by this gateway or by another.
+    """
+
+    __tablename__ = "subject_origin"
+
+    subject_id: str = Field(primary_key=True, max_length=40)
+    source_gateway: str = Field(index=True, max_length=60)
+    at: datetime = Field(default_factory=utcnow)
+
+
 class WatchlistMeta(SQLModel, table=True):
     """Small key/value facts about this watchlist database (e.g. its snapshot source id)."""
 

@@ -4,17 +4,24 @@ A subject travels whole (metadata and every template, byte for byte) under its o
 replica's indexes hold exactly the source's templates and answer the same searches. Applying is
 idempotent: a subject that is already identical is left alone and does not bump the version.
 Every apply re-checks sharing against *this* gateway's country, whatever the sender claimed.
+
+Provenance (``SubjectOrigin``): a subject received from a source is recorded as that source's;
+only the same source may later update or delete it, and a subject created on this gateway is
+never changed by anything received. A signed feed proves it comes from *a* gateway of the
+network, not that the sender owns every record it names, hence this second check.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from gateway.audit.models import AuditEntry
 from gateway.audit.service import record
 from gateway.auth.service import Principal
 from gateway.errors import Conflict, Invalid
@@ -22,7 +29,13 @@ from gateway.watchlist import service
 from gateway.watchlist.cache import visible_to
 from gateway.watchlist.categories import parse_category
 from gateway.watchlist.countries import parse_country
-from gateway.watchlist.models import BiometricTemplate, Subject, SubjectScope, WatchlistChange
+from gateway.watchlist.models import (
+    BiometricTemplate,
+    Subject,
+    SubjectOrigin,
+    SubjectScope,
+    WatchlistChange,
+)
 from matchers.templates import FaceTemplate, FingerprintTemplate
 
 META_FIELDS = (
@@ -151,6 +164,86 @@ def _clean_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[BiometricT
     return values, templates
 
 
+# The detail every replicated write leaves in the audit trail: "<kind> <id> from <source> v<N>".
+_IMPORT_DETAIL = re.compile(r" from (\S+) v\d+")
+
+
+def origin_of(session: Session, subject_id: str) -> str | None:
+    """The source gateway a subject was received from; None when it was created here.
+
+    Subjects replicated before ``SubjectOrigin`` existed have no row: their first audit entry
+    tells (``subject.import`` with the source in its detail, or ``subject.create`` when made
+    here). What is found is stored, so the audit trail is read once per such subject.
+    """
+    row = session.get(SubjectOrigin, subject_id)
+    if row is not None:
+        return row.source_gateway
+    first = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.target_type == "subject", AuditEntry.target_id == subject_id)
+        .where(col(AuditEntry.action).in_(("subject.create", "subject.import")))
+        .order_by(col(AuditEntry.id))
+    ).first()
+    if first is None or first.action != "subject.import":
+        return None
+    found = _IMPORT_DETAIL.search(first.detail or "")
+    if found is None:
+        return None
+    session.add(SubjectOrigin(subject_id=subject_id, source_gateway=found.group(1)))
+    return found.group(1)
+
+
+def _set_origin(session: Session, subject_id: str, source: str) -> None:
+    row = session.get(SubjectOrigin, subject_id)
+    if row is None:
+        session.add(SubjectOrigin(subject_id=subject_id, source_gateway=source))
+    elif row.source_gateway != source:  # a leftover of a subject deleted here meanwhile
+        row.source_gateway, row.at = source, datetime.now(UTC)
+        session.add(row)
+
+
+def require_owner(session: Session, subject: Subject, *, source: str) -> None:
+    """Refuse a change to ``subject`` unless it was received from ``source``."""
+    origin = origin_of(session, subject.id)
+    if origin == source:
+        return
+    if origin is None:
+        raise Conflict(
+            f"subject {subject.id} was created on this gateway (originating country "
+            f"{subject.originating_country}); changes from {source} may not modify or delete it",
+            field="subject_id",
+            reason="not_owner",
+            fix="change the record on this gateway; a feed or snapshot never overrides it",
+        )
+    raise Conflict(
+        f"subject {subject.id} was received from {origin}, not {source}: only its source may "
+        "modify or delete it",
+        field="subject_id",
+        reason="not_owner",
+        fix=f"load the changes of {origin} for it (or delete it here first to re-home it)",
+    )
+
+
+def explain_conflict(session: Session, state: dict[str, Any]) -> str:
+    """Why an incoming subject hit a uniqueness constraint (after the rollback)."""
+    subject_id = str(state.get("id") or "")
+    ids = [str(t.get("id")) for t in state.get("templates") or [] if isinstance(t, dict)]
+    if ids:
+        clash = session.exec(
+            select(BiometricTemplate)
+            .where(col(BiometricTemplate.id).in_(ids))
+            .where(BiometricTemplate.subject_id != subject_id)
+        ).first()
+        if clash is not None:
+            return f"template id {clash.id} already belongs to local subject {clash.subject_id}"
+    ref = state.get("external_ref")
+    if ref:
+        holder = session.exec(select(Subject).where(Subject.external_ref == ref)).first()
+        if holder is not None and holder.id != subject_id:
+            return f"external_ref {ref!r} belongs to local subject {holder.id}"
+    return "conflicts with a record already here (duplicate id or external_ref)"
+
+
 def apply_upsert(
     session: Session,
     *,
@@ -158,20 +251,25 @@ def apply_upsert(
     actor: Principal | None,
     country: str,
     detail: str,
+    source: str,
 ) -> str:
-    """Make the local subject equal to ``state``; returns created/updated/unchanged/restricted."""
+    """Make the local subject equal to ``state``; returns created/updated/unchanged/restricted.
+
+    Raises ``Conflict`` when the subject exists here but was not received from ``source``.
+    """
     values, templates = _clean_state(state)
     subject_id = str(state["id"])
     existing = session.get(Subject, subject_id)
     probe = Subject(id=subject_id, **values)
     if not visible_to(probe, country):
-        # The sender should not have sent it; if we hold an older copy, it must go now.
+        # The sender should not have sent it; if we hold its older copy, it must go now.
         if existing is not None:
             apply_delete(
                 session,
                 subject_id=subject_id,
                 actor=actor,
                 detail=f"{detail}: no longer shared with {country}",
+                source=source,
             )
         return "restricted"
     ref = values.get("external_ref")
@@ -188,12 +286,15 @@ def apply_upsert(
         same_meta = all(getattr(existing, k) == values[k] for k in META_FIELDS)
         same_tpls = {t.id: t.data for t in local_templates} == {t.id: t.data for t in templates}
         if same_meta and same_tpls:
+            # Nothing changes, so the owner check is moot: a relayed identical copy is no error.
             return "unchanged"
+        require_owner(session, existing, source=source)
     before = service.subject_public(existing, local_templates) if existing else None
     if existing is None:
         created = _parse_dt(state.get("created_at"), "created_at") or datetime.now(UTC)
         existing = Subject(id=subject_id, created_at=created, **values)
         session.add(existing)
+        _set_origin(session, subject_id, source)
     else:
         for key, value in values.items():
             setattr(existing, key, value)
@@ -223,16 +324,23 @@ def apply_upsert(
 
 
 def apply_delete(
-    session: Session, *, subject_id: str, actor: Principal | None, detail: str
+    session: Session, *, subject_id: str, actor: Principal | None, detail: str, source: str
 ) -> bool:
-    """Remove a subject the source deleted or no longer shares; False when it was not here."""
+    """Remove a subject ``source`` deleted or no longer shares; False when it was not here.
+
+    Raises ``Conflict`` when the subject here was not received from ``source``.
+    """
     subject = session.get(Subject, subject_id)
     if subject is None:
         return False
+    require_owner(session, subject, source=source)
     before = service.subject_public(subject)
     for tpl in service.templates_of(session, subject_id):
         session.delete(tpl)
     session.delete(subject)
+    origin = session.get(SubjectOrigin, subject_id)
+    if origin is not None:
+        session.delete(origin)
     service.bump(session, subject_id, "delete")
     record(
         session,

@@ -10,6 +10,16 @@ exact payload bytes. It is checked before anything is decompressed or parsed, so
 foreign file costs nothing and reveals nothing. The JSON carries ``snapshot_id``, ``kind`` (full
 or delta), ``since``, ``to_version``, ``created_at``, ``expires_at``, ``source_gateway``,
 ``source_country``, ``target_country`` and the ``changes`` of ``deltas.changes_since``.
+
+Pages of the online changes feed are signed with the same key and algorithm, under their own
+magic (``FCFEED1``, so a feed signature can never pass for a snapshot's or the reverse), in a
+JSON envelope that survives being parsed and re-sent::
+
+    {"format": "fieldcheck-changes/1", "signature": "FCFEED1 HMAC-SHA256 <hex>",
+     "payload": "<the page as JSON text>"}
+
+The MAC covers ``b"FCFEED1\n"`` + the UTF-8 bytes of ``payload`` (ASCII-only JSON, so a JSON
+round trip of the envelope keeps those bytes exactly).
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from gateway.audit.service import record
@@ -56,43 +67,65 @@ def require_key(key: str | None) -> bytes:
     return key.encode()
 
 
-def _mac(key: bytes, payload: bytes) -> str:
-    return hmac.new(key, MAGIC + b"\n" + payload, hashlib.sha256).hexdigest()
+def _mac(key: bytes, payload: bytes, magic: bytes = MAGIC) -> str:
+    return hmac.new(key, magic + b"\n" + payload, hashlib.sha256).hexdigest()
+
+
+def signature_line(payload: bytes, *, key: str | None, magic: bytes = MAGIC) -> bytes:
+    """``<magic> HMAC-SHA256 <hex>``: the first line of a snapshot, the signature of a feed."""
+    return magic + b" " + ALG + b" " + _mac(require_key(key), payload, magic).encode()
+
+
+def check_signature(
+    line: bytes, payload: bytes, *, key: str | None, magic: bytes = MAGIC, what: str = "snapshot"
+) -> None:
+    """Refuse unless ``line`` is a valid ``signature_line`` of ``payload`` under ``key``.
+
+    No key here: 409 (set it); not our format: 422; wrong MAC: 422 ``reason: bad_signature``.
+    """
+    secret = require_key(key)
+    parts = line.strip().split(b" ")
+    if len(parts) != 3 or parts[0] != magic:
+        raise Invalid(
+            f"the body is not a signed FieldCheck {what}",
+            field="body" if magic == MAGIC else "signature",
+            fix=f"send the {what} a FieldCheck gateway produced, unchanged",
+        )
+    if parts[1] != ALG:
+        raise Invalid(
+            f"unsupported {what} signature {parts[1].decode(errors='replace')!r}",
+            field="body" if magic == MAGIC else "signature",
+            fix=f"produce the {what} again with this FieldCheck version",
+        )
+    if not hmac.compare_digest(parts[2], _mac(secret, payload, magic).encode()):
+        raise Invalid(
+            f"the {what} signature does not verify: it was altered or signed with another "
+            "network's key",
+            field="body" if magic == MAGIC else "signature",
+            reason="bad_signature",
+            fix=f"obtain an unaltered {what} from a gateway of this network",
+        )
 
 
 def sign(payload_json: dict[str, Any], *, key: str | None) -> bytes:
     """Serialise, compress and sign a snapshot body."""
-    secret = require_key(key)
+    require_key(key)
     # mtime=0: the same body always gives the same bytes (reproducible, diffable signatures).
     payload = gzip.compress(json.dumps(payload_json, separators=(",", ":")).encode(), mtime=0)
-    return MAGIC + b" " + ALG + b" " + _mac(secret, payload).encode() + b"\n" + payload
+    return signature_line(payload, key=key) + b"\n" + payload
 
 
 def verify(blob: bytes, *, key: str | None, now: datetime | None = None) -> dict[str, Any]:
     """Check the signature, then decode; refuses tampered, foreign and expired snapshots."""
-    secret = require_key(key)
+    require_key(key)
     head, sep, payload = blob.partition(b"\n")
-    parts = head.split(b" ")
-    if not sep or len(parts) != 3 or parts[0] != MAGIC:
+    if not sep:
         raise Invalid(
             "the body is not a FieldCheck snapshot",
             field="body",
             fix="send the file GET /v1/watchlist/export produced, unchanged",
         )
-    if parts[1] != ALG:
-        raise Invalid(
-            f"unsupported snapshot signature {parts[1].decode(errors='replace')!r}",
-            field="body",
-            fix="export the snapshot again with this FieldCheck version",
-        )
-    if not hmac.compare_digest(parts[2], _mac(secret, payload).encode()):
-        raise Invalid(
-            "the snapshot signature does not verify: the file was altered or signed with "
-            "another network's key",
-            field="body",
-            reason="bad_signature",
-            fix="obtain an unaltered snapshot from a gateway of this network",
-        )
+    check_signature(head, payload, key=key)
     try:
         raw = zlib.decompressobj(wbits=31).decompress(payload, MAX_JSON_BYTES)
         body = json.loads(raw)
@@ -110,6 +143,54 @@ def verify(blob: bytes, *, key: str | None, now: datetime | None = None) -> dict
             fix="export a fresh snapshot from the source gateway",
         )
     return body
+
+
+# --- signed pages of the online changes feed ---------------------------------------------------
+
+FEED_MAGIC = b"FCFEED1"
+FEED_FORMAT = "fieldcheck-changes/1"
+
+
+class SignedFeed(BaseModel):
+    """The body of ``POST /v1/watchlist/changes:apply``: a ``GET /v1/watchlist/changes`` answer.
+
+    Only ``payload`` is trusted (after its signature); the answer's other fields are unsigned
+    copies for paging scripts and are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    format: Literal["fieldcheck-changes/1"] = FEED_FORMAT
+    signature: str = Field(min_length=1, max_length=200)
+    payload: str = Field(min_length=2)
+
+
+def sign_feed(page: dict[str, Any], *, key: str | None) -> dict[str, Any]:
+    """Wrap a feed page in its signed envelope (with unsigned paging hints beside it)."""
+    text = json.dumps(page, separators=(",", ":"), ensure_ascii=True)
+    return {
+        "format": FEED_FORMAT,
+        "signature": signature_line(text.encode(), key=key, magic=FEED_MAGIC).decode(),
+        "payload": text,
+        **{k: page.get(k) for k in ("source_gateway", "target_country", "since", "to_version",
+                                    "has_more", "next_since")},
+    }
+
+
+def verify_feed(envelope: SignedFeed, *, key: str | None) -> Any:
+    """The page inside a signed envelope, once its signature verifies (JSON, not yet validated)."""
+    payload = envelope.payload.encode("utf-8", errors="surrogatepass")
+    check_signature(
+        envelope.signature.encode("ascii", errors="replace"),
+        payload,
+        key=key,
+        magic=FEED_MAGIC,
+        what="changes feed page",
+    )
+    try:
+        return json.loads(payload)
+    except ValueError as exc:
+        raise Invalid("the signed page is not JSON", field="payload") from exc
 
 
 def build(

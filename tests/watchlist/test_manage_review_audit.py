@@ -6,6 +6,8 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import LiveGateway
 from tests.watchlist.helpers import check_face, enrol, lfw_people
 
@@ -105,7 +107,7 @@ def test_biometrics_listed_with_quality(gateway: LiveGateway, shared_data: Path)
 
 
 def test_review_and_audit_completeness(
-    gateway: LiveGateway, device_token: str, shared_data: Path
+    gateway: LiveGateway, device_token: str, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     person = lfw_people(shared_data)[31]
     analyst = gateway.token("ncb_analyst")
@@ -150,7 +152,9 @@ def test_review_and_audit_completeness(
     with gateway.client() as admin:
         tok = admin.post("/v1/tokens", json={"role": "device", "name": "audit-me"}).json()
         assert admin.delete(f"/v1/tokens/{tok['id']}").status_code == 200
-        admin.get("/v1/watchlist/changes", params={"since": 0})
+        # The feed is signed, so it needs a key (the shared fixture gateway has none).
+        monkeypatch.setattr(gateway.runtime.settings, "snapshot_key", "audit-test-key")
+        assert admin.get("/v1/watchlist/changes", params={"since": 0}).status_code == 200
         assert (
             admin.delete(f"/v1/subjects/{sid}", params={"reason": "notice withdrawn"}).status_code
             == 204

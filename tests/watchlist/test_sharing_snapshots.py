@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,12 @@ def _gateway(tmp_path: Path, country: str, key: str | None = KEY) -> LiveGateway
     return LiveGateway(tmp_path, country=country, snapshot_key=key)
 
 
+def _page(signed: dict) -> dict:
+    """The page inside a signed ``GET /v1/watchlist/changes`` answer."""
+    assert signed["signature"].startswith("FCFEED1 HMAC-SHA256 ")
+    return json.loads(signed["payload"])
+
+
 def test_restricted_subject_is_visible_at_home(source: LiveGateway, people: list[Path]) -> None:
     rid = source.ids["restricted"]  # type: ignore[attr-defined]
     device = source.token("device")
@@ -56,7 +63,7 @@ def test_restricted_subject_never_reaches_tz(
         feed = admin.get("/v1/watchlist/changes", params={"since": 0, "country": "TZ"})
         assert feed.status_code == 200
         assert rid not in feed.text
-        assert len(feed.json()["changes"]) == 5
+        assert len(_page(feed.json())["changes"]) == 5
         snap = admin.get("/v1/watchlist/export", params={"country": "TZ"})
         assert snap.status_code == 200
     with _gateway(tmp_path, "TZ") as b, b.client() as admin_b:
@@ -126,10 +133,12 @@ def test_deltas_on_empty_gateway_reproduce_search(
 def test_deltas_carry_updates_and_deletes(
     source: LiveGateway, people: list[Path], tmp_path: Path
 ) -> None:
+    from gateway.watchlist import snapshots
+
     with source.client() as admin, _gateway(tmp_path, "TZ") as b, b.client() as admin_b:
         first = admin.get("/v1/watchlist/changes", params={"since": 0, "country": "TZ"}).json()
         assert admin_b.post("/v1/watchlist/changes:apply", json=first).status_code == 200
-        base = first["to_version"]
+        base = _page(first)["to_version"]
         extra = enrol(admin, people[8], external_ref="A-8/2026")
         victim = source.ids[people[0].name]  # type: ignore[attr-defined]
         shared_then_hidden = source.ids[people[1].name]  # type: ignore[attr-defined]
@@ -138,16 +147,18 @@ def test_deltas_carry_updates_and_deletes(
             admin.patch(f"/v1/subjects/{shared_then_hidden}", json={"sharing": ["UG"]}).status_code
             == 200
         )
-        delta = admin.get("/v1/watchlist/changes", params={"since": base, "country": "TZ"}).json()
+        signed = admin.get("/v1/watchlist/changes", params={"since": base, "country": "TZ"})
+        delta = _page(signed.json())
         ops = {c.get("subject_id") or c["subject"]["id"]: c["op"] for c in delta["changes"]}
         assert ops == {extra: "upsert", victim: "upsert", shared_then_hidden: "delete"}
-        r = admin_b.post("/v1/watchlist/changes:apply", json=delta).json()
+        r = admin_b.post("/v1/watchlist/changes:apply", json=signed.json()).json()
         assert (r["created"], r["updated"], r["deleted"]) == (1, 1, 1)
         assert admin_b.get(f"/v1/subjects/{victim}").json()["category"] == "blue"
         assert admin_b.get(f"/v1/subjects/{shared_then_hidden}").status_code == 404
         # A gap (a delta from further on than what B holds) is refused.
         gap = {**delta, "since": delta["to_version"] + 5, "to_version": delta["to_version"] + 9}
-        assert admin_b.post("/v1/watchlist/changes:apply", json=gap).status_code == 409
+        signed_gap = snapshots.sign_feed(gap, key=KEY)
+        assert admin_b.post("/v1/watchlist/changes:apply", json=signed_gap).status_code == 409
         # Restore A for the other tests.
         assert (
             admin.patch(f"/v1/subjects/{shared_then_hidden}", json={"sharing": None}).status_code
