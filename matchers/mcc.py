@@ -170,8 +170,23 @@ def cylinders(minutiae: np.ndarray) -> Cylinders:
     )
 
 
-def _popcount(words: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(words).sum(axis=-1, dtype=np.int32)
+def _unpack_u8(words: np.ndarray) -> np.ndarray:
+    """Packed cylinders ``(m, WORDS)`` -> uint8 0/1 ``(m, cells x sections)`` (cell-major)."""
+    raw = np.ascontiguousarray(words, dtype=np.uint64).view(np.uint8).reshape(len(words), -1)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :_N_BITS]
+
+
+def _dense(bits: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float32 views of packed cylinders for the similarity products: the 0/1 bits
+    ``(m, cells x sections)``, the set sections per cell ``(m, cells)`` and the valid cells
+    ``(m, cells)`` (validity is per cell, repeated over the sections)."""
+    m = len(bits)
+    b = _unpack_u8(bits).astype(np.float32)
+    # Sum of each cell's sections as a matrix-vector product (a numpy sum over a 6-long inner
+    # axis is several times slower).
+    counts = (b.reshape(m * _NS * _NS, _ND) @ np.ones(_ND, np.float32)).reshape(m, _NS * _NS)
+    cells = _unpack_u8(valid)[:, ::_ND].astype(np.float32)
+    return b, counts, cells
 
 
 def local_similarity(
@@ -182,28 +197,45 @@ def local_similarity(
     ``bits``/``valid``: uint64 ``(S, C, WORDS)``; ``theta``: ``(S, C)`` (NaN for padding).
     Returns float32 ``(S, nA, C)``; unmatchable pairs (direction too different, too few common
     valid cells, padding) are 0.
+
+    MCC compares the bits of the cells valid in both cylinders: with ``ca = a & valid_b`` and
+    ``cb = b & valid_a``, ``sim = 1 - |ca ^ cb|^0.5 / (|ca|^0.5 + |cb|^0.5)``. Bits are only set in
+    valid cells, so every popcount is a product of 0/1 matrices (exact in float32):
+    ``|ca| = count_a . valid_b`` (per cell), ``|cb| = valid_a . count_b``,
+    ``|ca ^ cb| = |ca| + |cb| - 2 a . b``, common cells ``= valid_a . valid_b``: four BLAS
+    products over all candidates' cylinders at once instead of XOR/popcount temporaries.
     """
-    a_bits = probe.bits[None, :, None, :]
-    a_valid = probe.valid[None, :, None, :]
-    b_bits = bits[:, None, :, :]
-    b_valid = valid[:, None, :, :]
-    common = a_valid & b_valid
-    ca = a_bits & b_valid
-    cb = b_bits & a_valid
-    n_common = _popcount(common)
-    na = np.sqrt(_popcount(ca))
-    nb = np.sqrt(_popcount(cb))
-    diff = np.sqrt(_popcount(ca ^ cb))
-    norm = na + nb
+    s_count, c = bits.shape[:2]
+    n_a = len(probe)
+    m = s_count * c
+    a, a_count, a_cells = _dense(probe.bits, probe.valid)
+    b, b_count, b_cells = _dense(bits.reshape(m, WORDS), valid.reshape(m, WORDS))
+    dot = b @ a.T  # (m, nA): |a & b|
+    left = np.concatenate([a_count, a_cells], axis=0)  # (2 nA, cells)
+    by_valid_b = b_cells @ left.T  # (m, 2 nA): |ca| and common cells
+    n_ca = by_valid_b[:, :n_a]
+    common = by_valid_b[:, n_a:]
+    n_cb = b_count @ a_cells.T  # (m, nA)
+    # Float64 from the exact integer counts, as the popcount formulation computed it: local
+    # similarities tie often (ratios of small integers) and LSS-R's pair selection breaks ties
+    # by order, so float32 rounding here would change which pairs are consolidated.
+    diff = n_ca.astype(np.float64)
+    diff += n_cb
+    diff -= 2.0 * dot
+    np.maximum(diff, 0.0, out=diff)
+    np.sqrt(diff, out=diff)
+    norm = np.sqrt(n_ca, dtype=np.float64)
+    norm += np.sqrt(n_cb, dtype=np.float64)
+    # Same float32 arithmetic as the reference: mindtct angles are quantised, so differences of
+    # exactly pi/2 are frequent and their rounding decides the pair.
+    dtheta = np.abs(_wrap(probe.minutiae[None, :, 2] - theta.reshape(m, 1)))
+    ok = common >= params.MCC_MIN_COMMON_CELLS * float(_IN_CIRCLE.sum())
+    ok &= norm > 0
+    ok &= dtheta <= params.MCC_MAX_DIRECTION_DIFF
     with np.errstate(invalid="ignore", divide="ignore"):
-        sim = np.where(norm > 0, 1.0 - diff / norm, 0.0)
-    dtheta = np.abs(_wrap(probe.minutiae[None, :, None, 2] - theta[:, None, :]))
-    ok = (
-        (n_common >= params.MCC_MIN_COMMON_CELLS * _IN_CIRCLE.sum() * _ND)
-        & (dtheta <= params.MCC_MAX_DIRECTION_DIFF)
-        & (norm > 0)
-    )
-    return np.where(ok, sim, 0.0).astype(np.float32)
+        sim = 1.0 - diff / norm
+    sim[~ok] = 0.0
+    return np.ascontiguousarray(sim.reshape(s_count, c, n_a).transpose(0, 2, 1), np.float32)
 
 
 def _n_pairs(n_min: np.ndarray) -> np.ndarray:
@@ -219,6 +251,7 @@ def consolidate(
     """LSS-R global scores ``(S,)`` from local similarities ``(S, nA, C)``.
 
     ``xyt``: ``(S, C, 3)`` gallery minutiae of the cylinders; ``counts``: cylinders per candidate.
+    Computed in float32 (scores agree with float64 to ~1e-6).
     """
     s_count, n_a, c = sim.shape
     if n_a == 0 or c == 0 or s_count == 0:
@@ -231,25 +264,27 @@ def consolidate(
         if n_r < flat.shape[1]
         else np.tile(np.arange(flat.shape[1]), (s_count, 1))
     )
-    lam0 = np.take_along_axis(flat, top, axis=1).astype(np.float64)  # (S, nR)
+    lam0 = np.take_along_axis(flat, top, axis=1).astype(np.float32)  # (S, nR)
     used = np.arange(n_r)[None, :] < np.minimum(n_min, n_r)[:, None]
     # The top-nR of each row are unordered: keep the n_min(s) best by ordering them first.
     order = np.argsort(-lam0, axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
     lam0 = np.take_along_axis(lam0, order, axis=1)
-    lam0 = np.where(used, lam0, 0.0)
+    lam0[~used] = 0.0
     ia, ib = top // c, top % c
-    pa = probe.minutiae[ia].astype(np.float64)  # (S, nR, 3)
-    pb = np.take_along_axis(xyt, ib[..., None], axis=1).astype(np.float64)
-    rho = _compatibility(pa, pb) * (used[:, :, None] & used[:, None, :])
+    pa = probe.minutiae[ia].astype(np.float32)  # (S, nR, 3)
+    pb = np.take_along_axis(xyt, ib[..., None], axis=1).astype(np.float32)
+    rho = _compatibility(pa, pb)
+    rho *= used[:, :, None] & used[:, None, :]
     rho[:, np.arange(n_r), np.arange(n_r)] = 0.0
-    denom = np.maximum(np.minimum(n_min, n_r) - 1, 1)[:, None].astype(np.float64)
+    denom = np.maximum(np.minimum(n_min, n_r) - 1, 1)[:, None].astype(np.float32)
     lam = lam0
-    w = params.MCC_RELAX_WEIGHT
+    w = np.float32(params.MCC_RELAX_WEIGHT)
+    rho *= (1 - w) / denom[:, :, None]
     for _ in range(params.MCC_RELAX_ITERATIONS):
-        lam = w * lam + (1 - w) * np.einsum("stk,sk->st", rho, lam) / denom
+        lam = w * lam + np.matmul(rho, lam[:, :, None])[:, :, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        efficiency = np.where(lam0 > 0, lam / lam0, -1.0)
+        efficiency = np.where(lam0 > 0, lam / lam0, np.float32(-1.0))
     efficiency[~used] = -np.inf
     best = np.argsort(-efficiency, axis=1, kind="stable")
     lam_sorted = np.take_along_axis(lam, best, axis=1)
@@ -260,27 +295,44 @@ def consolidate(
     return np.clip(score, 0.0, 1.0).astype(np.float32)
 
 
+def _abs_wrapped(angle: np.ndarray) -> np.ndarray:
+    """|wrap(angle)| for angles in [-2 pi, 2 pi] (in place)."""
+    np.abs(angle, out=angle)
+    return np.minimum(angle, np.float32(_TWO_PI) - angle, out=angle)
+
+
 def _compatibility(pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-    """rho(t, k) of LSS-R: agreement of the pair geometry in the probe and the candidate."""
+    """rho(t, k) of LSS-R: agreement of the pair geometry in the probe and the candidate.
 
-    def geometry(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        dx = p[:, None, :, 0] - p[:, :, None, 0]
-        dy = p[:, None, :, 1] - p[:, :, None, 1]
-        dist = np.hypot(dx, dy)
-        ddir = _wrap(p[:, None, :, 2] - p[:, :, None, 2])
-        radial = _wrap(p[:, :, None, 2] - np.arctan2(params.MCC_ROTATION_SIGN * dy, dx))
-        return dist, ddir, radial
+    Differences of the two pairs' distance, relative direction and radial angle. With
+    ``delta = theta_a - theta_b`` per pair, the relative-direction difference is
+    ``delta_k - delta_t`` and the radial-angle difference ``delta_t - angle(v_a, v_b)``, where
+    ``v`` is the t -> k displacement (one arctan2 instead of two).
+    """
+    s = np.float32(params.MCC_ROTATION_SIGN)
+    dxa = pa[:, None, :, 0] - pa[:, :, None, 0]  # (S, t, k): x_k - x_t
+    dya = s * (pa[:, None, :, 1] - pa[:, :, None, 1])
+    dxb = pb[:, None, :, 0] - pb[:, :, None, 0]
+    dyb = s * (pb[:, None, :, 1] - pb[:, :, None, 1])
+    d1 = np.abs(np.hypot(dxa, dya) - np.hypot(dxb, dyb))
+    delta = pa[..., 2] - pb[..., 2]
+    delta = (delta + np.float32(np.pi)) % np.float32(_TWO_PI) - np.float32(np.pi)  # (S, nR)
+    d2 = _abs_wrapped(delta[:, None, :] - delta[:, :, None])
+    turn = np.arctan2(dxb * dya - dyb * dxa, dxb * dxa + dyb * dya)  # angle(v_b -> v_a)
+    d3 = _abs_wrapped(delta[:, :, None] - turn)
+    with np.errstate(over="ignore"):
+        return _rho(d1, d2, d3)
 
-    da, ta, ra = geometry(pa)
-    db, tb, rb = geometry(pb)
-    d1 = np.abs(da - db)
-    d2 = np.abs(_wrap(ta - tb))
-    d3 = np.abs(_wrap(ra - rb))
-    return (
-        _sigmoid(d1, params.MCC_RHO_MU_DIST, params.MCC_RHO_TAU_DIST)
-        * _sigmoid(d2, params.MCC_RHO_MU_ANGLE, params.MCC_RHO_TAU_ANGLE)
-        * _sigmoid(d3, params.MCC_RHO_MU_ANGLE, params.MCC_RHO_TAU_ANGLE)
-    )
+
+def _rho(d1: np.ndarray, d2: np.ndarray, d3: np.ndarray) -> np.ndarray:
+    """Product of the three LSS-R sigmoids, as one reciprocal of the product of 1 + exp."""
+    f = np.float32
+    e = np.exp(f(-params.MCC_RHO_TAU_DIST) * (d1 - f(params.MCC_RHO_MU_DIST)))
+    e += 1.0
+    tau_a, mu_a = f(-params.MCC_RHO_TAU_ANGLE), f(params.MCC_RHO_MU_ANGLE)
+    e *= np.exp(tau_a * (d2 - mu_a)) + 1.0
+    e *= np.exp(tau_a * (d3 - mu_a)) + 1.0
+    return np.reciprocal(e, out=e)
 
 
 def pad(batch: list[Cylinders]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
