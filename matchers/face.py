@@ -81,10 +81,13 @@ def detect(rgb: np.ndarray, models: _ModelSet | None = None) -> list[dlib.rectan
         with _models() as borrowed:
             return detect(rgb, borrowed)
     h, w = rgb.shape[:2]
+    if min(h, w) < params.FACE_MIN_IMAGE_SIDE:
+        return []
     scale = min(1.0, params.FACE_DETECT_MAX_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(
-        rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
-    )
+    scale = min(1.0, max(scale, params.FACE_MIN_IMAGE_SIDE / min(h, w)))
+    # At least 1 px per side: a 2 x 5000 photo would otherwise give a 0-pixel side (cv2.error).
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     boxes = list(models.detector(small, 0))
     if not boxes:
         for upsample in range(1, params.FACE_DETECT_UPSAMPLE_FALLBACK + 1):
@@ -115,15 +118,27 @@ def extract(
     ``refuse_ambiguous`` such a photo is refused instead.
 
     Raises UnusableCapture("unreadable_image" | "image_too_large" | "no_face" | "several_faces"
-    | "face_too_small") with the measured quality.
+    | "face_too_small") with the measured quality. An OpenCV/dlib/codec error on a degenerate
+    input (odd shape, dtype) is reported as "unreadable_image", never as a crash.
     """
-    if rgb is None:
-        if image is None:
-            raise UnusableCapture("unreadable_image", "no face image given")
-        rgb = decode_image(image, mode="RGB")
-    rgb = np.ascontiguousarray(rgb)
-    with _models() as models:
-        return _embed(rgb, models, refuse_ambiguous)
+    try:
+        if rgb is None:
+            if image is None:
+                raise UnusableCapture("unreadable_image", "no face image given")
+            rgb = decode_image(image, mode="RGB")
+        rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
+            raise UnusableCapture(
+                "unreadable_image", f"expected an RGB image, got an array of shape {rgb.shape}"
+            )
+        with _models() as models:
+            return _embed(rgb, models, refuse_ambiguous)
+    except UnusableCapture:
+        raise
+    except (cv2.error, RuntimeError, ValueError, TypeError, MemoryError) as exc:
+        raise UnusableCapture(
+            "unreadable_image", f"the photo could not be processed: {exc}"
+        ) from exc
 
 
 def _embed(rgb: np.ndarray, models: _ModelSet, refuse_ambiguous: bool) -> FaceTemplate:

@@ -54,14 +54,33 @@ def extract(
 ) -> FingerprintTemplate:
     """Extract minutiae and NFIQ 2 from an encoded image or a greyscale array.
 
-    Raises UnusableCapture("unreadable_image" | "image_too_large" | "bad_resolution" |
-    "too_few_minutiae") with the measured quality.
+    Raises UnusableCapture("unreadable_image" | "image_too_small" | "image_too_large" |
+    "bad_resolution" | "too_few_minutiae") with the measured quality. An OpenCV/NBIS/codec
+    error on a degenerate input (odd shape, dtype) is reported as "unreadable_image".
     """
+    try:
+        return _extract(image, pixels, ppi, position)
+    except UnusableCapture:
+        raise
+    except (cv2.error, nbis.NbisError, RuntimeError, ValueError, TypeError, MemoryError) as exc:
+        raise UnusableCapture(
+            "unreadable_image", f"the print could not be processed: {exc}"
+        ) from exc
+
+
+def _extract(
+    image: bytes | None, pixels: np.ndarray | None, ppi: int, position: int
+) -> FingerprintTemplate:
     if pixels is None:
         if image is None:
             raise UnusableCapture("unreadable_image", "no fingerprint image given")
         pixels = decode_image(image, mode="L")
-    pixels = to_500ppi(np.asarray(pixels, dtype=np.uint8), ppi)
+    pixels = np.asarray(pixels, dtype=np.uint8)
+    if pixels.ndim != 2 or min(pixels.shape) < 1:
+        raise UnusableCapture(
+            "unreadable_image", f"expected a greyscale image, got an array of shape {pixels.shape}"
+        )
+    pixels = to_500ppi(pixels, ppi)
     h, w = pixels.shape[:2]
     if min(h, w) < 64:
         raise UnusableCapture(

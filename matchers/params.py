@@ -7,6 +7,11 @@
 # 128-d embedding are then computed on the full-resolution image (dlib HOG costs 0.1-1 s on
 # multi-megapixel photos, ~20 ms at this size).
 FACE_DETECT_MAX_SIDE = 640
+# Photos whose shorter side is below this many pixels cannot hold a usable face (28 px between
+# the eyes needs a face box of ~70 px) and are not given to dlib, whose detectors raise or crash
+# (heap corruption seen on a 640 x 1 array) on such slivers. The downscaled detection copy also
+# keeps at least this shorter side (a 100 x 5000 strip is not shrunk to 13 x 640).
+FACE_MIN_IMAGE_SIDE = 48
 # Upsampling passes for the detector when the first pass finds nothing (small faces).
 FACE_DETECT_UPSAMPLE_FALLBACK = 2
 # Last resort when HOG finds no face at all: dlib's CNN (MMOD) detector (slower, more robust).
