@@ -3,17 +3,26 @@
 Jobs run one at a time (a lock) on a single extraction worker so live field checks keep the
 other core; progress is written to ``ImportJob`` every second or so, so any process sharing the
 database can report it. Each imported record is synced into the cache straight away.
+
+Jobs live in a daemon thread of the process that accepted them, so a restart ends them. Their
+rows would then say "running" forever: ``mark_interrupted`` (at startup, and lazily whenever
+jobs are read) marks the queued/running jobs of processes that are gone as "interrupted". The
+import itself is resumable (records already in are skipped by ``external_ref``), so posting the
+same batch again finishes it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from gateway.audit.service import record
@@ -21,11 +30,22 @@ from gateway.auth.service import Principal
 from gateway.errors import NotFound
 from gateway.runtime import Runtime
 from gateway.watchlist import importer
-from gateway.watchlist.models import ImportJob
+from gateway.watchlist.models import ImportJob, ImportJobOwner
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
 _run_lock = threading.Lock()  # process-wide on purpose: jobs share the two cores with checks
+# Unique per process (the pid alone repeats across containers and restarts).
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:120]
+# On PostgreSQL several gateways share the jobs; a job whose process has not written progress
+# for this long is taken as dead. One record's extraction takes seconds, so this is generous.
+STALE_AFTER_S = 300.0
+ACTIVE = ("queued", "running")
+INTERRUPTED_NOTE = (
+    "interrupted: the gateway process running this job stopped (restart or crash) while it was "
+    "{status}; post the same import again to resume it: records already imported are skipped "
+    "(by external_ref), the rest are imported"
+)
 
 
 def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
@@ -69,6 +89,7 @@ def start_job(
         created_by=actor.token_id,
     )
     session.add(job)
+    session.add(ImportJobOwner(job_id=job.id, process_id=PROCESS_ID))
     record(
         session,
         actor=actor,
@@ -112,6 +133,7 @@ def _run(
             if final:
                 job.finished_at = datetime.now(UTC)
             status.add(job)
+            _heartbeat(status)
             status.commit()
 
         try:
@@ -145,7 +167,55 @@ def _run(
         status.commit()
 
 
+def _heartbeat(session: Session) -> None:
+    """This process is alive: refresh its jobs, the running one and those queued behind it."""
+    session.execute(
+        update(ImportJobOwner)
+        .where(col(ImportJobOwner.process_id) == PROCESS_ID)
+        .values(heartbeat_at=datetime.now(UTC))
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite returns naive UTC
+
+
+def mark_interrupted(session: Session, *, stale_after_s: float | None = None) -> int:
+    """Mark queued/running jobs of processes that are gone as "interrupted"; returns how many.
+
+    A job of this process is never touched. On SQLite (one gateway per database file) any other
+    process's active job is dead; on a shared database, one whose process has been silent for
+    ``stale_after_s`` (default ``STALE_AFTER_S``). Jobs without an owner row predate it: dead.
+    """
+    if stale_after_s is None:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        stale_after_s = 0.0 if sqlite else STALE_AFTER_S
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(seconds=stale_after_s)
+    rows = session.exec(
+        select(ImportJob, ImportJobOwner)
+        .join(ImportJobOwner, col(ImportJobOwner.job_id) == col(ImportJob.id), isouter=True)
+        .where(col(ImportJob.status).in_(ACTIVE))
+    ).all()
+    marked = 0
+    for job, owner in rows:
+        if owner is not None and (
+            owner.process_id == PROCESS_ID or _aware(owner.heartbeat_at) > cutoff
+        ):
+            continue
+        log.warning("import job %s was %s in a process that is gone: interrupted", job.id,
+                    job.status)
+        job.error = INTERRUPTED_NOTE.format(status=job.status)
+        job.status, job.finished_at = "interrupted", now
+        session.add(job)
+        marked += 1
+    if marked:
+        session.commit()
+    return marked
+
+
 def get_job(session: Session, job_id: str) -> ImportJob:
+    mark_interrupted(session)
     job = session.get(ImportJob, job_id)
     if job is None:
         raise NotFound(f"no import job {job_id!r}", field="job_id")
@@ -153,6 +223,7 @@ def get_job(session: Session, job_id: str) -> ImportJob:
 
 
 def list_jobs(session: Session, *, limit: int = 50) -> list[ImportJob]:
+    mark_interrupted(session)
     return list(
         session.exec(select(ImportJob).order_by(col(ImportJob.created_at).desc()).limit(limit))
     )

@@ -113,7 +113,7 @@ class ImportJob(SQLModel, table=True):
     __tablename__ = "import_job"
 
     id: str = Field(primary_key=True, max_length=40)
-    status: str = Field(default="queued", max_length=12)  # queued|running|done|failed
+    status: str = Field(default="queued", max_length=12)  # queued|running|done|failed|interrupted
     source: str = Field(default="", max_length=200)
     total: int = 0
     processed: int = 0
@@ -128,3 +128,18 @@ class ImportJob(SQLModel, table=True):
     results: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+
+
+class ImportJobOwner(SQLModel, table=True):
+    """The process running an import job, and when it last showed signs of life.
+
+    Jobs run in a thread of the gateway process that accepted them: when that process ends, its
+    queued and running jobs stop with it. This row lets any later process tell such jobs apart
+    from jobs still alive in another gateway sharing the database (``jobs.mark_interrupted``).
+    """
+
+    __tablename__ = "import_job_owner"
+
+    job_id: str = Field(primary_key=True, max_length=40)
+    process_id: str = Field(index=True, max_length=120)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
