@@ -1,13 +1,16 @@
-"""Score calibration and fusion: raw matcher scores -> false-match-rate equivalents -> decision.
+"""Score calibration and fusion: raw scores -> false-match-rate equivalents -> decision.
 
-Each matcher's raw score (face cosine similarity, MCC LSS-R similarity) means nothing next to another
-matcher's. A ``Calibration`` maps a score to the false match rate measured at that score on
+Each matcher's raw score (face cosine similarity, MCC LSS-R similarity) means nothing next to
+another matcher's. A ``Calibration`` maps a score to the false match rate measured at that score on
 impostor pairs (the probability that a different person scores at least this much). Evidence is
-``-log10(FMR)``: a face at FMR 1e-4 and two fingers at 1e-3 each give 4 + 3 + 3 = 10, i.e. a
-fused FMR of 1e-10 under independence of modalities and fingers.
+``-log10(FMR)``: a face at FMR 1e-4 and two fingers at 1e-3 each give 4 + 3 + 3 = 10. Under
+independence of modalities and fingers the chance that an impostor's three evidences sum that
+high is the Gamma(3) tail, about 3e-8 (not 1e-10: many combinations reach the same sum).
+Evidence under ``FUSION_MIN_EVIDENCE`` is left out of the sum.
 
-Decision rule (documented in docs/CALIBRATION.md): a search over N templates has an expected false
-positive identification rate FPIR ~= N x fused FMR. The top candidate is a ``hit`` when that is at
+Decision rule (documented in docs/CALIBRATION.md): a search over N subjects has an expected false
+positive identification rate FPIR ~= N x fused FMR, where the fused FMR of k summed evidences is
+the Gamma(k) tail (``fused_fmr``), not 10^-sum. The top candidate is a ``hit`` when that is at
 most ``HIT_TARGET_FPIR``, ``possible`` when at most ``POSSIBLE_TARGET_FPIR``, else ``no_hit``.
 """
 
@@ -73,10 +76,37 @@ class Decision:
     expected_fpir: float
 
 
-def decide(evidences: Sequence[float], gallery_size: int) -> Decision:
-    """Decide from one candidate's per-capture evidences over a gallery of ``gallery_size``."""
-    total = sum(max(0.0, e) for e in evidences)
-    fpir = min(1.0, max(1, gallery_size) * 10 ** (-total))
+def fused_fmr(total_evidence: float, captures: int) -> float:
+    """Chance that a different person's ``captures`` independent evidences sum to at least
+    ``total_evidence``.
+
+    Each capture's evidence is -log10(U) with U (its FMR) uniform for an impostor, so
+    ln(10) x evidence is Exp(1) and the sum over k captures is Gamma(k, 1):
+    P(sum >= s) = exp(-s) * sum_{i<k} s^i / i!. With one capture this is 10^-t; with three,
+    reading 10^-t as the fused FMR would understate it about 90-fold at t = 5.
+    """
+    k = max(1, captures)
+    s = max(0.0, total_evidence) * math.log(10)
+    term, tail = 1.0, 1.0
+    for i in range(1, k):
+        term *= s / i
+        tail += term
+    return min(1.0, math.exp(-s) * tail)
+
+
+def decide(
+    evidences: Sequence[float], gallery_size: int, captures: int | None = None
+) -> Decision:
+    """Decide from one candidate's evidences over a gallery of ``gallery_size`` subjects.
+
+    ``captures``: how many independent captures were searched (a candidate may have evidence
+    from fewer of them); defaults to ``len(evidences)``.
+    """
+    # Evidence weaker than the floor is what the best of many impostors scores anyway: it
+    # would only add noise to the sum (the Gamma tail stays a conservative bound for it).
+    total = sum(e for e in evidences if e >= params.FUSION_MIN_EVIDENCE)
+    k = max(len(evidences), captures or 0)
+    fpir = min(1.0, max(1, gallery_size) * fused_fmr(total, k))
     if fpir <= params.HIT_TARGET_FPIR:
         return Decision("hit", fpir)
     if fpir <= params.POSSIBLE_TARGET_FPIR:

@@ -130,6 +130,9 @@ FINGER_SCORE_FMR = (
 # modalities and fingers), i.e. the sum of -log10(FMR). The expected false positive
 # identification rate of a search is about N * fused FMR (N = enrolled templates searched), so
 # thresholds tighten as the watchlist grows.
+# Per-capture evidence below this (FMR above 1e-2) is left out of the fused sum: with several
+# captures, weak evidence from each summed up made strangers "possible" in simulation.
+FUSION_MIN_EVIDENCE = 2.0
 HIT_TARGET_FPIR = 1e-3
 # 1:1 verification threshold of `fieldcheck evaluate faces`: the calibrated score at this FMR.
 FACE_VERIFY_FMR = 1e-3

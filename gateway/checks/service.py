@@ -166,13 +166,16 @@ def search(runtime: Runtime, probes: Probes) -> tuple[str, list[dict[str, Any]]]
             )
     evidence = {subject: _independent(found) for subject, found in pairs.items()}
     gallery = max(1, len(cache.subjects))
+    # Independent captures searched: one face (several photos are one face) plus each finger.
+    captures = (1 if probes.faces else 0) + len(probes.fingers)
     now = datetime.now(UTC)
     candidates = []
     for subject_id, per_capture in evidence.items():
         card = cache.card(subject_id)
         if card is None or card.expired(now):
             continue
-        decision = calibration.decide([ev for _, ev in per_capture.values()], gallery)
+        decision = calibration.decide([ev for _, ev in per_capture.values()], gallery,
+                                      captures=captures)
         if decision.decision == "no_hit":
             continue
         candidates.append({

@@ -84,5 +84,6 @@ def test_calibration_monotone_and_inverse() -> None:
         assert all(b >= a - 1e-9 for a, b in zip(ev, ev[1:], strict=False))
         assert cal.fmr(cal.score_at(1e-3)) == pytest.approx(1e-3, rel=1e-3)
         assert cal.evidence(float("nan")) == 0.0
-    assert calibration.decide([4.0, 3.0], 1000).decision == "hit"
+    assert calibration.decide([5.0, 3.0], 1000).decision == "hit"
+    assert calibration.decide([4.0, 3.0], 1000).decision == "possible"  # Gamma(2) tail
     assert calibration.decide([1.0], 1000).decision == "no_hit"
