@@ -1,0 +1,281 @@
+"""Reading bulk-import manifests: CSV or JSON rows of subjects with their image files.
+
+A manifest comes from a folder (``fieldcheck watchlist import``), a zip of that folder, or a
+JSON body with the images inline as base64 (``POST /v1/subjects:batch``). Rows are validated
+here (fields, positions, repeated references); images are only *named* with a loader, read later
+by ``importer.run_import`` when a worker gets to them, so a huge manifest costs no memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.errors import DomainError, Invalid
+from gateway.watchlist.positions import parse_position, parse_ppi
+from gateway.watchlist.schemas import SubjectCreate
+
+MANIFEST_NAMES = ("manifest.csv", "manifest.json")
+LIST_SEP = ";"
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class ImageRef:
+    """One image of a record; ``load`` reads it only when the worker gets to it."""
+
+    name: str
+    modality: str  # "face" | "finger"
+    load: Callable[[], bytes]
+    position: int = 0
+    ppi: int = 500
+
+
+@dataclass
+class ManifestRow:
+    row: int
+    external_ref: str | None
+    data: SubjectCreate | None = None
+    images: list[ImageRef] = field(default_factory=list)
+    error: str | None = None
+
+
+def _split(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(LIST_SEP) if v.strip()]
+
+
+def _finger_specs(value: Any) -> list[dict[str, Any]]:
+    """Fingers: ``[{"position": 2, "path": "...", "ppi": 500}]``, or CSV ``2:a.png;7:b.png``."""
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return value
+    specs = []
+    for item in _split(value):
+        position, sep, path = item.partition(":")
+        if not sep:
+            raise ValueError(f"fingerprint {item!r} needs the form position:path")
+        specs.append({"position": position, "path": path})
+    return specs
+
+
+def _raw_rows(text: str, *, is_json: bool) -> list[dict[str, Any]]:
+    if is_json:
+        doc = json.loads(text)
+        rows = doc.get("subjects") if isinstance(doc, dict) else doc
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise Invalid(
+                'a JSON manifest is a list of subjects or {"subjects": [...]}', field="manifest"
+            )
+        return rows
+    return [dict(r) for r in csv.DictReader(io.StringIO(text))]
+
+
+def parse_manifest(
+    text: str,
+    *,
+    is_json: bool,
+    opener: Callable[[str], Callable[[], bytes]],
+) -> list[ManifestRow]:
+    """Rows of a manifest; ``opener(path)`` returns a loader for an image path."""
+    try:
+        raw_rows = _raw_rows(text, is_json=is_json)
+    except (ValueError, csv.Error) as exc:
+        raise Invalid(f"the manifest cannot be read: {exc}", field="manifest") from exc
+    rows: list[ManifestRow] = []
+    seen_refs: dict[str, int] = {}
+    for number, raw in enumerate(raw_rows, start=1):
+        ref = str(raw.get("external_ref") or "").strip() or None
+        row = ManifestRow(row=number, external_ref=ref)
+        rows.append(row)
+        if ref is None:
+            row.error = "no external_ref: every imported record needs one so a re-run can skip it"
+            continue
+        if ref in seen_refs:
+            row.error = f"duplicate external_ref {ref!r} (first on row {seen_refs[ref]})"
+            continue
+        seen_refs[ref] = number
+        fields = {k: raw.get(k) for k in SubjectCreate.model_fields if raw.get(k) not in (None, "")}
+        for key in ("aliases", "sharing"):
+            if key in fields:
+                fields[key] = _split(fields[key])
+        try:
+            row.data = SubjectCreate(**fields)
+            for path in _split(raw.get("faces")):
+                row.images.append(ImageRef(name=path, modality="face", load=opener(path)))
+            for spec in _finger_specs(raw.get("fingerprints")):
+                path = str(spec.get("path") or spec.get("file") or "")
+                row.images.append(
+                    ImageRef(
+                        name=path,
+                        modality="finger",
+                        load=opener(path),
+                        position=parse_position(spec.get("position"), field="fingerprints"),
+                        ppi=parse_ppi(spec.get("ppi") or raw.get("ppi"), field="ppi"),
+                    )
+                )
+            for path in _split(raw.get("nist")):
+                row.images.extend(_nist_images(path, opener(path)))
+        except ValidationError as exc:
+            row.error = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
+            )
+        except DomainError as exc:
+            row.error = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+        except ValueError as exc:
+            row.error = str(exc)
+    return rows
+
+
+def _nist_images(name: str, load: Callable[[], bytes]) -> list[ImageRef]:
+    """The faces and fingers of an ANSI/NIST-ITL transaction, read lazily like any image."""
+    import cv2
+    import numpy as np
+
+    from device_adapters.ansi_nist import parse_transaction
+    from device_adapters.errors import AdapterError
+
+    try:
+        capture = parse_transaction(load())
+    except AdapterError as exc:
+        raise ValueError(f"{name}: not a usable ANSI/NIST transaction: {exc.message}") from exc
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    refs = [
+        ImageRef(name=f"{name}#face{i + 1}", modality="face", load=lambda d=f.image: d)
+        for i, f in enumerate(capture.faces)
+    ]
+    for finger in capture.fingers:
+        data = finger.image
+        if data is None and finger.pixels is not None:
+            ok, png = cv2.imencode(".png", np.asarray(finger.pixels))
+            data = png.tobytes() if ok else None
+        if data is not None:
+            refs.append(
+                ImageRef(
+                    name=f"{name}#finger{finger.position}",
+                    modality="finger",
+                    load=lambda d=data: d,
+                    position=finger.position or 0,
+                    ppi=finger.ppi,
+                )
+            )
+    return refs
+
+
+def folder_opener(base: Path) -> Callable[[str], Callable[[], bytes]]:
+    def opener(path: str) -> Callable[[], bytes]:
+        target = (base / path).resolve()
+
+        def load() -> bytes:
+            if target.stat().st_size > MAX_IMAGE_BYTES:
+                raise ValueError(f"larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
+            return target.read_bytes()
+
+        return load
+
+    return opener
+
+
+def read_folder(path: Path) -> list[ManifestRow]:
+    """A folder holding manifest.csv / manifest.json, or the manifest file itself."""
+    manifest = path
+    if path.is_dir():
+        found = [path / n for n in MANIFEST_NAMES if (path / n).is_file()]
+        if not found:
+            raise Invalid(
+                f"no {' or '.join(MANIFEST_NAMES)} in {path}",
+                field="path",
+                fix="put a manifest (one row per subject with its image files) there",
+            )
+        manifest = found[0]
+    if not manifest.is_file():
+        raise Invalid(f"{path} does not exist", field="path")
+    return parse_manifest(
+        manifest.read_text(encoding="utf-8-sig"),
+        is_json=manifest.suffix.lower() == ".json",
+        opener=folder_opener(manifest.parent),
+    )
+
+
+def read_zip(blob: bytes) -> list[ManifestRow]:
+    """A zip of the same folder layout (the API twin of ``fieldcheck watchlist import``)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except zipfile.BadZipFile as exc:
+        raise Invalid("the body is not a zip archive", field="body") from exc
+    names = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+    manifests = [n for n in names if PurePosixPath(n).name in MANIFEST_NAMES]
+    if not manifests:
+        raise Invalid("the zip holds no manifest.csv or manifest.json", field="body")
+    manifest = min(manifests, key=len)
+    base = PurePosixPath(manifest).parent
+
+    def opener(path: str) -> Callable[[], bytes]:
+        member = str(base / path) if str(base) != "." else path
+
+        def load() -> bytes:
+            info = names.get(member)
+            if info is None:
+                raise FileNotFoundError(2, "not in the archive", path)
+            if info.file_size > MAX_IMAGE_BYTES:  # declared size: no zip bomb gets inflated
+                raise ValueError(f"larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
+            return archive.read(info)
+
+        return load
+
+    return parse_manifest(
+        archive.read(names[manifest]).decode("utf-8-sig"),
+        is_json=manifest.endswith(".json"),
+        opener=opener,
+    )
+
+
+def read_json_records(doc: Any) -> list[ManifestRow]:
+    """``{"subjects": [...]}`` with images inline as base64 (``faces``: [b64],
+    ``fingerprints``: [{"position", "image": b64, "ppi"}])."""
+    rows = doc.get("subjects") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise Invalid('the body needs {"subjects": [...]}', field="subjects")
+    blobs: dict[str, str] = {}
+    normalised = []
+    for i, raw in enumerate(rows):
+        if not isinstance(raw, dict):
+            raise Invalid(f"subjects[{i}] is not an object", field="subjects")
+        raw = dict(raw)
+        faces = []
+        for j, b64 in enumerate(raw.get("faces") or []):
+            blobs[f"subjects[{i}].faces[{j}]"] = b64
+            faces.append(f"subjects[{i}].faces[{j}]")
+        fingers = []
+        for j, spec in enumerate(raw.get("fingerprints") or []):
+            key = f"subjects[{i}].fingerprints[{j}]"
+            blobs[key] = (spec or {}).get("image", "")
+            fingers.append({**(spec or {}), "path": key})
+        raw["faces"], raw["fingerprints"] = faces, fingers
+        normalised.append(raw)
+
+    def opener(key: str) -> Callable[[], bytes]:
+        def load() -> bytes:
+            try:
+                return base64.b64decode(blobs[key], validate=True)
+            except (binascii.Error, TypeError):
+                raise ValueError("not valid base64") from None
+
+        return load
+
+    return parse_manifest(json.dumps(normalised), is_json=True, opener=opener)
+
+
