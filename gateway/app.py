@@ -31,6 +31,7 @@ from gateway.deployment.service import bind_country
 from gateway.errors import install_handlers, problem
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
+from gateway.watchlist import jobs
 from gateway.watchlist.cache import WatchlistCache, database_key
 from gateway.watchlist.routes import router as watchlist_router
 from matchers import face as face_matcher
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         db.create_all(engine)
         with Session(engine) as session:
             bind_country(session, settings.country)
+            jobs.mark_interrupted(session)  # import jobs of a previous process are not running
             generated = ensure_admin_token(session, settings.admin_token)
             session.commit()
         if generated:
