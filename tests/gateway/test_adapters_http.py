@@ -9,7 +9,7 @@ import cv2
 import pytest
 
 from device_adapters.ansi_nist import write_transaction
-from device_adapters.capture import Capture, FaceImage, FingerImage
+from device_adapters.capture import Capture, FingerImage
 from tests.adapters.builders import TD3, seek_document
 from tests.conftest import LiveGateway
 

@@ -193,7 +193,7 @@ def test_corrupt_wsq_finger_never_takes_the_gateway_down(gateway: LiveGateway,
     good = buf.getvalue()
     with gateway.client(device_token) as c:
         assert c.post("/v1/checks", files={"finger_2": ("f.wsq", good)}).status_code == 200
-        for k in range(12):
+        for _ in range(12):
             bad = bytearray(good)
             for i in rng.integers(200, len(good), 8):
                 bad[i] ^= 0xFF
