@@ -22,20 +22,19 @@ import numpy as np
 
 from matchers import params
 from matchers.errors import TemplateError
-from matchers.index_common import GrowableIds, Match, best_per_subject, grow
+from matchers.index_common import GrowableIds, Match, TombstoneRemoval, best_per_subject, grow
 from matchers.templates import normalise_embedding
 
 FORMAT_VERSION = 1
 
 
-class FaceIndex:
+class FaceIndex(TombstoneRemoval):
     """Face embeddings of the watchlist; ``search`` costs one pass over the matrix."""
 
     def __init__(self) -> None:
         self._ids = GrowableIds()
         self._matrix = np.zeros((0, params.FACE_EMBEDDING_DIM), dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
-        self._dead = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -73,25 +72,6 @@ class FaceIndex:
             self._alive[start : start + len(emb)] = True
             for t, s in zip(template_ids, subject_ids, strict=True):
                 self._ids.append(t, s)
-
-    def _remove_locked(self, template_id: str) -> bool:
-        row = self._ids.pop(template_id)
-        if row is None:
-            return False
-        self._alive[row] = False
-        self._dead += 1
-        return True
-
-    def remove(self, template_id: str) -> bool:
-        with self._lock:
-            return self._remove_locked(template_id)
-
-    def remove_subject(self, subject_id: str) -> int:
-        with self._lock:
-            ids = self._ids.templates_of(subject_id)
-            for t in ids:
-                self._remove_locked(t)
-            return len(ids)
 
     def search(self, probe: np.ndarray, k: int = 10) -> list[Match]:
         """Best ``k`` subjects for one embedding; ``[]`` for NaN/wrong-length/zero probes."""

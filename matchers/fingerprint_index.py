@@ -29,7 +29,14 @@ import numpy as np
 
 from matchers import mcc, params
 from matchers.codebook import codebook
-from matchers.index_common import GrowableIds, Match, best_per_subject, grow
+from matchers.index_common import (
+    GrowableIds,
+    Match,
+    TombstoneRemoval,
+    best_per_subject,
+    grow,
+    ranges,
+)
 from matchers.templates import FingerprintTemplate
 
 FORMAT_VERSION = 1
@@ -53,7 +60,7 @@ def bag_of_words(cyl: mcc.Cylinders) -> np.ndarray:
     return hist / max(float(np.linalg.norm(hist)), 1e-6)
 
 
-class FingerprintIndex:
+class FingerprintIndex(TombstoneRemoval):
     """MCC fingerprint index: ``add``/``remove`` without rebuilding, ``search`` position-aware.
 
     A probe at position p searches gallery templates at p and at 0 (unknown); p = 0 searches
@@ -118,24 +125,6 @@ class FingerprintIndex:
             self._bow[row] = bow
             self._n_cyl = need_cyl
             self._ids.append(template_id, subject_id)
-
-    def _remove_locked(self, template_id: str) -> bool:
-        row = self._ids.pop(template_id)
-        if row is None:
-            return False
-        self._alive[row] = False
-        return True
-
-    def remove(self, template_id: str) -> bool:
-        with self._lock:
-            return self._remove_locked(template_id)
-
-    def remove_subject(self, subject_id: str) -> int:
-        with self._lock:
-            ids = self._ids.templates_of(subject_id)
-            for t in ids:
-                self._remove_locked(t)
-            return len(ids)
 
     # --- search -----------------------------------------------------------------------------
     def search(self, probe: FingerprintTemplate, k: int = 10) -> list[Match]:
@@ -210,11 +199,7 @@ class FingerprintIndex:
             offsets = np.zeros(len(rows), dtype=np.int64)
             if len(rows):
                 offsets[1:] = np.cumsum(counts[:-1], dtype=np.int64)
-            cyl_idx = (
-                np.concatenate([np.arange(o, o + c) for o, c in zip(self._offsets[rows], counts, strict=False)])
-                if counts.sum()
-                else np.zeros(0, dtype=np.int64)
-            ).astype(np.int64)
+            cyl_idx = ranges(self._offsets[rows], counts)
             arrays = {
                 "alive": np.ones(len(rows), dtype=bool),
                 "positions": self._positions[rows],

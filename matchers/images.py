@@ -51,7 +51,8 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
             if width * height > max_pixels:
                 raise UnusableCapture(
                     "image_too_large",
-                    f"the image declares {width}x{height} pixels; at most {max_pixels} are accepted",
+                    f"the image declares {width}x{height} pixels; "
+                    f"at most {max_pixels} are accepted",
                     {"width": width, "height": height},
                 )
             image.load()

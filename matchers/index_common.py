@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,51 @@ class GrowableIds:
 
     def __len__(self) -> int:
         return len(self.row_of)
+
+
+class TombstoneRemoval:
+    """``remove`` / ``remove_subject`` shared by both indexes: a removed template's row is marked
+    dead in ``_alive`` (no rebuild) and its ids are forgotten. The index class provides
+    ``_ids``, ``_alive`` and ``_lock``; rows used so far minus live ids = tombstones."""
+
+    _ids: GrowableIds
+    _alive: np.ndarray
+    _lock: threading.Lock
+
+    @property
+    def _dead(self) -> int:
+        """Tombstoned rows (rows used so far minus live templates)."""
+        return self._ids.count - len(self._ids)
+
+    def _remove_locked(self, template_id: str) -> bool:
+        row = self._ids.pop(template_id)
+        if row is None:
+            return False
+        self._alive[row] = False
+        return True
+
+    def remove(self, template_id: str) -> bool:
+        """Remove one template; False when it is not in the index."""
+        with self._lock:
+            return self._remove_locked(template_id)
+
+    def remove_subject(self, subject_id: str) -> int:
+        """Remove every template of a subject; returns how many were removed."""
+        with self._lock:
+            ids = self._ids.templates_of(subject_id)
+            for t in ids:
+                self._remove_locked(t)
+            return len(ids)
+
+
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(start, start + count)`` for every pair, as one int64 array."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, dtype=np.int64) - first, counts) + np.arange(total)
 
 
 def grow(array: np.ndarray, need: int) -> np.ndarray:

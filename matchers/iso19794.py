@@ -103,5 +103,6 @@ def to_nbis(minutiae: np.ndarray, *, width: int, height: int) -> bytes:
     """Write the record variant that nbis-py's ``load_iso_19794_2_2005`` reads (for bozorth3)."""
     body = _encode_minutiae(minutiae)
     length = 24 + 2 + len(body)
-    header = b"FMR\x00" + b" 20\x00" + struct.pack(">IHHHHHBB", length, 0, width, height, 0, 0, 0, 0)
+    fields = struct.pack(">IHHHHHBB", length, 0, width, height, 0, 0, 0, 0)
+    header = b"FMR\x00" + b" 20\x00" + fields
     return header + struct.pack(">BB", 0, len(body) // 6) + body

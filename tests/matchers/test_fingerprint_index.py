@@ -120,3 +120,10 @@ def test_fvc_real_prints_beat_impostors(fvc_db1: dict) -> None:
     probes = [(f, c) for (f, imp), c in cyl.items() if imp != 1]
     hits = sum(index.search_cylinders(c, 0, 1)[0].subject_id == str(f) for f, c in probes)
     assert hits / len(probes) >= 0.95
+
+
+def test_ranges_concatenates_aranges() -> None:
+    from matchers.index_common import ranges
+
+    assert ranges(np.array([5, 0, 10]), np.array([2, 0, 3])).tolist() == [5, 6, 10, 11, 12]
+    assert ranges(np.zeros(0), np.zeros(0)).tolist() == []
