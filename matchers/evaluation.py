@@ -212,7 +212,24 @@ def evaluate_faces(directory: Path, *, seed: int = 7) -> dict:
     rates = error_rates(g, i)
     rates.pop("curve")
     threshold = calibration.FACE.score_at(params.FACE_VERIFY_FMR)
-    accuracy = (np.sum(g >= threshold) + np.sum(i < threshold)) / max(len(g) + len(i), 1)
+
+    def accuracy_at(t: float) -> float:
+        return float((np.sum(g >= t) + np.sum(i < t)) / max(len(g) + len(i), 1))
+
+    accuracy = accuracy_at(threshold)
+    # Calibration data (params.FACE_SCORE_FMR): every pair of templates of different identities.
+    labels = np.array([n for n, _ in flat])
+    matrix = np.array([e for _, e in flat], dtype=np.float32).reshape(-1, params.FACE_EMBEDDING_DIM)
+    upper = np.triu_indices(len(flat), 1)
+    all_impostors = (matrix @ matrix.T)[upper][labels[upper[0]] != labels[upper[1]]]
+    quantiles = (
+        {
+            f"{fmr:g}": round(float(np.quantile(all_impostors, 1 - fmr)), 4)
+            for fmr in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
+        }
+        if len(all_impostors)
+        else {}
+    )
     index = FaceIndex()
     probes: list[tuple[str, np.ndarray]] = []
     for name in names:
@@ -233,6 +250,12 @@ def evaluate_faces(directory: Path, *, seed: int = 7) -> dict:
         "threshold": round(threshold, 4),
         "threshold_fmr": params.FACE_VERIFY_FMR,
         "accuracy": round(float(accuracy), 4),
+        "accuracy_by_fmr": {
+            f"{fmr:g}": round(accuracy_at(calibration.FACE.score_at(fmr)), 4)
+            for fmr in (1e-2, 1e-3)
+        },
+        "calibration_impostor_pairs": len(all_impostors),
+        "impostor_score_at_fmr": quantiles,
         "eer": round(rates["eer"], 4),
         "fmr100": round(rates["fmr100"], 4),
         "fmr1000": round(rates["fmr1000"], 4),

@@ -1,8 +1,10 @@
 """Face feature extraction with dlib (through face_recognition's bundled models).
 
-Recipe: decode -> detect faces with HOG on a downscaled copy (upsample once if none) ->
-choose the largest face, refuse when another face is nearly as large -> 5-point landmarks on the
-full-resolution image -> measure the inter-eye distance -> 128-d ResNet embedding -> L2-normalise.
+Recipe: decode -> detect faces with HOG on a downscaled copy (upsampling, then the CNN detector,
+when none) -> choose the subject's face (the most central of similar-sized faces) -> 5-point
+landmarks on the full-resolution image -> measure the face size -> aligned 150 px chip -> 128-d
+ResNet embeddings of the chip and its mirror image, each unit-normalised, averaged ->
+L2-normalise.
 Thread-safe: each call borrows one of FACE_MODEL_SETS copies of the dlib models (a copy is
 never used by two threads at once).
 """
@@ -153,21 +155,40 @@ def _embed(rgb: np.ndarray, models: _ModelSet, refuse_ambiguous: bool) -> FaceTe
     # 5-point model: points 0-1 one eye's corners, 2-3 the other's, 4 under the nose.
     pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float64)
     inter_eye = float(np.linalg.norm(pts[0:2].mean(axis=0) - pts[2:4].mean(axis=0)))
+    # A turned head shows its eyes closer together: the box width also measures the resolution.
+    face_size = max(inter_eye, params.FACE_EYE_TO_BOX_RATIO * main.width())
     quality = {
         "faces": len(boxes),
         "inter_eye_px": round(inter_eye, 1),
+        "face_size_px": round(face_size, 1),
         "face_box_px": [main.width(), main.height()],
         "sharpness": round(_sharpness(rgb, main), 1),
     }
-    if inter_eye < params.FACE_MIN_INTER_EYE_PX:
+    if face_size < params.FACE_MIN_INTER_EYE_PX:
         raise UnusableCapture(
             "face_too_small",
-            f"the face is too small: {inter_eye:.0f} px between the eyes, at least "
+            f"the face is too small: {face_size:.0f} px between the eyes, at least "
             f"{params.FACE_MIN_INTER_EYE_PX:.0f} needed; move closer",
             quality,
         )
-    descriptor = models.encoder.compute_face_descriptor(rgb, shape, params.FACE_NUM_JITTERS)
-    return FaceTemplate(embedding=np.array(descriptor, dtype=np.float32), quality=quality)
+    return FaceTemplate(embedding=_descriptor(rgb, shape, models), quality=quality)
+
+
+def _descriptor(
+    rgb: np.ndarray, shape: dlib.full_object_detection, models: _ModelSet
+) -> np.ndarray:
+    """Embedding of the aligned face chip, averaged with its mirror image's (one batched call)."""
+    chip = dlib.get_face_chip(
+        rgb, shape, size=params.FACE_CHIP_SIZE, padding=params.FACE_CHIP_PADDING
+    )
+    chips = [chip]
+    if params.FACE_MIRROR_AVERAGE:
+        chips.append(np.ascontiguousarray(chip[:, ::-1]))
+    out = np.array(
+        models.encoder.compute_face_descriptor(chips, params.FACE_NUM_JITTERS), dtype=np.float64
+    )
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out.mean(axis=0).astype(np.float32)
 
 
 def _subject_face(
