@@ -94,22 +94,32 @@ def _pack(bools: np.ndarray) -> np.ndarray:
     return np.packbits(padded, axis=1, bitorder="little").view(np.uint64).reshape(c, WORDS)
 
 
-def _hull_valid(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """True for cells inside the convex hull of ``points`` or within MCC_HULL_MARGIN of it."""
+def _hull_valid(points: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """True for cells (``cx``, ``cy``, any shape) inside the convex hull of ``points`` or within
+    MCC_HULL_MARGIN of it. Vectorised over cells x hull edges, one coordinate at a time."""
     import cv2
 
     hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(np.float64)
-    a = hull
-    b = np.roll(hull, -1, axis=0)
-    edge = b - a  # (E, 2)
-    rel = cells[:, None, :] - a[None, :, :]  # (P, E, 2)
-    cross = edge[None, :, 0] * rel[..., 1] - edge[None, :, 1] * rel[..., 0]
+    ax, ay = hull[:, 0], hull[:, 1]
+    ex = np.roll(ax, -1) - ax
+    ey = np.roll(ay, -1) - ay
+    rx = cx.reshape(-1, 1) - ax  # (P, E)
+    ry = cy.reshape(-1, 1) - ay
+    cross = ex * ry
+    cross -= ey * rx
     inside = np.all(cross >= 0, axis=1) | np.all(cross <= 0, axis=1)
-    length2 = np.maximum((edge**2).sum(axis=1), 1e-9)
-    t = np.clip((rel * edge[None]).sum(axis=2) / length2[None], 0.0, 1.0)
-    nearest = a[None] + t[..., None] * edge[None]
-    dist = np.sqrt(((cells[:, None, :] - nearest) ** 2).sum(axis=2)).min(axis=1)
-    return inside | (dist <= params.MCC_HULL_MARGIN)
+    length2 = np.maximum(ex * ex + ey * ey, 1e-9)
+    t = rx * ex
+    t += ry * ey
+    t /= length2
+    np.clip(t, 0.0, 1.0, out=t)
+    rx -= t * ex  # cell minus its nearest point on the edge
+    ry -= t * ey
+    rx *= rx
+    ry *= ry
+    rx += ry
+    near = rx.min(axis=1) <= params.MCC_HULL_MARGIN**2
+    return (inside | near).reshape(cx.shape)
 
 
 def select_minutiae(minutiae: np.ndarray) -> np.ndarray:
@@ -139,21 +149,9 @@ def cylinders(minutiae: np.ndarray) -> Cylinders:
     s = params.MCC_ROTATION_SIGN
     cx = x[:, None] + cos[:, None] * _CELL_U[None] - s * sin[:, None] * _CELL_V[None]
     cy = y[:, None] + s * sin[:, None] * _CELL_U[None] + cos[:, None] * _CELL_V[None]
-    cells = np.stack([cx, cy], axis=2)
-    # Spatial contribution of every minutia t to every cell of cylinder i: (n, cells, n).
-    d2 = (cx[:, :, None] - x[None, None, :]) ** 2 + (cy[:, :, None] - y[None, None, :]) ** 2
+    # Validity first, so that contributions are computed for the kept cylinders only.
+    valid_cells = _IN_CIRCLE[None, :] & _hull_valid(m[:, :2], cx, cy)
     sigma_s = params.MCC_SIGMA_S
-    spatial = np.exp(-d2 / (2 * sigma_s**2)) / (sigma_s * np.sqrt(_TWO_PI))
-    spatial[d2 > (3 * sigma_s) ** 2] = 0.0
-    spatial[np.arange(n), :, np.arange(n)] = 0.0
-    # Directional contribution: Gaussian mass of the section around the relative direction.
-    rel = _wrap(theta[None, :] - theta[:, None])  # (i, t)
-    alpha = _wrap(_SECTION_ANGLES[None, None, :] - rel[:, :, None])  # (i, t, k)
-    half = np.pi / _ND
-    scale = 1.0 / (np.sqrt(2.0) * params.MCC_SIGMA_D)
-    directional = 0.5 * (_erf((alpha + half) * scale) - _erf((alpha - half) * scale))
-    values = np.einsum("ict,itk->ick", spatial, directional)  # (n, cells, Nd)
-    valid_cells = _IN_CIRCLE[None, :] & _hull_valid(m[:, :2], cells.reshape(-1, 2)).reshape(n, -1)
     dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
     neighbours = ((dist <= params.MCC_RADIUS + 3 * sigma_s) & (dist > 0)).sum(axis=1)
     keep = (valid_cells.sum(axis=1) >= params.MCC_MIN_VALID_CELLS * _IN_CIRCLE.sum()) & (
@@ -161,12 +159,32 @@ def cylinders(minutiae: np.ndarray) -> Cylinders:
     )
     if not keep.any():
         return empty_cylinders()
+    rows = np.flatnonzero(keep)
+    cx, cy, valid_cells = cx[rows], cy[rows], valid_cells[rows]
+    # Spatial contribution of every minutia t to every cell of cylinder i: (kept, cells, n),
+    # a Gaussian cut at 3 sigma (exp only evaluated inside the cut: most pairs are outside).
+    d2 = cx[:, :, None] - x[None, None, :]
+    d2 *= d2
+    dy = cy[:, :, None] - y[None, None, :]
+    dy *= dy
+    d2 += dy
+    d2[np.arange(len(rows)), :, rows] = np.inf  # a minutia does not contribute to its own
+    near = d2 <= (3 * sigma_s) ** 2
+    spatial = np.zeros_like(d2)
+    spatial[near] = np.exp(-d2[near] / (2 * sigma_s**2)) / (sigma_s * np.sqrt(_TWO_PI))
+    # Directional contribution: Gaussian mass of the section around the relative direction.
+    rel = _wrap(theta[None, :] - theta[rows, None])  # (i, t)
+    alpha = _wrap(_SECTION_ANGLES[None, None, :] - rel[:, :, None])  # (i, t, k)
+    half = np.pi / _ND
+    scale = 1.0 / (np.sqrt(2.0) * params.MCC_SIGMA_D)
+    directional = 0.5 * (_erf((alpha + half) * scale) - _erf((alpha - half) * scale))
+    values = np.matmul(spatial, directional)  # (kept, cells, Nd): sum over minutiae t
     bits = (values > params.MCC_MU_PSI) & valid_cells[:, :, None]
     valid = np.repeat(valid_cells[:, :, None], _ND, axis=2)
     return Cylinders(
-        bits=_pack(bits[keep].reshape(int(keep.sum()), -1)),
-        valid=_pack(valid[keep].reshape(int(keep.sum()), -1)),
-        minutiae=m[keep, :3].astype(np.float32),
+        bits=_pack(bits.reshape(len(rows), -1)),
+        valid=_pack(valid.reshape(len(rows), -1)),
+        minutiae=m[rows, :3].astype(np.float32),
     )
 
 
