@@ -8,7 +8,8 @@ Search = two vectorised stages:
    gallery (restricted to the probe's finger position) ranks it; the best
    ``FINGER_SHORTLIST`` templates go on.
 2. **Verification** (shortlist): the probe's MCC cylinders are compared with the candidates'
-   cylinders (bit-packed XOR/popcount) and consolidated with LSS-R (``matchers.mcc``).
+   cylinders (popcounts as BLAS products of the unpacked bits) and consolidated with LSS-R
+   (``matchers.mcc``).
 
 ``Match.score`` is the MCC LSS-R similarity in [0, 1]; ``calibration.FINGER`` turns it into a
 false-match-rate equivalent (docs/CALIBRATION.md). Costs at 100k templates: about 400 B of
@@ -86,7 +87,7 @@ class FingerprintIndex(TombstoneRemoval):
 
     # --- mutation ---------------------------------------------------------------------------
     def add(self, template_id: str, subject_id: str, template: FingerprintTemplate) -> None:
-        """Add (or replace) one template; cost: one MCC extraction (~3 ms), amortised O(1)."""
+        """Add (or replace) one template; cost: one MCC extraction (~2.5 ms), amortised O(1)."""
         cyl = mcc.cylinders(template.minutiae)
         self.add_cylinders(template_id, subject_id, cyl, int(template.position))
 
