@@ -127,3 +127,16 @@ def test_ranges_concatenates_aranges() -> None:
 
     assert ranges(np.array([5, 0, 10]), np.array([2, 0, 3])).tolist() == [5, 6, 10, 11, 12]
     assert ranges(np.zeros(0), np.zeros(0)).tolist() == []
+
+
+def test_index_saved_with_other_codebook_is_refused(gallery, tmp_path: Path) -> None:
+    # An index saved with 256 codewords (before FINGER_BOW_WORDS = 1024) must be rebuilt.
+    import json
+
+    index, _ = gallery
+    index.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["params"]["bow_words"] = 256
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError):
+        FingerprintIndex.load(tmp_path)
