@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -50,9 +50,35 @@ def import_models() -> None:
             importlib.import_module(mod.name)
 
 
+# The audit trail is append-only in the database itself, not only by the application's habits:
+# an UPDATE or DELETE on it fails whoever issues it.
+_SQLITE_AUDIT_GUARDS = [
+    "CREATE TRIGGER IF NOT EXISTS audit_entry_no_update BEFORE UPDATE ON audit_entry "
+    "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_entry_no_delete BEFORE DELETE ON audit_entry "
+    "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
+]
+_POSTGRES_AUDIT_GUARDS = [
+    "CREATE OR REPLACE FUNCTION fieldcheck_audit_append_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit entries are append-only'; END $$",
+    "DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_entry",
+    "CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry "
+    "FOR EACH ROW EXECUTE FUNCTION fieldcheck_audit_append_only()",
+]
+
+
 def create_all(engine: Engine) -> None:
     import_models()
     SQLModel.metadata.create_all(engine)
+    guards = {"sqlite": _SQLITE_AUDIT_GUARDS, "postgresql": _POSTGRES_AUDIT_GUARDS}
+    statements = guards.get(engine.dialect.name, [])
+    if statements:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Gateways starting together must not race on the trigger's replacement.
+                conn.execute(text("SELECT pg_advisory_xact_lock(4603)"))
+            for statement in statements:
+                conn.execute(text(statement))
 
 
 @contextmanager

@@ -213,3 +213,20 @@ def test_a_database_serves_one_country(tmp_path: Path) -> None:
         get_settings.cache_clear()
     assert result.exit_code == 2
     assert "belongs to the MU gateway network" in result.output
+
+
+def test_audit_trail_is_append_only_in_the_database(engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from gateway.audit.service import record
+
+    with Session(engine) as s:
+        record(s, actor=None, action="test.append", target_type="test", target_id="t1")
+        s.commit()
+    for statement in ("UPDATE audit_entry SET action = 'forged'", "DELETE FROM audit_entry"):
+        with Session(engine) as s, pytest.raises(DBAPIError, match="append-only"):
+            s.execute(text(statement))
+            s.commit()
+    with Session(engine) as s:
+        assert s.execute(text("SELECT action FROM audit_entry")).scalars().all() == ["test.append"]
