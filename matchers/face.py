@@ -128,11 +128,13 @@ def extract(
             if image is None:
                 raise UnusableCapture("unreadable_image", "no face image given")
             rgb = decode_image(image, mode="RGB")
-        rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
+        rgb = np.asarray(rgb)
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
             raise UnusableCapture(
-                "unreadable_image", f"expected an RGB image, got an array of shape {rgb.shape}"
+                "unreadable_image",
+                f"expected an 8-bit RGB image, got a {rgb.dtype} array of shape {rgb.shape}",
             )
+        rgb = np.ascontiguousarray(rgb)
         with _models() as models:
             return _embed(rgb, models, refuse_ambiguous)
     except UnusableCapture:

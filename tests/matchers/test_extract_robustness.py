@@ -62,5 +62,8 @@ def test_wrong_array_shapes_are_unreadable() -> None:
         face.extract(rgb=np.zeros((10, 10), np.uint8))
     assert err.value.reason == "unreadable_image"
     with pytest.raises(UnusableCapture) as err:
+        face.extract(rgb=np.zeros((100, 100, 3), np.float32))
+    assert err.value.reason == "unreadable_image"
+    with pytest.raises(UnusableCapture) as err:
         fingerprint.extract(pixels=np.zeros((100, 100, 3), np.uint8))
     assert err.value.reason == "unreadable_image"
