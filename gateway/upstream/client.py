@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -108,6 +109,22 @@ def validate_search_result(result: Any, *, check_id: str) -> dict[str, Any]:
     return result
 
 
+def _tls_context(*, cert: tuple[str, str] | None, verify: str | bool) -> ssl.SSLContext | bool:
+    """The TLS settings as one SSLContext: httpx 0.28 no longer takes ``cert=`` (it warned and
+    the client certificate was never sent), so the client certificate goes into the context."""
+    if cert is None and verify is True:
+        return True
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if cert is not None:
+        context.load_cert_chain(certfile=cert[0], keyfile=cert[1])
+    return context
+
+
 class HttpCentralClient(CentralClient):
     """httpx client: timeouts, in-call retries with exponential backoff and full jitter, bearer
     token, optional mutual TLS. The circuit breaker lives in the worker, above this client."""
@@ -124,8 +141,8 @@ class HttpCentralClient(CentralClient):
             headers["Authorization"] = f"Bearer {token}"
         timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, cert=cert,
-            verify=verify, transport=transport,
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
+            verify=_tls_context(cert=cert, verify=verify), transport=transport,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
         self.retries = retries
