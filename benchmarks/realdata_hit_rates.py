@@ -15,7 +15,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.app import create_app
-from gateway.bench import _free_port
+from gateway.bench import _free_port, wait_ready
 from gateway.settings import Settings
 
 ADMIN = "fc_hitrate_admin"
@@ -42,13 +41,7 @@ class Gateway:
     def __enter__(self) -> tuple[httpx.Client, httpx.Client]:
         self.thread.start()
         base = f"http://127.0.0.1:{self.port}"
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_ready(base)
         admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"},
                              timeout=60)
         token = admin.post("/v1/tokens", json={"role": "device", "name": "hr"}).json()["token"]

@@ -65,6 +65,25 @@ def _fill_synthetic(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-u
         session.commit()
 
 
+def wait_ready(base_url: str, *, timeout_s: float = 3600.0, alive=None) -> dict:  # type: ignore[no-untyped-def]
+    """Poll ``/readyz`` until the gateway answers 200; returns its body.
+
+    ``alive``: optional callable; when it returns False the wait stops (the process died).
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise SystemExit("the gateway exited before it was ready")
+        try:
+            r = httpx.get(base_url + "/readyz", timeout=2)
+            if r.status_code == 200:
+                return r.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the gateway at {base_url} was not ready within {timeout_s:.0f} s")
+
+
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
 
@@ -97,13 +116,7 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
     t0 = time.perf_counter()
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    wait_ready(base)
     start_s = time.perf_counter() - t0
     admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
     created = admin.post("/v1/tokens", json={"role": "device", "name": "bench"})
@@ -244,16 +257,8 @@ def _time_start(data_dir: Path, port: int) -> tuple[float, dict, object]:
          "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"gateway exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-            if r.status_code == 200:
-                return time.perf_counter() - started, r.json(), proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    ready = wait_ready(f"http://127.0.0.1:{port}", alive=lambda: proc.poll() is None)
+    return time.perf_counter() - started, ready, proc
 
 
 def _stop(proc) -> float:  # type: ignore[no-untyped-def]
