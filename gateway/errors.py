@@ -15,7 +15,8 @@ Adapter errors (``device_adapters.errors.AdapterError``) and matcher capture err
 from __future__ import annotations
 
 import logging
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +27,7 @@ from device_adapters.errors import AdapterError
 from matchers.errors import MatcherError, UnusableCapture
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Enum)
 PROBLEM = "application/problem+json"
 
 
@@ -66,6 +68,17 @@ class Forbidden(DomainError):
 
 class TooLarge(DomainError):
     status, title, type_slug = 413, "Request too large", "too-large"
+
+
+def parse_choice(choices: type[E], value: str, *, field: str) -> E:
+    """``value`` as a member of ``choices``, or Invalid naming the field and the allowed values."""
+    try:
+        return choices(value)
+    except ValueError:
+        raise Invalid(
+            f"unknown {field} {value!r}", field=field,
+            fix="use one of: " + ", ".join(str(c.value) for c in choices),
+        ) from None
 
 
 def problem(

@@ -91,6 +91,11 @@ class TombstoneRemoval:
         self._alive[row] = False
         return True
 
+    def template_ids_of(self, subject_id: str) -> list[str]:
+        """The live template ids of one subject (in the order they were added)."""
+        with self._lock:
+            return self._ids.templates_of(subject_id)
+
     def remove(self, template_id: str) -> bool:
         """Remove one template; False when it is not in the index."""
         with self._lock:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from gateway.auth.models import ApiToken, Role, utcnow
-from gateway.errors import Invalid, NotFound
+from gateway.errors import Invalid, NotFound, parse_choice
 
 TOKEN_PREFIX = "fc_"
 
@@ -29,13 +29,7 @@ def hash_token(secret: str) -> str:
 
 
 def parse_role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        raise Invalid(
-            f"unknown role {value!r}", field="role",
-            fix="use one of: " + ", ".join(r.value for r in Role),
-        ) from None
+    return parse_choice(Role, value, field="role")
 
 
 def create_token(

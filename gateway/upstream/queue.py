@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Select, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -331,6 +331,14 @@ class SqlQueueStorage(QueueStorage):
                     schema_translate_map=translate)
         self.table = OutboxItem.__table__  # type: ignore[attr-defined]
 
+    def _lock_ids(self, session: Session, query: Select) -> list[int]:
+        """Run an id query inside the claiming transaction. On PostgreSQL the rows are locked
+        with SKIP LOCKED, so concurrent workers pass over each other's rows instead of waiting
+        (SQLite's BEGIN IMMEDIATE already serialises the claim)."""
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(session.execute(query).scalars())
+
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         with Session(self._write_engine, expire_on_commit=False) as session:
@@ -363,11 +371,8 @@ class SqlQueueStorage(QueueStorage):
             .order_by(t.c.priority.desc(), t.c.id)
             .limit(limit)
         )
-        if self.dialect == "postgresql":
-            # Concurrent workers skip each other's locked rows instead of waiting on them.
-            query = query.with_for_update(skip_locked=True)
         with self._tx() as session:
-            ids = list(session.execute(query).scalars())
+            ids = self._lock_ids(session, query)
             if not ids:
                 return []
             session.execute(
@@ -428,10 +433,8 @@ class SqlQueueStorage(QueueStorage):
             .where(t.c.state == "pending", t.c.expires_at <= now, t.c.locked_until <= now)
             .order_by(t.c.id).limit(limit)
         )
-        if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
         with self._tx() as session:
-            ids = list(session.execute(query).scalars())
+            ids = self._lock_ids(session, query)
             if not ids:
                 return []
             session.execute(

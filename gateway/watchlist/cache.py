@@ -215,8 +215,8 @@ class WatchlistCache:
         query = select(BiometricTemplate).where(BiometricTemplate.subject_id == subject_id)
         templates = list(session.exec(query))
         self.subjects[subject_id] = _card(subject)
-        current = set(_template_ids(self.faces, subject_id)) | set(
-            _template_ids(self.fingers, subject_id)
+        current = set(self.faces.template_ids_of(subject_id)) | set(
+            self.fingers.template_ids_of(subject_id)
         )
         for tpl in templates:
             if tpl.id not in current:
@@ -235,11 +235,6 @@ class WatchlistCache:
                 self.fingers.add(tpl.id, tpl.subject_id, template)
         except Exception:  # a corrupt row must not stop the gateway from starting
             log.exception("skipping unreadable template %s of subject %s", tpl.id, tpl.subject_id)
-
-
-def _template_ids(index: FaceIndex | FingerprintIndex, subject_id: str) -> list[str]:
-    # Both indexes keep their row bookkeeping in a GrowableIds (matchers.index_common).
-    return index._ids.templates_of(subject_id)  # noqa: SLF001
 
 
 def _card(subject: Subject) -> SubjectCard:

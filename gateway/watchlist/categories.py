@@ -43,12 +43,6 @@ RECAPTURE_MESSAGE = "Capture quality too low for a reliable answer: capture agai
 
 
 def parse_category(value: str) -> Category:
-    from gateway.errors import Invalid
+    from gateway.errors import parse_choice
 
-    try:
-        return Category(value)
-    except ValueError:
-        raise Invalid(
-            f"unknown category {value!r}", field="category",
-            fix="use one of: " + ", ".join(c.value for c in Category),
-        ) from None
+    return parse_choice(Category, value, field="category")
