@@ -26,6 +26,7 @@ from device_adapters.base import default_registry
 from gateway import db
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
+from gateway.checks.admission import AdmissionController
 from gateway.checks.routes import router as checks_router
 from gateway.deployment.service import bind_country
 from gateway.errors import install_handlers, problem
@@ -151,7 +152,13 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             [settings.mosip_trusted_certs.read_text()] if settings.mosip_trusted_certs else None
         )
         adapters = default_registry(mosip_trusted_certificates=certs)
-        runtime = Runtime(settings=settings, engine=engine, cache=cache, adapters=adapters)
+        runtime = Runtime(
+            settings=settings, engine=engine, cache=cache, adapters=adapters,
+            admission=AdmissionController(
+                in_flight=settings.checks_in_flight, waiting=settings.checks_waiting,
+                max_wait_s=settings.checks_max_wait_s,
+            ),
+        )
         app.state.runtime = runtime
         if start_upstream:
             runtime.upstream = _start_upstream(settings, engine)

@@ -6,7 +6,8 @@
     ├── Conflict           409  e.g. a duplicate external reference
     ├── Unauthenticated    401  missing, unknown or revoked bearer token
     ├── Forbidden          403  the token's role may not do this
-    └── TooLarge           413  request body over FIELDCHECK_MAX_UPLOAD_MB
+    ├── TooLarge           413  request body over FIELDCHECK_MAX_UPLOAD_MB
+    └── Unavailable        503  try again later (at capacity); carries Retry-After
 
 Adapter errors (``device_adapters.errors.AdapterError``) and matcher capture errors
 (``matchers.errors.UnusableCapture``) are mapped here too, so routes just raise.
@@ -70,6 +71,16 @@ class TooLarge(DomainError):
     status, title, type_slug = 413, "Request too large", "too-large"
 
 
+class Unavailable(DomainError):
+    """503: the request was not run; send it again after ``retry_after_s`` (Retry-After)."""
+
+    status, title, type_slug = 503, "Service unavailable", "unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **kwargs)
+        self.retry_after_s = retry_after_s
+
+
 def parse_choice(choices: type[E], value: str, *, field: str) -> E:
     """``value`` as a member of ``choices``, or Invalid naming the field and the allowed values."""
     try:
@@ -98,7 +109,9 @@ def problem(
     if fix:
         body["fix"] = fix
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if extra.get("retry_after_s") is not None:
+        headers["Retry-After"] = str(int(extra["retry_after_s"]))
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

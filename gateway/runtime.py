@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from device_adapters.base import AdapterRegistry
+from gateway.checks.admission import AdmissionController
 from gateway.settings import Settings
 from gateway.watchlist.cache import WatchlistCache
 
@@ -27,5 +28,8 @@ class Runtime:
     extractor_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="extract")
     )
+    admission: AdmissionController = field(
+        default_factory=lambda: AdmissionController(in_flight=2, waiting=4, max_wait_s=1.5)
+    )  # create_app builds it from the settings
     upstream: Any | None = None  # gateway.upstream service, when the central link is set up
     extras: dict[str, Any] = field(default_factory=dict)

@@ -32,6 +32,20 @@ class Settings(BaseSettings):
         None, description="PEM file of trusted MOSIP device certificates; when set, MOSIP SBI "
         "captures must be signed by one of them",
     )
+    checks_in_flight: int = Field(
+        2, ge=1, le=256, description="checks extracted and searched at once (admission control); "
+        "measured default for 2 cores: see docs/DEPLOYMENT.md",
+    )
+    checks_waiting: int = Field(
+        4, ge=0, le=10_000, description="checks that may wait for a slot; beyond: 503 + Retry-After"
+    )
+    checks_max_wait_s: float = Field(
+        1.5, ge=0, le=60, description="longest a check waits for a slot before 503 + Retry-After"
+    )
+    urgent_devices: list[str] = Field(
+        default_factory=list, description="token names of devices whose checks go first "
+        "(JSON list, e.g. [\"SEEK-0042\"]); checks carrying a travel document always do",
+    )
     shared_data_dir: Path = Field(
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",

@@ -56,9 +56,14 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
     body = await request.body()
     headers = _headers(request)
     capture = await run_in_threadpool(adapter.parse, body, headers)
-    check = await run_in_threadpool(
-        lambda: service.run_check(runtime, session, principal=principal, capture=capture)
-    )
+
+    def admitted() -> Any:
+        # the wait for a slot happens here, on the worker thread, never on the event loop
+        priority = capture.document is not None or principal.name in runtime.settings.urgent_devices
+        with runtime.admission.admit(priority=priority):
+            return service.run_check(runtime, session, principal=principal, capture=capture)
+
+    check = await run_in_threadpool(admitted)
     return service.check_view(check)
 
 

@@ -1,0 +1,149 @@
+"""Admission control: bounded checks in progress, a short bounded wait, then 503 + Retry-After."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from gateway.checks.admission import AdmissionController
+from gateway.errors import Unavailable
+from tests.conftest import LiveGateway
+
+
+def _hold(ctrl: AdmissionController, *, priority: bool = False):  # type: ignore[no-untyped-def]
+    """Enter ``admit`` on a thread and keep the slot until the returned event is set."""
+    entered, release, outcome = threading.Event(), threading.Event(), {}
+
+    def run() -> None:
+        try:
+            with ctrl.admit(priority=priority):
+                outcome["admitted_at"] = time.perf_counter()
+                entered.set()
+                release.wait(10)
+        except Unavailable as exc:
+            outcome["refused"] = exc
+            entered.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, entered, release, outcome
+
+
+def test_slots_are_bounded_and_the_overflow_is_refused_at_once() -> None:
+    ctrl = AdmissionController(in_flight=1, waiting=0, max_wait_s=5)
+    t, entered, release, _ = _hold(ctrl)
+    assert entered.wait(5)
+    started = time.perf_counter()
+    with pytest.raises(Unavailable) as refused:
+        with ctrl.admit():
+            pass
+    # refused at once, not after max_wait_s: the waiting room holds nobody
+    assert time.perf_counter() - started < 1.0
+    assert refused.value.status == 503 and refused.value.retry_after_s >= 1
+    release.set()
+    t.join(5)
+    with ctrl.admit():  # the slot is free again
+        assert ctrl.stats().in_flight == 1
+    assert ctrl.stats().in_flight == 0 and ctrl.rejected == 1 and ctrl.admitted == 2
+
+
+def test_a_waiter_gets_the_freed_slot_and_a_late_one_is_refused_after_max_wait() -> None:
+    ctrl = AdmissionController(in_flight=1, waiting=1, max_wait_s=0.3)
+    t1, e1, r1, _ = _hold(ctrl)
+    assert e1.wait(5)
+    # a waiter that is never served leaves after max_wait_s with 503
+    with pytest.raises(Unavailable):
+        with ctrl.admit():
+            pass
+    assert ctrl.stats().waiting == 0  # it left the queue
+    ctrl.max_wait_s = 5
+    t2, e2, r2, out2 = _hold(ctrl)
+    time.sleep(0.1)
+    assert not e2.is_set() and ctrl.stats().waiting == 1
+    r1.set()
+    assert e2.wait(5) and "admitted_at" in out2
+    r2.set()
+    t1.join(5)
+    t2.join(5)
+    assert ctrl.stats().in_flight == 0
+
+
+def test_priority_checks_go_first_and_may_wait_when_the_normal_room_is_full() -> None:
+    ctrl = AdmissionController(in_flight=1, waiting=1, max_wait_s=5)
+    t0, e0, r0, _ = _hold(ctrl)
+    assert e0.wait(5)
+    tn, en, rn, out_n = _hold(ctrl)  # a normal check waits
+    time.sleep(0.1)
+    # the normal waiting room (1) is full: another normal check is refused ...
+    with pytest.raises(Unavailable):
+        with ctrl.admit():
+            pass
+    tp, ep, rp, out_p = _hold(ctrl, priority=True)  # ... a priority one still waits
+    time.sleep(0.1)
+    assert ctrl.stats().waiting == 2
+    r0.set()  # one slot frees: the priority check, which came later, gets it first
+    assert ep.wait(5) and "admitted_at" in out_p
+    assert not en.is_set()
+    rp.set()
+    assert en.wait(5) and "admitted_at" in out_n
+    rn.set()
+    for t in (t0, tn, tp):
+        t.join(5)
+
+
+def _grey_jpeg() -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.full((120, 120, 3), 128, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def test_a_saturated_gateway_answers_503_with_retry_after_and_a_problem_body(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with LiveGateway(tmp_path, checks_in_flight=1, checks_waiting=0) as gw:
+        device = gw.client(gw.token("device", "SEEK-ADM-1"))
+        form = {"purpose": "port entry"}
+        files = {"face": ("f.jpg", _grey_jpeg(), "image/jpeg")}
+        t, entered, release, _ = _hold(gw.runtime.admission)  # the one slot is taken
+        assert entered.wait(5)
+        r = device.post("/v1/checks", data=form, files=files)
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert int(r.headers["Retry-After"]) >= 1
+        body = r.json()
+        assert body["retry_after_s"] == int(r.headers["Retry-After"])
+        assert "send it again" in body["fix"]
+        release.set()
+        t.join(5)
+        r = device.post("/v1/checks", data=form, files=files)  # the slot is free: it runs
+        assert r.status_code == 200, r.text
+
+
+def test_a_document_check_is_priority_at_the_gateway(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With the normal waiting room full, a check carrying an MRZ still waits for the slot."""
+    mrz = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n"
+           "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
+    with LiveGateway(tmp_path, checks_in_flight=1, checks_waiting=1, checks_max_wait_s=10) as gw:
+        device = gw.client(gw.token("device", "SEEK-ADM-2"))
+        ctrl = gw.runtime.admission
+        t0, e0, r0, _ = _hold(ctrl)
+        assert e0.wait(5)
+        tn, en, rn, _ = _hold(ctrl)  # fills the normal waiting room
+        time.sleep(0.1)
+        files = {"face": ("f.jpg", _grey_jpeg(), "image/jpeg")}
+        refused = device.post("/v1/checks", data={"purpose": "port entry"}, files=files)
+        assert refused.status_code == 503
+        answer: dict = {}
+        th = threading.Thread(target=lambda: answer.setdefault("r", device.post(
+            "/v1/checks", data={"purpose": "port entry", "mrz": mrz}, files=files)))
+        th.start()
+        time.sleep(0.3)
+        assert ctrl.stats().waiting == 2  # the document check waits, it was not refused
+        r0.set()  # the freed slot goes to the document check, then the normal waiter
+        th.join(20)
+        assert answer["r"].status_code == 200, answer["r"].text
+        rn.set()
+        t0.join(5)
+        tn.join(5)
