@@ -88,6 +88,37 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
 
 
+def enrol_real_people(admin: httpx.Client, lfw: Path, fvc: Path, *, people: int) -> list[dict]:
+    """Enrol ``people`` LFW identities (one photo each) with two FVC fingers (impression 1).
+
+    Returns the probes: each identity's other photos with other impressions of its fingers.
+    """
+    chosen = sorted(p for p in lfw.iterdir() if p.is_dir())[:people]
+    probes: list[dict] = []
+    for k, person in enumerate(chosen):
+        photos = sorted(person.glob("*.jpg"))
+        finger_ids = (101 + k % 10, 101 + (k + 1) % 10)
+        sid = admin.post("/v1/subjects", json={"name": person.name, "category": "red"}).json()["id"]
+        enrolled_face = None
+        for photo in photos:
+            r = admin.post(f"/v1/subjects/{sid}/faces",
+                           files={"image": ("e.jpg", photo.read_bytes())})
+            if r.status_code == 201:
+                enrolled_face = photo
+                break
+        for pos, fid in zip((2, 7), finger_ids, strict=True):
+            admin.post(f"/v1/subjects/{sid}/fingerprints", data={"position": str(pos)},
+                       files={"image": ("f.tif", (fvc / f"{fid}_1.tif").read_bytes())})
+        for j, photo in enumerate(p for p in photos if p != enrolled_face):
+            imp = 2 + j % 7
+            probes.append({
+                "subject": sid, "face": photo.read_bytes(),
+                "finger_2": (fvc / f"{finger_ids[0]}_{imp}.tif").read_bytes(),
+                "finger_7": (fvc / f"{finger_ids[1]}_{imp}.tif").read_bytes(),
+            })
+    return probes
+
+
 def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
     import uvicorn
 
@@ -124,29 +155,7 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
     device = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {device_token}"},
                           timeout=60)
 
-    people = sorted(p for p in lfw.iterdir() if p.is_dir())[:10]
-    probes: list[dict] = []
-    for k, person in enumerate(people):
-        photos = sorted(person.glob("*.jpg"))
-        finger_ids = (101 + k % 10, 101 + (k + 1) % 10)
-        sid = admin.post("/v1/subjects", json={"name": person.name, "category": "red"}).json()["id"]
-        enrolled_face = None
-        for photo in photos:
-            r = admin.post(f"/v1/subjects/{sid}/faces",
-                           files={"image": ("e.jpg", photo.read_bytes())})
-            if r.status_code == 201:
-                enrolled_face = photo
-                break
-        for pos, fid in zip((2, 7), finger_ids, strict=True):
-            admin.post(f"/v1/subjects/{sid}/fingerprints", data={"position": str(pos)},
-                       files={"image": ("f.tif", (fvc / f"{fid}_1.tif").read_bytes())})
-        for j, photo in enumerate(p for p in photos if p != enrolled_face):
-            imp = 2 + j % 7
-            probes.append({
-                "subject": sid, "face": photo.read_bytes(),
-                "finger_2": (fvc / f"{finger_ids[0]}_{imp}.tif").read_bytes(),
-                "finger_7": (fvc / f"{finger_ids[1]}_{imp}.tif").read_bytes(),
-            })
+    probes = enrol_real_people(admin, lfw, fvc, people=10)
     scenarios = {
         "face": ("face",),
         "two_fingers": ("finger_2", "finger_7"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -166,6 +167,39 @@ def bench_startup(
 
     run_startup_bench(faces=faces, fingerprints=fingerprints,
                       unique_fingers=unique_fingerprints, json_out=json_out)
+
+
+@bench_app.command("load")
+def bench_load(
+    devices: int = typer.Option(8, help="virtual devices sending checks in parallel"),
+    subjects: int = typer.Option(10_000, help="synthetic subjects in the watchlist"),
+    rates: str = typer.Option("0.5,1,1.5,2,3,4", help="offered checks per second, one per step"),
+    step_s: float = typer.Option(30.0, help="seconds per step"),
+    mix: str = typer.Option("face=0.3,two_fingers=0.2,face_two_fingers=0.4,document=0.1",
+                            help="check kinds and weights"),
+    p95_target_s: float = typer.Option(2.0, help="latency target that defines the knee"),
+    in_flight: int | None = typer.Option(None, help="FIELDCHECK_CHECKS_IN_FLIGHT for the run"),
+    waiting: int | None = typer.Option(None, help="FIELDCHECK_CHECKS_WAITING for the run"),
+    max_wait_s: float | None = typer.Option(None, help="FIELDCHECK_CHECKS_MAX_WAIT_S"),
+    out: Path | None = typer.Option(None, help="folder for load.json and load.png"),
+    json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+) -> None:
+    """Throughput, p50/p95/p99, 503s, CPU and memory of one gateway under a stepped load."""
+    from gateway.loadbench import parse_mix, run_load_bench
+
+    env = {}
+    for name, value in (("IN_FLIGHT", in_flight), ("WAITING", waiting),
+                        ("MAX_WAIT_S", max_wait_s)):
+        if value is not None:
+            env[f"FIELDCHECK_CHECKS_{name}"] = str(value)
+    try:
+        parsed_mix = parse_mix(mix)
+        parsed_rates = [float(r) for r in rates.split(",") if r.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    run_load_bench(devices=devices, subjects=subjects, rates=parsed_rates, step_s=step_s,
+                   mix=parsed_mix, p95_target_s=p95_target_s, extra_env=env, out_dir=out,
+                   json_out=json_out)
 
 
 register_bench(bench_app)
