@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+from gateway.watchlist.sharing import visible_to
 from matchers.index import FaceIndex, FingerprintIndex
 from matchers.templates import FaceTemplate, FingerprintTemplate
 
@@ -47,13 +48,6 @@ class SubjectCard:
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=UTC)
         return expires <= now
-
-
-def visible_to(subject: Subject, country: str) -> bool:
-    """A subject is visible to a gateway of ``country`` unless its sharing list excludes it."""
-    if subject.originating_country == country:
-        return True
-    return subject.sharing is None or country in subject.sharing
 
 
 class WatchlistCache:

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from gateway.errors import Invalid
-from gateway.watchlist.cache import visible_to
 from gateway.watchlist.categories import parse_category
 from gateway.watchlist.countries import parse_country
 from gateway.watchlist.models import BiometricTemplate, Subject
+from gateway.watchlist.sharing import visible_clause, visible_to
 
 SORT_KEYS = {
     "name": Subject.name,
@@ -49,21 +49,6 @@ def fold(text: str) -> str:
     """Lower-case without accents, for name matching."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def visible_clause(country: str) -> Any:
-    """SQL twin of ``cache.visible_to``: own records, unrestricted ones, or shared with us.
-
-    JSON ``null`` and SQL NULL both mean "no restriction"; the sharing list is stored as JSON
-    text such as ``["KE", "TZ"]`` on SQLite and PostgreSQL alike, so a quoted code is a safe LIKE.
-    """
-    sharing_text = cast(Subject.sharing, String)
-    return or_(
-        Subject.originating_country == country,
-        col(Subject.sharing).is_(None),
-        sharing_text == "null",
-        sharing_text.like(f'%"{country}"%'),
-    )
 
 
 def _sort(sort: str) -> Any:
