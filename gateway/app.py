@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from device_adapters import wsq_sandbox
 from device_adapters.base import default_registry
 from gateway import db
+from gateway.apidocs import install_docs
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
 from gateway.checks.admission import AdmissionController
@@ -188,7 +189,10 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         description="Mobile biometric field checks against a cached watchlist, with a durable "
         "link to the central databases. Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
+        docs_url=None,  # served from shipped files by install_docs: no CDN at a port
+        redoc_url=None,
     )
+    install_docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     install_handlers(app)
     app.include_router(auth_router)

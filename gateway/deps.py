@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from gateway.auth.models import Role
@@ -29,7 +30,18 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
+# Declares the scheme in OpenAPI (Swagger's Authorize button); the header is parsed below so a
+# missing or malformed one gets our problem+json 401, not FastAPI's default 403.
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="bearer",
+    description="FieldCheck API token (fc_...): devices, NCB staff and scripts",
+)
+
+
+def get_principal(
+    request: Request, runtime: RuntimeDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
