@@ -29,7 +29,7 @@ class Runtime:
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="extract")
     )
     admission: AdmissionController = field(
-        default_factory=lambda: AdmissionController(in_flight=2, waiting=4, max_wait_s=1.5)
+        default_factory=lambda: AdmissionController(in_flight=2, waiting=4, max_wait_s=2.0)
     )  # create_app builds it from the settings
     upstream: Any | None = None  # gateway.upstream service, when the central link is set up
     extras: dict[str, Any] = field(default_factory=dict)

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         4, ge=0, le=10_000, description="checks that may wait for a slot; beyond: 503 + Retry-After"
     )
     checks_max_wait_s: float = Field(
-        1.5, ge=0, le=60, description="longest a check waits for a slot before 503 + Retry-After"
+        2.0, ge=0, le=60, description="longest a check waits for a slot before 503 + Retry-After"
     )
     urgent_devices: list[str] = Field(
         default_factory=list, description="token names of devices whose checks go first "

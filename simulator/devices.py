@@ -82,6 +82,7 @@ class CheckRecord:
     decision: str | None = None
     top_subject: str | None = None
     upstream_status: str | None = None
+    retry_after_s: float | None = None  # the gateway's Retry-After on the last refusal
     attempt_log: list[str] = field(default_factory=list)
 
 
@@ -401,6 +402,9 @@ class VirtualDevice:
                 % 1000
                 / 1000
             )
+            if record.retry_after_s is not None:  # a gateway at capacity says when to come back
+                delay = max(delay, record.retry_after_s)
+                record.retry_after_s = None
             time.sleep(max(0.0, min(delay, deadline_t - self.clock())))
 
     def _attempt(self, record: CheckRecord, request: dict[str, Any], t0: float) -> tuple[bool, str]:
@@ -417,6 +421,10 @@ class VirtualDevice:
         elapsed_ms = 1000 * (time.perf_counter() - start)
         record.http_status = response.status_code
         if response.status_code in RETRYABLE_STATUS:
+            try:
+                record.retry_after_s = float(response.headers.get("Retry-After", ""))
+            except ValueError:
+                record.retry_after_s = None
             return True, f"HTTP {response.status_code}"
         if response.status_code >= 400:
             record.status = "error"

@@ -48,6 +48,9 @@ class LiveGateway:
     def __init__(self, data_dir: Path, *, start_upstream: bool = False, **overrides: object):
         from gateway.app import create_app
 
+        # Tests of other behaviours send parallel checks without a device's retry-on-503
+        # outbox: a roomy admission queue for them; tests/gateway/test_admission.py sets its own.
+        overrides = {"checks_waiting": 1000, "checks_max_wait_s": 60.0, **overrides}
         self.settings = Settings(
             data_dir=data_dir, admin_token=ADMIN_TOKEN, **overrides  # type: ignore[arg-type]
         )
