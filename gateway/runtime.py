@@ -23,7 +23,7 @@ class Runtime:
     engine: Engine
     cache: WatchlistCache
     adapters: AdapterRegistry
-    # Feature extraction pool: NBIS and dlib release the GIL, so fingers and face of one check
+    # Feature extraction pool: NBIS and OpenCV release the GIL, so fingers and face of one check
     # are extracted in parallel on the two cores.
     extractor_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="extract")

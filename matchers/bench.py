@@ -1,7 +1,7 @@
 """Speed benchmarks on synthetic galleries with real genuine probes inserted.
 
 Peak memory is the process's peak RSS (``ru_maxrss``), which includes the Python runtime and
-the dlib/NBIS libraries. Latencies are wall-clock on a possibly shared machine: report them with
+the OpenCV/NBIS libraries. Latencies are wall-clock on a possibly shared machine: report them with
 the machine's load.
 """
 

@@ -56,17 +56,26 @@ class Calibration:
         return float(max(params.FMR_FLOOR, 10**value))
 
     def score_at(self, fmr: float) -> float:
-        """The score whose FMR is ``fmr`` (inverse of ``fmr`` within the measured points)."""
+        """The score whose FMR is ``fmr``: the inverse of ``fmr``, with the same straight lines
+        beyond the first and the last measured points (a hit over a large gallery needs an FMR
+        below the last point)."""
         scores = np.array([s for s, _ in self.points])
         logs = np.log10([f for _, f in self.points])
-        return float(np.interp(-np.log10(fmr), -logs, scores))
+        target = math.log10(min(1.0, max(fmr, params.FMR_FLOOR)))
+        if target < logs[-1]:
+            slope = (scores[-1] - scores[-2]) / (logs[-1] - logs[-2])
+            return float(scores[-1] + slope * (target - logs[-1]))
+        if target > logs[0]:
+            slope = (scores[1] - scores[0]) / (logs[1] - logs[0])
+            return float(scores[0] + slope * (target - logs[0]))
+        return float(np.interp(-target, -logs, scores))
 
     def evidence(self, score: float) -> float:
         """-log10(FMR): 0 means no evidence, 4 means one in ten thousand impostors score this."""
         return -math.log10(self.fmr(score))
 
 
-FACE = Calibration("face-dlib-cosine", params.FACE_SCORE_FMR)
+FACE = Calibration("face-sface-cosine", params.FACE_SCORE_FMR)
 FINGER = Calibration("finger-mcc-lssr", params.FINGER_SCORE_FMR)
 
 

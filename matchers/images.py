@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from matchers.errors import UnusableCapture
 
@@ -56,7 +56,7 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
                     {"width": width, "height": height},
                 )
             image.load()
-            converted = image.convert(mode)
+            converted = _upright(image).convert(mode)
     except UnusableCapture:
         raise
     except Image.DecompressionBombError as exc:
@@ -75,3 +75,19 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
         ) from exc
     return np.asarray(converted, dtype=np.uint8)
 
+
+
+# EXIF orientations that swap or flip the stored pixels (1 = stored upright).
+_EXIF_ORIENTATION = 0x0112
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says: phones store a photo taken sideways as
+    landscape pixels plus a tag, and a face or a finger lying on its side matches worse (a
+    sideways face is not even detected). A malformed EXIF block leaves the pixels as stored."""
+    try:
+        if image.getexif().get(_EXIF_ORIENTATION, 1) in (1, None):
+            return image
+        return ImageOps.exif_transpose(image)
+    except (OSError, ValueError, TypeError, KeyError, SyntaxError, struct.error):
+        return image

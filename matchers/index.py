@@ -5,7 +5,7 @@ templates per subject: photos, impressions, fingers). ``search`` returns at most
 objects, one per subject (its best template), best first. Persistence:
 ``index.save(directory)`` and ``Index.load(directory, mmap=True)``.
 
-- ``FaceIndex`` (matchers/face_index.py): score = cosine similarity of unit dlib embeddings.
+- ``FaceIndex`` (matchers/face_index.py): score = cosine similarity of unit SFace embeddings.
 - ``FingerprintIndex`` (matchers/fingerprint_index.py): score = MCC LSS-R similarity in [0, 1]
   (it replaced the first pair-histogram + bozorth3 search, whose scores were bozorth3 points).
 """

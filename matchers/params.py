@@ -2,34 +2,35 @@
 ``gateway.settings``). Change a value here, re-run ``fieldcheck evaluate`` and note the numbers.
 """
 
-# --- Face capture -------------------------------------------------------------------------
-# HOG detection runs on a copy whose longer side is at most this many pixels; landmarks and the
-# 128-d embedding are then computed on the full-resolution image (dlib HOG costs 0.1-1 s on
-# multi-megapixel photos, ~20 ms at this size).
+# --- Face capture (matchers/face.py: YuNet + SFace) ---------------------------------------
+# YuNet runs on a copy whose longer side is at most this many pixels (it is trained on 10-300 px
+# faces; a 1080p photo costs ~4x more at full size and finds no more faces); the landmarks are
+# mapped back and the face is aligned on the full-resolution image.
 FACE_DETECT_MAX_SIDE = 640
 # Photos whose shorter side is below this many pixels cannot hold a usable face (28 px between
-# the eyes needs a face box of ~70 px) and are not given to dlib, whose detectors raise or crash
-# (heap corruption seen on a 640 x 1 array) on such slivers. The downscaled detection copy also
-# keeps at least this shorter side (a 100 x 5000 strip is not shrunk to 13 x 640).
+# the eyes needs a face box of ~70 px). The downscaled detection copy also keeps at least this
+# shorter side (a 100 x 5000 strip is not shrunk to 13 x 640).
 FACE_MIN_IMAGE_SIDE = 48
-# Upsampling passes for the detector when the first pass finds nothing (small faces).
-FACE_DETECT_UPSAMPLE_FALLBACK = 2
-# Last resort when HOG finds no face at all: dlib's CNN (MMOD) detector (slower, more robust).
-FACE_CNN_FALLBACK = True
+# YuNet's score threshold (its default), then the retry threshold when nothing reaches it: on the
+# 750 shared LFW photos 0.9 misses a few faces that 0.5 finds (0 failures to enrol with the retry).
+FACE_DETECT_SCORE = 0.9
+FACE_DETECT_RETRY_SCORE = 0.5
+FACE_DETECT_NMS = 0.3  # YuNet's default non-maximum suppression IoU
+FACE_DETECT_TOP_K = 5000  # YuNet's default candidate count before NMS
 # Minimum face resolution, as a distance between the eye centres in full-resolution pixels.
 # DOMAIN.md: matching works from about 40-60 px; below 30 the embedding is unreliable.
 FACE_MIN_INTER_EYE_PX = 28.0
-# A turned head shows its eyes closer together than its resolution warrants (LFW Richard_Gere_0005:
-# 25 px between the eyes in a 90 px face box), so the face's size is the larger of the measured
-# inter-eye distance and this fraction of the face box width: the median inter-eye / box ratio of
-# the 750 LFW faces (0.396; 5th percentile 0.32).
-FACE_EYE_TO_BOX_RATIO = 0.40
-# Aligned chip given to the ResNet (dlib.get_face_chip; dlib's own size and padding). The
-# embedding is the mean of the unit embeddings of the chip and of its mirror image: on LFW, EER
-# 1.19% -> 0.89% and rank-1 98.5% -> 99.1% for one more ResNet pass (~30 ms on an idle core).
-FACE_CHIP_SIZE = 150
-FACE_CHIP_PADDING = 0.25
-FACE_MIRROR_AVERAGE = True
+# A turned head shows its eyes closer together than its resolution warrants (lfw_open
+# Allan_Houston_0001: 16 px between the eyes in a 67 px face box), so the face's size is the
+# larger of the measured inter-eye distance and this fraction of the YuNet box width: the median
+# inter-eye / box ratio of the LFW faces (0.467 on lfw, 0.465 on lfw_open).
+FACE_EYE_TO_BOX_RATIO = 0.46
+# Sharpness (variance of the Laplacian of the 112 px aligned chip) below which a face is refused
+# as blurred: about half the least sharp of the 5,238 shared LFW photos (lfw 28.6, lfw_open 11.1;
+# 1st percentile 40 and 34), where a Gaussian blur of sigma 3 px puts an LFW photo (~5; its
+# embedding then keeps only ~0.6 cosine with the sharp photo's). Only a plainly out-of-focus or
+# shaken photo is refused.
+FACE_MIN_SHARPNESS = 6.0
 # A second face whose box area is at least this fraction of the largest face makes the capture
 # ambiguous (someone standing beside the subject); smaller background faces are ignored.
 FACE_AMBIGUOUS_AREA_RATIO = 0.5
@@ -37,11 +38,8 @@ FACE_AMBIGUOUS_AREA_RATIO = 0.5
 # fraction of the diagonal) and the others are clearly off-centre (at least this fraction).
 FACE_CENTRED_MAX = 0.12
 FACE_OFF_CENTRE_MIN = 0.25
-# dlib's jitter count for the embedding (1 = no jitter). Jittering the enrolled photo 10 times
-# on top of the mirror average changed nothing on LFW (rank-1 99.1% either way) for ~10x the time.
-FACE_NUM_JITTERS = 1
 FACE_EMBEDDING_DIM = 128
-# Copies of the dlib models (~30 MB each) used in parallel; one per core is enough.
+# Model sets (detector + SFace network, ~40 MB each) used in parallel; one per core is enough.
 FACE_MODEL_SETS = 2
 
 # --- Face 1:N index (matchers/face_index.py) -------------------------------------------------
@@ -119,18 +117,21 @@ MCC_RHO_TAU_ANGLE = -30.0
 # log10(FMR); beyond the last measured point the tail is extrapolated with the last slope,
 # floored at FMR_FLOOR.
 FMR_FLOOR = 1e-9
-# Face: cosine similarity of unit-normalised embeddings (mean of the dlib embeddings of the chip
-# and its mirror image, matchers/face.py). Measured on LFW (750 templates, every image of
-# ../shared/data/faces/lfw; 277,500 impostor pairs = all pairs of templates of different
-# identities; 3,375 genuine): impostor quantiles 0.9/0.99/0.999/0.9999/0.99999 (0.8830, 0.9112,
-# 0.9312, 0.9481, 0.9596), rounded to 3 decimals. The 1e-5 point rests on ~3 pairs.
-# Note dlib embeddings are not zero-mean, so impostors already score ~0.84 on average.
+# Face: cosine similarity of unit SFace embeddings (matchers/face.py). Fitted on
+# ../shared/data/faces/lfw_open (4,488 templates of 2,815 identities: every pair of templates of
+# different identities, 10,065,191 impostor pairs; four people filed under two names each are
+# one identity, matchers/evaluation.LFW_ALIASES): the score exceeded by FMR x pairs impostors,
+# rounded up to 3 decimals. Impostors above each point: 1,006,519 / 100,652 / 10,065 / 1,007 /
+# 101 / 10. Held out: ../shared/data/faces/lfw (276,760 impostor pairs) measures FMR 1.1e-1 /
+# 1.25e-2 / 1.4e-3 / 3.0e-4 / 5.4e-5 / 0 at these scores (docs/CALIBRATION.md). Beyond 1e-6 the
+# last slope (one decade per 0.068) is extrapolated: 1e-7 at 0.602, floored at FMR_FLOOR.
 FACE_SCORE_FMR = (
-    (0.883, 1e-1),
-    (0.911, 1e-2),
-    (0.931, 1e-3),
-    (0.948, 1e-4),
-    (0.960, 1e-5),
+    (0.199, 1e-1),
+    (0.291, 1e-2),
+    (0.358, 1e-3),
+    (0.414, 1e-4),
+    (0.466, 1e-5),
+    (0.534, 1e-6),
 )
 # Fingerprint: MCC LSS-R similarity (matchers/mcc.py). Measured on 11,520 impostor pairs (all
 # impressions of different fingers within each shared FVC set, mindtct minutiae): FMR 1e-1 at

@@ -38,7 +38,7 @@ class FingerprintTemplate:
 
 @dataclass
 class FaceTemplate:
-    """A unit-normalised 128-d dlib embedding and the measured capture quality."""
+    """A unit-normalised 128-d SFace embedding and the measured capture quality."""
 
     embedding: np.ndarray
     quality: dict = field(default_factory=dict)

@@ -71,8 +71,9 @@ class Extracted:
 def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[str, Any, Any]]:
     """Extract a record's images; runs in a worker *process*, so it returns plain tuples.
 
-    Processes, not threads: dlib's networks keep per-call buffers inside the model objects, so
-    two threads embedding faces at once corrupt each other's memory (seen as heap aborts).
+    Processes, not threads: the face models keep per-call state (matchers/face.py borrows one
+    model set per thread for that reason) and NBIS's decoders are not all thread-safe; a worker
+    process also keeps a crashing decoder away from the import job.
     """
     out: list[tuple[str, Any, Any]] = []
     for name, modality, data, position, ppi in jobs:
@@ -91,7 +92,7 @@ def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[
             out.append(("refused", name, f"unreadable: {exc.message}"))
             continue
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the import
-            # Decoders (OpenCV, NBIS, dlib) raise their own types on odd input: refuse the
+            # Decoders (OpenCV, NBIS, Pillow) raise their own types on odd input: refuse the
             # image, keep the stack in the log, and go on with the record's other images.
             log.exception("extracting %s (%s) failed", name, modality)
             out.append(("refused", name, f"unreadable: {type(exc).__name__}: {exc}"))

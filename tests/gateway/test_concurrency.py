@@ -1,4 +1,4 @@
-"""Concurrency: dlib and NBIS in parallel threads, checks during watchlist updates."""
+"""Concurrency: the face models and NBIS in parallel threads, checks during watchlist updates."""
 
 from __future__ import annotations
 

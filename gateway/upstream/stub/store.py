@@ -22,8 +22,9 @@ from gateway.upstream.stub.seed import synthetic_document, synthetic_subject
 
 log = logging.getLogger(__name__)
 
-# Central's face thresholds: cosine similarity of unit dlib embeddings (distance 0.6 = 0.82).
-FACE_HIT, FACE_POSSIBLE = 0.82, 0.76
+# Central's face thresholds: cosine similarity of unit SFace embeddings, the scores of FMR 1e-6
+# and 1e-4 in matchers/params.FACE_SCORE_FMR.
+FACE_HIT, FACE_POSSIBLE = 0.534, 0.414
 
 
 def unit(vector: np.ndarray) -> np.ndarray:
