@@ -223,7 +223,9 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             "status": "ready" if ready else "not_ready",
             "database": database,
             "watchlist": {"loaded": runtime.cache.loaded, "version": runtime.cache.version,
-                          **runtime.cache.counts()},
+                          **runtime.cache.counts(),
+                          # Templates of another model, not searched until re-enrolled.
+                          "needs_reenrolment": runtime.cache.needs_reenrolment()},
             "country": runtime.settings.country,
         }
         return JSONResponse(body, status_code=200 if ready else 503)
@@ -235,6 +237,8 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         values: dict[str, float] = {
             "fieldcheck_watchlist_version": runtime.cache.version,
             **{f"fieldcheck_watchlist_{k}": v for k, v in runtime.cache.counts().items()},
+            **{f"fieldcheck_watchlist_needs_reenrolment_{k}": v
+               for k, v in runtime.cache.needs_reenrolment().items()},
         }
         if runtime.upstream is not None:
             values.update(runtime.upstream.metrics())

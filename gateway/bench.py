@@ -40,7 +40,12 @@ def _shared_data(settings: Settings) -> Path:
 
 
 def _fill_synthetic(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-untyped-def]
-    from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+    from gateway.watchlist.models import (
+        BiometricTemplate,
+        Subject,
+        WatchlistChange,
+        current_model,
+    )
     from matchers import synthetic
     from matchers.templates import FaceTemplate
 
@@ -53,12 +58,13 @@ def _fill_synthetic(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-u
                                 originating_country="MU"))
             session.flush()  # no ORM relationship orders the inserts: parents first
             session.add(BiometricTemplate(id=f"tpl_sf_{i:07d}", subject_id=sid, modality="face",
-                                          data=FaceTemplate(faces[i]).to_bytes(), quality={}))
+                                          data=FaceTemplate(faces[i]).to_bytes(), quality={},
+                                          model=current_model("face")))
             for pos in (2, 7):
                 tpl = synthetic.fingerprint_template(rng, position=pos)
                 session.add(BiometricTemplate(id=f"tpl_s{pos}_{i:07d}", subject_id=sid,
                                               modality="finger", position=pos, data=tpl.to_iso(),
-                                              quality={}))
+                                              quality={}, model=current_model("finger")))
             if i % 2000 == 1999:
                 session.commit()
         session.add(WatchlistChange(subject_id="sub_synth_0000000", op="upsert"))
@@ -215,7 +221,12 @@ def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> No
     Core bulk inserts (no ORM objects) so a million rows take seconds; fingerprints cycle over
     ``unique_fingers`` synthetic minutiae sets (generating each costs milliseconds).
     """
-    from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+    from gateway.watchlist.models import (
+        BiometricTemplate,
+        Subject,
+        WatchlistChange,
+        current_model,
+    )
     from matchers import synthetic
 
     rng = np.random.default_rng(11)
@@ -240,7 +251,7 @@ def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> No
             conn.execute(BiometricTemplate.__table__.insert(), [
                 {"id": f"tpl_f_{start + i:08d}", "subject_id": f"sub_{start + i:08d}",
                  "modality": "face", "position": 0, "data": emb[i].astype("<f4").tobytes(),
-                 "quality": {}, "created_at": stamp}
+                 "quality": {}, "model": current_model("face"), "created_at": stamp}
                 for i in range(n)
             ])
         for start in range(0, fingerprints, chunk):
@@ -248,7 +259,7 @@ def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> No
             conn.execute(BiometricTemplate.__table__.insert(), [
                 {"id": f"tpl_p_{start + i:08d}", "subject_id": f"sub_{start + i:08d}",
                  "modality": "finger", "position": 2, "data": prints[(start + i) % unique_fingers],
-                 "quality": {}, "created_at": stamp}
+                 "quality": {}, "model": current_model("finger"), "created_at": stamp}
                 for i in range(n)
             ])
         conn.execute(WatchlistChange.__table__.insert(),

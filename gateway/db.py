@@ -70,6 +70,7 @@ _POSTGRES_AUDIT_GUARDS = [
 def create_all(engine: Engine) -> None:
     import_models()
     SQLModel.metadata.create_all(engine)
+    _add_template_model_column(engine)
     guards = {"sqlite": _SQLITE_AUDIT_GUARDS, "postgresql": _POSTGRES_AUDIT_GUARDS}
     statements = guards.get(engine.dialect.name, [])
     if statements:
@@ -79,6 +80,40 @@ def create_all(engine: Engine) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(4603)"))
             for statement in statements:
                 conn.execute(text(statement))
+
+
+def _add_template_model_column(engine: Engine) -> None:
+    """Databases made before templates named their model lack ``biometric_template.model``: add
+    it (idempotent) and mark the old rows with the models of that time
+    (``LEGACY_MODELS``), so their embeddings are never compared with a newer model's."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from gateway.watchlist.models import LEGACY_MODELS
+
+    columns = {c["name"] for c in inspect(engine).get_columns("biometric_template")}
+    if "model" in columns:
+        return
+    postgres = engine.dialect.name == "postgresql"
+    backfill = text(
+        "UPDATE biometric_template SET model = CASE modality WHEN 'face' THEN :face "
+        "ELSE :finger END WHERE model = ''"
+    )
+    try:
+        with engine.begin() as conn:
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(4604)"))
+            conn.execute(text(
+                "ALTER TABLE biometric_template ADD COLUMN "
+                + ("IF NOT EXISTS " if postgres else "")
+                + "model VARCHAR(60) NOT NULL DEFAULT ''"
+            ))
+            conn.execute(backfill, {"face": LEGACY_MODELS["face"],
+                                    "finger": LEGACY_MODELS["finger"]})
+    except (OperationalError, ProgrammingError):
+        # Another process added it between our look and our ALTER (SQLite has no IF NOT EXISTS).
+        if "model" not in {c["name"] for c in inspect(engine).get_columns("biometric_template")}:
+            raise
 
 
 @contextmanager

@@ -54,9 +54,60 @@ def evaluate_faces(
     directory: Path = typer.Argument(..., help="Folder of <identity>/<images>."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
     seed: int = typer.Option(7, "--seed", help="Seed of the impostor pair sample."),
+    open_set: bool = typer.Option(
+        False, "--open-set",
+        help="Open-set 1:N: FNIR at FPIR 1e-1/1e-2/1e-3, the gateway's hit/possible answers, DET.",
+    ),
+    det: Path | None = typer.Option(
+        None, "--det", help="Open-set DET plot PNG (default <dir>_open_set_det.png)."
+    ),
+    cache: Path | None = typer.Option(
+        None, "--cache", help="Embeddings .npz reused when made by this model for these files."
+    ),
 ) -> None:
-    """Verification accuracy at the calibrated threshold, EER, rank-1, failures to enrol."""
-    _emit(evaluation.evaluate_faces(directory, seed=seed), as_json)
+    """Verification (EER, FNMR at the calibrated FMRs, rank-1, failures to enrol) or, with
+    --open-set, open-set identification as NIST FRTE reports it."""
+    if open_set:
+        report = evaluation.evaluate_faces_open_set(
+            directory, cache=cache, det_png=det or Path(f"{directory.name}_open_set_det.png")
+        )
+        if not as_json:
+            _open_set_table(report)
+            return
+        _emit(report, as_json)
+        return
+    _emit(evaluation.evaluate_faces(directory, seed=seed, cache=cache), as_json)
+
+
+def _open_set_table(report: dict) -> None:
+    """The open-set report as a table (the JSON has the same numbers)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{report['set']}[/]: gallery N = {report['gallery_subjects']} subjects "
+        f"({report['gallery_mated_identities']} mated + {report['gallery_distractors']} "
+        f"distractors), {report['mated_searches']} mated and {report['non_mated_searches']} "
+        f"non-mated searches, {report['failed_to_enrol']} failures to enrol"
+    )
+    det = Table("FPIR", "FNIR", "threshold", "non-mated above", title="FNIR at FPIR (rank 1)")
+    for fpir, row in report["fnir_at_fpir"].items():
+        det.add_row(fpir, f"{row['fnir']:.2%}", f"{row['threshold']:.3f}",
+                    str(row["non_mated_above"]))
+    console.print(det)
+    rule = Table("searches", "hit", "possible", "hit or possible", "wrong subject (hit/possible)",
+                 title="Answered by the gateway's decision rule")
+    m, n = report["gateway_mated"], report["gateway_non_mated"]
+    rule.add_row(f"mated ({m['searches']})", f"{m['hit']:.2%}", f"{m['possible']:.2%}",
+                 f"{m['hit_or_possible']:.2%}",
+                 f"{m['hit_wrong_subject']:.2%} / {m['possible_wrong_subject']:.2%}")
+    rule.add_row(f"non-mated ({n['searches']})", f"{n['hit']:.2%}", f"{n['possible']:.2%}",
+                 f"{n['hit_or_possible']:.2%}", "-")
+    console.print(rule)
+    console.print(f"rank-1 (mated): {report['rank1_mated']:.2%}; hit needs score >= "
+                  f"{report['hit_score']:.3f}, possible >= {report['possible_score']:.3f}; "
+                  f"DET: {report.get('det_png')}")
 
 
 def register_bench(bench_app: typer.Typer) -> None:

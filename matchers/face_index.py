@@ -31,7 +31,10 @@ FORMAT_VERSION = 1
 class FaceIndex(TombstoneRemoval):
     """Face embeddings of the watchlist; ``search`` costs one pass over the matrix."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = "") -> None:
+        # The model whose embeddings these are (matchers.face.MODEL_ID), saved in the manifest so
+        # a saved index of another model is recognised and not mixed into this one.
+        self.model = model
         self._ids = GrowableIds()
         self._matrix = np.zeros((0, params.FACE_EMBEDDING_DIM), dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
@@ -178,6 +181,7 @@ class FaceIndex(TombstoneRemoval):
                 "kind": "fieldcheck-face-index",
                 "version": FORMAT_VERSION,
                 "dim": params.FACE_EMBEDDING_DIM,
+                "model": self.model,
                 "template_ids": [self._ids.template_ids[i] for i in live],
                 "subject_ids": [self._ids.subject_ids[i] for i in live],
             }
@@ -200,7 +204,7 @@ class FaceIndex(TombstoneRemoval):
                 f"{src}: face index format {manifest.get('version')} is not "
                 f"{FORMAT_VERSION}; rebuild it from the templates"
             )
-        index = cls()
+        index = cls(model=str(manifest.get("model", "")))
         index._matrix = np.load(src / "embeddings.npy", mmap_mode="r" if mmap else None)
         if len(index._matrix) != len(manifest["template_ids"]):
             raise ValueError(f"{src}: manifest and embeddings.npy disagree on the row count")

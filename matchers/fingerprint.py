@@ -19,6 +19,10 @@ from matchers.errors import UnusableCapture
 from matchers.images import decode_image
 from matchers.templates import FingerprintTemplate
 
+# The extractor that made a fingerprint template, stored with it (BiometricTemplate.model):
+# templates of another extractor are not searched. Change it when the minutiae change.
+EXTRACTOR_ID = "nbis-mindtct"
+
 _local = threading.local()
 
 

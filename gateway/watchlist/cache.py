@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange
+from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange, current_model
 from gateway.watchlist.sharing import visible_to
 from matchers.index import FaceIndex, FingerprintIndex
 from matchers.templates import FaceTemplate, FingerprintTemplate
@@ -53,13 +53,19 @@ class SubjectCard:
 class WatchlistCache:
     def __init__(self, country: str) -> None:
         self.country = country
-        self.faces = FaceIndex()
+        self.faces = FaceIndex(model=current_model("face"))
         self.fingers = FingerprintIndex()
         self.subjects: dict[str, SubjectCard] = {}
         self.version = 0
         self.saved_version = -1
         self.loaded = False
         self._sync_lock = threading.Lock()
+        # Templates made by another model than this gateway's extractors (e.g. dlib faces stored
+        # before the SFace matcher): never searched, counted for re-enrolment.
+        # subject id -> {template id: modality}
+        self._stale: dict[str, dict[str, str]] = {}
+        self._stale_count = {"face": 0, "finger": 0}
+        self._models = {m: current_model(m) for m in ("face", "finger")}
 
     def counts(self) -> dict[str, int]:
         return {
@@ -67,6 +73,33 @@ class WatchlistCache:
             "faces": len(self.faces),
             "fingerprints": len(self.fingers),
         }
+
+    def needs_reenrolment(self) -> dict[str, int]:
+        """Templates left out of search because another model made them."""
+        return {"faces": self._stale_count["face"],
+                "fingerprints": self._stale_count["finger"]}
+
+    def _current(self, tpl: BiometricTemplate) -> bool:
+        """True when this gateway's extractor made ``tpl``; else it is recorded as stale."""
+        if tpl.model == self._models.get(tpl.modality):
+            return True
+        self._stale.setdefault(tpl.subject_id, {})[tpl.id] = tpl.modality
+        self._stale_count[tpl.modality] = self._stale_count.get(tpl.modality, 0) + 1
+        return False
+
+    def _forget_stale(self, subject_id: str) -> None:
+        for modality in self._stale.pop(subject_id, {}).values():
+            self._stale_count[modality] -= 1
+
+    def _log_stale(self) -> None:
+        stale = self.needs_reenrolment()
+        if any(stale.values()):
+            log.warning(
+                "%s face and %s fingerprint templates were made by another model than this "
+                "gateway's (%s, %s) and are not searched: re-enrol them (fieldcheck watchlist "
+                "status lists the counts)", stale["faces"], stale["fingerprints"],
+                self._models["face"], self._models["finger"],
+            )
 
     def card(self, subject_id: str) -> SubjectCard | None:
         return self.subjects.get(subject_id)
@@ -76,6 +109,7 @@ class WatchlistCache:
         with self._sync_lock:
             version = session.exec(select(func.max(WatchlistChange.version))).one() or 0
             subjects = {s.id: s for s in session.exec(select(Subject))}
+            self._stale, self._stale_count = {}, {"face": 0, "finger": 0}
             for subject in subjects.values():
                 if visible_to(subject, self.country):
                     self.subjects[subject.id] = _card(subject)
@@ -83,7 +117,7 @@ class WatchlistCache:
             face_subjects: list[str] = []
             face_rows: list[bytes] = []
             for tpl in session.exec(select(BiometricTemplate)):
-                if tpl.subject_id not in self.subjects:
+                if tpl.subject_id not in self.subjects or not self._current(tpl):
                     continue
                 if tpl.modality == "face" and len(tpl.data) == 4 * 128:
                     # Faces go in one vectorised bulk add (a million rows in seconds).
@@ -103,6 +137,7 @@ class WatchlistCache:
             self.version = int(version)
             self.loaded = True
             log.info("watchlist cache loaded: version %s, %s", self.version, self.counts())
+            self._log_stale()
 
     def sync(self, session: Session) -> int:
         """Apply changes committed since the cached version; returns how many subjects changed."""
@@ -140,8 +175,9 @@ class WatchlistCache:
                 for c in self.subjects.values()
             ]
             (tmp / "subjects.json").write_text(json.dumps(cards))
+            (tmp / "stale.json").write_text(json.dumps(self._stale))
             meta = {"version": self.version, "country": self.country,
-                    "database": database_key, "saved_at": time.time()}
+                    "database": database_key, "saved_at": time.time(), "models": self._models}
             (tmp / "meta.json").write_text(json.dumps(meta))
             old = directory.with_name(directory.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
@@ -162,6 +198,8 @@ class WatchlistCache:
             meta.get("country") != self.country
             or meta.get("database") != database_key
             or int(meta.get("version", -1)) > db_version
+            # Embeddings of another model must never be mixed into this one's index.
+            or meta.get("models") != self._models
         ):
             log.info("saved watchlist cache at %s does not fit this database: rebuilding",
                      directory)
@@ -170,6 +208,9 @@ class WatchlistCache:
             faces = FaceIndex.load(directory / "faces", mmap=True)
             fingers = FingerprintIndex.load(directory / "fingers", mmap=True)
             cards = json.loads((directory / "subjects.json").read_text())
+            stale = json.loads((directory / "stale.json").read_text())
+            if faces.model != self._models["face"]:
+                raise ValueError(f"face index of model {faces.model!r}")
         except (OSError, ValueError, KeyError) as exc:
             log.warning("saved watchlist cache unusable (%s): rebuilding", exc)
             return False
@@ -187,10 +228,16 @@ class WatchlistCache:
             }
             self.version = int(meta["version"])
             self.saved_version = self.version
+            self._stale = {str(k): dict(v) for k, v in stale.items()}
+            self._stale_count = {"face": 0, "finger": 0}
+            for templates in self._stale.values():
+                for modality in templates.values():
+                    self._stale_count[modality] = self._stale_count.get(modality, 0) + 1
         replayed = self.sync(session)
         self.loaded = True
         log.info("watchlist cache loaded from %s (version %s, %s subjects replayed): %s",
                  directory, self.version, replayed, self.counts())
+        self._log_stale()
         return True
 
     def _reload_subject(self, session: Session, subject_id: str) -> None:
@@ -201,13 +248,14 @@ class WatchlistCache:
         that stay are left in place.
         """
         subject = session.get(Subject, subject_id)
+        self._forget_stale(subject_id)
         if subject is None or not visible_to(subject, self.country):
             self.faces.remove_subject(subject_id)
             self.fingers.remove_subject(subject_id)
             self.subjects.pop(subject_id, None)
             return
         query = select(BiometricTemplate).where(BiometricTemplate.subject_id == subject_id)
-        templates = list(session.exec(query))
+        templates = [tpl for tpl in session.exec(query) if self._current(tpl)]
         self.subjects[subject_id] = _card(subject)
         current = set(self.faces.template_ids_of(subject_id)) | set(
             self.fingers.template_ids_of(subject_id)

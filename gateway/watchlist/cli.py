@@ -241,7 +241,7 @@ def status_cmd() -> None:
     from sqlmodel import select
 
     from gateway.watchlist import deltas, replica
-    from gateway.watchlist.models import SnapshotLoad, Subject
+    from gateway.watchlist.models import BiometricTemplate, SnapshotLoad, Subject, current_model
 
     settings, session = _session()
     with session:
@@ -250,6 +250,16 @@ def status_cmd() -> None:
             f"country {settings.country}, version {replica.current_version(session)}, "
             f"{count} subjects, source id {deltas.gateway_source_id(session)}"
         )
+        by_model = session.exec(
+            select(BiometricTemplate.modality, BiometricTemplate.model, func.count())
+            .group_by(BiometricTemplate.modality, BiometricTemplate.model)
+        ).all()
+        for modality, model, n in sorted(by_model):
+            current = current_model(modality)
+            state = "searched" if model == current else (
+                f"NOT searched: made by another model than {current}, needs re-enrolment"
+            )
+            typer.echo(f"  {n} {modality} templates of model {model or '(none)'}: {state}")
         for load in session.exec(select(SnapshotLoad).order_by(SnapshotLoad.id)):  # type: ignore[arg-type]
             typer.echo(
                 f"  loaded {load.kind} {load.snapshot_id} from {load.source_gateway} "

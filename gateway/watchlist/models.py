@@ -39,7 +39,26 @@ class BiometricTemplate(SQLModel, table=True):
     position: int = 0  # ANSI/NIST finger position; 0 for faces and unknown fingers
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     quality: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The extractor that made ``data`` (matchers.face.MODEL_ID, matchers.fingerprint.EXTRACTOR_ID):
+    # templates of another model are never compared with this one's (left out of the cache and
+    # reported as needing re-enrolment).
+    model: str = Field(default="", max_length=60)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# The models of templates stored before the ``model`` column existed (gateway.db adds it).
+LEGACY_MODELS = {"face": "dlib-resnet-v1", "finger": "nbis-mindtct"}
+
+
+def current_model(modality: str) -> str:
+    """The model this gateway's extractors use for ``modality`` ("face" | "finger")."""
+    if modality == "face":
+        from matchers.face import MODEL_ID
+
+        return MODEL_ID
+    from matchers.fingerprint import EXTRACTOR_ID
+
+    return EXTRACTOR_ID
 
 
 class WatchlistChange(SQLModel, table=True):

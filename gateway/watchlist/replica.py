@@ -30,6 +30,7 @@ from gateway.watchlist.cache import visible_to
 from gateway.watchlist.categories import parse_category
 from gateway.watchlist.countries import parse_country
 from gateway.watchlist.models import (
+    LEGACY_MODELS,
     BiometricTemplate,
     Subject,
     SubjectOrigin,
@@ -79,6 +80,7 @@ def subject_state(subject: Subject, templates: list[BiometricTemplate]) -> dict[
             {
                 "id": t.id,
                 "modality": t.modality,
+                "model": t.model,
                 "position": t.position,
                 "quality": t.quality,
                 "created_at": _iso(t.created_at),
@@ -155,6 +157,9 @@ def _clean_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[BiometricT
                 id=str(raw["id"]),
                 subject_id=subject_id,
                 modality=modality,
+                # A snapshot or delta from before templates named their model carries the
+                # models of that time: never searched against this gateway's embeddings.
+                model=str(raw.get("model") or LEGACY_MODELS[modality])[:60],
                 position=int(raw.get("position") or 0),
                 data=data,
                 quality=raw.get("quality") or {},

@@ -21,7 +21,13 @@ from gateway.errors import Conflict, Invalid, NotFound
 from gateway.watchlist.cache import visible_to
 from gateway.watchlist.categories import HANDLING, parse_category
 from gateway.watchlist.countries import parse_country
-from gateway.watchlist.models import BiometricTemplate, Subject, SubjectScope, WatchlistChange
+from gateway.watchlist.models import (
+    BiometricTemplate,
+    Subject,
+    SubjectScope,
+    WatchlistChange,
+    current_model,
+)
 from gateway.watchlist.schemas import SubjectCreate, SubjectPublic, SubjectUpdate, TemplatePublic
 from matchers import face as face_matcher
 from matchers import fingerprint as finger_matcher
@@ -231,7 +237,7 @@ def add_template(
     get_visible_subject(session, subject_id=subject_id, country=country)
     tpl = BiometricTemplate(
         id=new_id("tpl"), subject_id=subject_id, modality=modality, position=position, data=data,
-        quality=quality,
+        quality=quality, model=current_model(modality),
     )
     session.add(tpl)
     bump(session, subject_id)
