@@ -57,15 +57,14 @@ def drain(backlog: int, drain_per_s: float, workers: int) -> dict[str, object]:
             for n in range(backlog):
                 faces = [probe.face_b64] if n % 10 == 0 else []
                 check = Check(id=f"chk_bench_{n:06d}", token_id="tok_bench",
-                              local_decision="no_hit", decision="no_hit",
-                              response={"probe_templates": {"faces": faces,
-                                                            "fingers": probe.fingers_b64()[:1]
-                                                            if n % 10 else []}})
+                              local_decision="no_hit", decision="no_hit", response={})
+                templates = {"faces": faces,
+                             "fingers": probe.fingers_b64()[:1] if n % 10 else []}
                 if not faces and n % 10:
-                    check.response["probe_templates"]["fingers"] = [
-                        {"position": 2, "iso_19794_2": "Rk1SACAyMAAAAAA="}]
+                    templates["fingers"] = [{"position": 2, "iso_19794_2": "Rk1SACAyMAAAAAA="}]
                 session.add(check)
-                service.on_check(session, check, Capture())
+                service.on_check(session, check, Capture(purpose="training"),
+                                 templates=templates)
             session.commit()
         enqueue_s = time.perf_counter() - started
         started = time.perf_counter()

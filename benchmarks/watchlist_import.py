@@ -140,7 +140,7 @@ def enrol_to_searchable(url: str, people: list[Path], runs: int) -> list[dict]:
         body: dict = {}
         while not found and time.perf_counter() - started < 10:
             body = device.post(
-                "/v1/checks", files={"face": ("p.jpg", photos[5].read_bytes())}
+                "/v1/checks", files={"face": ("p.jpg", photos[5].read_bytes())}, data={"purpose": "training"}
             ).json()
             # Found = the new subject is a candidate (hit or possible: one enrolled photo
             # against another photo of the person can land either side of the hit threshold).

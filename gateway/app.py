@@ -31,6 +31,8 @@ from gateway.checks.admission import AdmissionController
 from gateway.checks.routes import router as checks_router
 from gateway.deployment.service import bind_country
 from gateway.errors import install_handlers, problem
+from gateway.privacy.crypto import Keyring
+from gateway.privacy.retention import PurgeJob
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
 from gateway.watchlist import jobs
@@ -159,6 +161,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
                 in_flight=settings.checks_in_flight, waiting=settings.checks_waiting,
                 max_wait_s=settings.checks_max_wait_s,
             ),
+            keyring=Keyring.from_settings(settings),
         )
         app.state.runtime = runtime
         if start_upstream:
@@ -169,12 +172,15 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             daemon=True,
         )
         syncer.start()
+        purger = PurgeJob(engine, settings)
+        purger.start()
         log.info("FieldCheck gateway ready (country %s, database %s)", settings.country,
                  engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
             stop.set()
+            purger.stop()
             if runtime.upstream is not None:
                 runtime.upstream.stop()
             runtime.extractor_pool.shutdown(wait=False, cancel_futures=True)
@@ -199,7 +205,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
     app.include_router(watchlist_router)
     app.include_router(checks_router)
     for module in ("gateway.watchlist.admin_routes", "gateway.checks.review_routes",
-                   "gateway.audit.routes", "gateway.upstream.routes"):
+                   "gateway.audit.routes", "gateway.upstream.routes", "gateway.privacy.routes"):
         if importlib.util.find_spec(module) is not None:
             app.include_router(importlib.import_module(module).router)
 

@@ -175,7 +175,7 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
             probe = probes[i % len(probes)]
             files = {f: (f + (".jpg" if f == "face" else ".tif"), probe[f]) for f in fields}
             t = time.perf_counter()
-            r = device.post("/v1/checks", files=files)
+            r = device.post("/v1/checks", files=files, data={"purpose": "training"})
             latencies.append((time.perf_counter() - t) * 1000)
             body = r.json()
             top = body["candidates"][0]["subject_id"] if body.get("candidates") else None

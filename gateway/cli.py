@@ -212,3 +212,7 @@ if importlib.util.find_spec("gateway.watchlist.cli") is not None:
     from gateway.watchlist.cli import register as register_watchlist
 
     register_watchlist(app)
+if importlib.util.find_spec("gateway.privacy.cli") is not None:
+    from gateway.privacy.cli import register as register_privacy
+
+    register_privacy(app)

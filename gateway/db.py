@@ -32,6 +32,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows (purged probe data, erased subjects) are overwritten with zeros in the
+            # file instead of lingering in free pages (docs/PRIVACY.md).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from device_adapters.base import AdapterRegistry
 from gateway.checks.admission import AdmissionController
+from gateway.privacy.crypto import Keyring
 from gateway.settings import Settings
 from gateway.watchlist.cache import WatchlistCache
 
@@ -31,5 +32,6 @@ class Runtime:
     admission: AdmissionController = field(
         default_factory=lambda: AdmissionController(in_flight=2, waiting=4, max_wait_s=2.0)
     )  # create_app builds it from the settings
+    keyring: Keyring | None = None  # image encryption (gateway.privacy.crypto)
     upstream: Any | None = None  # gateway.upstream service, when the central link is set up
     extras: dict[str, Any] = field(default_factory=dict)

@@ -46,6 +46,43 @@ class Settings(BaseSettings):
         default_factory=list, description="token names of devices whose checks go first "
         "(JSON list, e.g. [\"SEEK-0042\"]); checks carrying a travel document always do",
     )
+    # -- privacy (docs/PRIVACY.md) ------------------------------------------------------------
+    check_purposes: str = Field(
+        "border entry,border exit,port entry,port exit,patrol,traffic stop,customs inspection,"
+        "investigation,training",
+        description="comma-separated purposes a check may give (422 otherwise); matched "
+        "case-insensitively, '_' and '-' count as spaces",
+    )
+    image_keys: str | None = Field(
+        None, description="image encryption keys 'id:base64-of-32-bytes', comma-separated, the "
+        "first encrypts; unset: the key file in the data dir (generated on first start)",
+    )
+    image_key_file: Path | None = Field(
+        None, description="key file; default <data_dir>/image-keys.json (0600)"
+    )
+    retention_confirmed_days: float = Field(
+        30, ge=0, description="probe evidence kept after a review confirmed the hit"
+    )
+    retention_rejected_days: float = Field(
+        7, ge=0, description="probe evidence kept after a review rejected the hit"
+    )
+    retention_unreviewed_days: float = Field(
+        90, ge=0, description="probe evidence of a hit never reviewed is deleted after this"
+    )
+    retention_undelivered_days: float = Field(
+        14, ge=0, description="biometrics of a query central never took (dead letter) kept"
+    )
+    purge_hour_utc: int = Field(2, ge=0, le=23, description="hour of the nightly purge (UTC)")
+    answer_thumbnails: bool = Field(
+        True, description="a hit/possible answer carries the candidate's reference thumbnail"
+    )
+    answer_thumbnail_excluded_categories: str = Field(
+        "", description="comma-separated categories whose answers carry no thumbnail"
+    )
+    reference_face_max_px: int = Field(
+        1024, ge=200, description="longest side of a stored reference face photo"
+    )
+    thumbnail_px: int = Field(160, ge=48, le=480, description="longest side of a thumbnail")
     shared_data_dir: Path = Field(
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",
@@ -57,6 +94,33 @@ class Settings(BaseSettings):
         if len(value) != 2 or not value.isalpha():
             raise ValueError("country must be an ISO 3166 alpha-2 code such as MU or KE")
         return value.upper()
+
+    @field_validator("check_purposes")
+    @classmethod
+    def _purposes(cls, value: str) -> str:
+        if not [p for p in value.split(",") if p.strip()]:
+            raise ValueError("check_purposes needs at least one purpose")
+        return value
+
+    @field_validator("answer_thumbnail_excluded_categories")
+    @classmethod
+    def _excluded(cls, value: str) -> str:
+        from gateway.watchlist.categories import Category
+
+        unknown = [c.strip() for c in value.split(",") if c.strip() and c.strip() not in set(
+            Category)]
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; use {', '.join(Category)}")
+        return value
+
+    @property
+    def purposes(self) -> list[str]:
+        return [p.strip() for p in self.check_purposes.split(",") if p.strip()]
+
+    @property
+    def thumbnail_excluded(self) -> set[str]:
+        return {c.strip() for c in self.answer_thumbnail_excluded_categories.split(",")
+                if c.strip()}
 
     @property
     def max_upload_bytes(self) -> int:

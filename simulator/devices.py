@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -199,7 +200,9 @@ class VirtualDevice:
                 longitude=lon,
                 captured_at=self.device_time(plan.captured_t, start_wall),
             ),
-            purpose="simulated field check",
+            # Simulated traffic is checked under the purpose meant for it, so a real deployment
+            # can tell (and not forward) it.
+            purpose="training",
         )
 
     def request_of(self, plan: PlannedCheck, start_wall: datetime) -> dict[str, Any]:
@@ -236,7 +239,9 @@ class VirtualDevice:
         if kind == "mosip-sbi":
             body = json.dumps(self._sbi(capture, plan)).encode()
             return {
-                "url": "/v1/adapters/mosip-sbi/checks",
+                # SBI's own "purpose" says Registration/Auth (a capture mode), not why the
+                # person is checked: the check's purpose goes in the URL.
+                "url": f"/v1/adapters/mosip-sbi/checks?purpose={quote(capture.purpose or '')}",
                 "content": body,
                 "headers": {"Content-Type": "application/json"},
             }

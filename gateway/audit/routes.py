@@ -123,6 +123,11 @@ def get_audit(
     if format == "csv":
         return _csv_response(runtime, session, actor, filters)
     rows, total = list_entries(session, filters=filters, limit=limit, offset=offset)
+    # Reading the trail reads personal data too: recorded after the page is taken.
+    record(session, actor=actor, action="audit.read", target_type="audit",
+           after={**{k: str(v) for k, v in vars(filters).items() if v is not None},
+                  "entries": len(rows)})
+    session.commit()
     return {
         "items": [entry_public(e) for e in rows],
         "total": total,

@@ -20,6 +20,7 @@ from gateway.checks.models import Check
 from gateway.checks.service import check_view
 from gateway.deps import AnalystDep, SessionDep
 from gateway.errors import Conflict, Invalid, NotFound
+from gateway.privacy.access import ReasonDep, audit_read
 
 router = APIRouter(tags=["review"])
 STATUSES = ("pending", "confirmed", "rejected")
@@ -110,6 +111,7 @@ def _item(check: Check) -> dict:
 def get_reviews(
     session: SessionDep,
     actor: AnalystDep,
+    reason: ReasonDep,
     status: Annotated[str, Query(description="pending, confirmed, rejected or all")] = "pending",
     decision: Annotated[str | None, Query(description="hit or possible")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -118,7 +120,10 @@ def get_reviews(
     rows, total = list_reviews(
         session, status=status, decision=decision, limit=limit, offset=offset
     )
-    return {"items": [_item(c) for c in rows], "total": total, "limit": limit, "offset": offset}
+    items = [_item(c) for c in rows]
+    audit_read(session, actor=actor, action="check.list", target_type="check", target_id=None,
+               reason=reason, shown={"checks": [c.id for c in rows]})
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.post("/v1/checks/{check_id}/review", summary="Confirm or reject a hit / possible check")

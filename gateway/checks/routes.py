@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from gateway.checks import service
+from gateway.checks.models import Check
 from gateway.deps import DeviceDep, PrincipalDep, RuntimeDep, SessionDep
 from gateway.errors import NotFound
+from gateway.privacy.access import ReasonDep, audit_read
+from gateway.privacy.service import with_thumbnails
 
 router = APIRouter(tags=["checks"])
 
@@ -31,7 +34,8 @@ CHECK_FORM_SCHEMA: dict[str, Any] = {
                         **_FINGER_PROPS,
                         "ppi": {"type": "integer", "default": 500},
                         "device_id": {"type": "string"},
-                        "purpose": {"type": "string"},
+                        "purpose": {"type": "string", "description": "required: one of "
+                                    "FIELDCHECK_CHECK_PURPOSES, e.g. 'port entry'"},
                         "mrz": {"type": "string", "description": "MRZ lines, newline-separated"},
                     },
                 }
@@ -56,6 +60,9 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
     body = await request.body()
     headers = _headers(request)
     capture = await run_in_threadpool(adapter.parse, body, headers)
+    if request.query_params.get("purpose"):
+        # For device formats without a purpose field: the calling app names it in the URL.
+        capture.purpose = request.query_params["purpose"]
 
     def admitted() -> Any:
         # the wait for a slot happens here, on the worker thread, never on the event loop
@@ -64,7 +71,11 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
             return service.run_check(runtime, session, principal=principal, capture=capture)
 
     check = await run_in_threadpool(admitted)
-    return service.check_view(check)
+    return await run_in_threadpool(_answer, check, runtime, session)
+
+
+def _answer(check: Check, runtime: RuntimeDep, session: SessionDep) -> dict:
+    return with_thumbnails(service.check_view(check), session, runtime.keyring, runtime.settings)
 
 
 @router.post("/v1/checks", summary="Check a capture against the watchlist",
@@ -72,7 +83,9 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
 async def create_check(request: Request, runtime: RuntimeDep, session: SessionDep,
                        principal: DeviceDep) -> dict:
     """Multipart form: `face`, `finger_1`..`finger_10` (or `finger_0`), `ppi`, `device_id`,
-    `purpose`, `mrz`. Answers hit / possible / no_hit / recapture with candidates and quality."""
+    `purpose` (required, from FIELDCHECK_CHECK_PURPOSES), `mrz`. Answers hit / possible /
+    no_hit / recapture with candidates (hit/possible: with the reference thumbnail) and
+    quality."""
     return await _run("multipart", request, runtime, session, principal)
 
 
@@ -86,13 +99,24 @@ def list_adapters(runtime: RuntimeDep, principal: PrincipalDep) -> list[dict]:
 
 @router.post("/v1/adapters/{name}/checks", tags=["adapters"],
              summary="Check a raw device payload through the named adapter")
-async def create_adapter_check(name: str, request: Request, runtime: RuntimeDep,
-                               session: SessionDep, principal: DeviceDep) -> dict:
+async def create_adapter_check(
+    name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: DeviceDep,
+    purpose: Annotated[str | None, Query(
+        description="the check's purpose when the payload carries none (it wins over the "
+        "payload's)")] = None,
+) -> dict:
     return await _run(name, request, runtime, session, principal)
 
 
 @router.get("/v1/checks/{check_id}", summary="A check's answer, with central and review state")
-def read_check(check_id: str, session: SessionDep, principal: PrincipalDep) -> dict:
-    """Every role may read checks; a device only its own (others look absent to it)."""
+def read_check(check_id: str, runtime: RuntimeDep, session: SessionDep,
+               principal: PrincipalDep, reason: ReasonDep) -> dict:
+    """Every role may read checks; a device only its own (others look absent to it). Each read
+    is audited (``check.read``; reason from ``X-Access-Reason``)."""
     check = service.get_check(session, check_id=check_id, principal=principal)
-    return service.check_view(check)
+    audit_read(session, actor=principal, action="check.read", target_type="check",
+               target_id=check.id, reason=reason, device_id=check.device_id,
+               shown={"decision": check.decision,
+                      "candidates": [c.get("subject_id") for c in
+                                     check.response.get("candidates", [])]})
+    return _answer(check, runtime, session)

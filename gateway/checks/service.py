@@ -30,6 +30,8 @@ from gateway.auth.models import Role
 from gateway.auth.service import Principal
 from gateway.checks.models import DECISION_RANK, Check
 from gateway.errors import Invalid, NotFound
+from gateway.privacy.purpose import parse_purpose
+from gateway.privacy.service import store_probe_images
 from gateway.runtime import Runtime
 from gateway.watchlist.categories import (
     HANDLING,
@@ -262,6 +264,7 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
             "a check needs at least one biometric", field="face",
             fix="attach a face photo ('face') and/or fingerprints ('finger_1' ... 'finger_10')",
         )
+    capture.purpose = parse_purpose(capture.purpose, runtime.settings.purposes)
     probes = extract_probes(runtime, capture)
     version = runtime.cache.version
     if not probes.faces and not probes.fingers:
@@ -303,10 +306,12 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
     )
     response["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     session.add(check)
+    if check.review_status == "pending" and runtime.keyring is not None:
+        # Kept sealed for the reviewer only; a no_hit keeps no probe image at all.
+        store_probe_images(session, runtime.keyring, check_id=check_id, capture=capture,
+                           settings=runtime.settings)
     if runtime.upstream is not None:
-        check.response = {**response, "probe_templates": _probe_templates(probes)}
-        runtime.upstream.on_check(session, check, capture)
-        check.response = response
+        runtime.upstream.on_check(session, check, capture, templates=_probe_templates(probes))
     record(
         session, actor=principal, action="check.create", target_type="check", target_id=check_id,
         device_id=check.device_id,
@@ -331,7 +336,6 @@ def _probe_templates(probes: Probes) -> dict[str, Any]:
 def check_view(check: Check) -> dict[str, Any]:
     """The answer for a stored check, with the central link's and the review's current state."""
     view = dict(check.response)
-    view.pop("probe_templates", None)
     view["decision"] = check.decision
     view["local_decision"] = check.local_decision
     view["device_id"] = check.device_id

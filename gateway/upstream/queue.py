@@ -145,6 +145,10 @@ def _requeue_guard(item: QueueItem | None, item_id: int) -> QueueItem:
     if item.state != "dead":
         raise Conflict(f"queue item {item_id} is {item.state}, not in the dead-letter list",
                        field="id", fix="only dead-lettered items can be re-queued")
+    if item.payload.get("scrubbed"):
+        raise Conflict(f"queue item {item_id}'s biometrics were deleted after the retention "
+                       "period (FIELDCHECK_RETENTION_UNDELIVERED_DAYS)", field="id",
+                       fix="the officer must check the person again")
     return item
 
 

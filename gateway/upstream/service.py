@@ -138,13 +138,12 @@ class UpstreamService:
 
     # -- called by the check route --------------------------------------------------------------
 
-    def forwards(self, check: Check, capture: Capture) -> bool:
+    def forwards(self, check: Check, capture: Capture, templates: dict[str, Any]) -> bool:
         """The forwarding policy: all, hits only (hit or possible), or by purpose.
 
         A check with nothing central can search (every capture refused, no document) is never
         forwarded: central would only answer "nothing to search".
         """
-        templates = (check.response or {}).get("probe_templates") or {}
         if not (templates.get("faces") or templates.get("fingers") or capture.document):
             return False
         policy = self.upstream.policy
@@ -155,20 +154,26 @@ class UpstreamService:
                 "hit", "possible")
         return (capture.purpose or check.purpose or "") in self._purposes
 
-    def on_check(self, session: Session, check: Check, capture: Capture) -> None:
-        """Queue the check for central in the caller's transaction (the caller commits)."""
-        if not self.forwards(check, capture):
+    def on_check(self, session: Session, check: Check, capture: Capture, *,
+                 templates: dict[str, Any]) -> None:
+        """Queue the check for central in the caller's transaction (the caller commits).
+
+        ``templates`` (``{"faces": [base64], "fingers": [{"position", "iso_19794_2"}]}``) go
+        into the outbox payload only, never into the check row; the worker drops them from the
+        payload when central acknowledges (``queue.scrubbed``).
+        """
+        if not self.forwards(check, capture, templates):
             return
         now = time.time()
         self.storage.add(session, NewItem(
             check_id=check.id, idempotency_key=f"{check.id}:search",
-            payload=self._payload(check, capture), ttl_s=self.upstream.ttl_s,
+            payload=self._payload(check, capture, templates), ttl_s=self.upstream.ttl_s,
             priority=PRIORITY.get(check.decision, 0),
         ), now=now)
         check.upstream_status = "queued"
 
-    def _payload(self, check: Check, capture: Capture) -> dict[str, Any]:
-        templates = (check.response or {}).get("probe_templates") or {}
+    def _payload(self, check: Check, capture: Capture, templates: dict[str, Any]
+                 ) -> dict[str, Any]:
         document = _document(capture.document)
         request: dict[str, Any] = {
             "check_id": check.id,

@@ -12,8 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import select
 
 from gateway.audit.service import record
-from gateway.deps import AdminDep, RuntimeDep, SessionDep
+from gateway.deps import AdminDep, AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid
+from gateway.privacy.access import ReasonDep, audit_read
 from gateway.watchlist import deltas, importer, jobs, search, service, snapshots
 from gateway.watchlist.countries import parse_country
 from gateway.watchlist.models import BiometricTemplate, SnapshotLoad
@@ -26,7 +27,8 @@ SNAPSHOT_TYPE = "application/vnd.fieldcheck.snapshot"
 def list_subjects(
     runtime: RuntimeDep,
     session: SessionDep,
-    actor: AdminDep,
+    actor: AnalystDep,
+    reason: ReasonDep,
     q: Annotated[str | None, Query(description="part of a name or alias (accents ignored)")] = None,
     date_of_birth: date | None = None,
     nationality: str | None = None,
@@ -65,6 +67,10 @@ def list_subjects(
     )
     counts = search.biometric_counts(session, [s.id for s in rows])
     items = [{**service.subject_public(s), "biometric_counts": counts[s.id]} for s in rows]
+    audit_read(session, actor=actor, action="subject.list", target_type="subject",
+               target_id=None, reason=reason,
+               shown={"query": {k: str(v) for k, v in vars(filters).items() if v is not None},
+                      "subjects": [s.id for s in rows]})
     return {
         "items": items,
         "total": total,
@@ -82,7 +88,7 @@ def list_biometrics(
     subject_id: str,
     runtime: RuntimeDep,
     session: SessionDep,
-    actor: AdminDep,
+    actor: AnalystDep,
     modality: Annotated[str | None, Query(description="face or finger")] = None,
     position: Annotated[int | None, Query(ge=0, le=10)] = None,
 ) -> list[dict]:

@@ -7,9 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from gateway.deps import AdminDep, RuntimeDep, SessionDep
+from gateway.deps import AdminDep, AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid
+from gateway.privacy.access import ReasonDep, audit_read
+from gateway.privacy.service import (
+    Prepared,
+    prepare_face,
+    prepare_finger,
+    reference_images_public,
+    store_reference,
+)
 from gateway.watchlist import service
+from gateway.watchlist.models import BiometricTemplate
 from gateway.watchlist.positions import parse_position, parse_ppi
 from gateway.watchlist.schemas import SubjectCreate, SubjectUpdate
 from matchers.errors import UnusableCapture
@@ -34,11 +43,18 @@ def create_subject(
 
 
 @router.get("/{subject_id}", summary="A subject with its biometrics (quality shown)")
-def get_subject(subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep) -> dict:
+def get_subject(subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AnalystDep,
+                reason: ReasonDep) -> dict:
+    """NCB admins and analysts (read only); each read is audited (``subject.read``)."""
     subject = service.get_visible_subject(
         session, subject_id=subject_id, country=runtime.settings.country
     )
-    return service.subject_public(subject, service.templates_of(session, subject_id))
+    view = service.subject_public(subject, service.templates_of(session, subject_id))
+    view["reference_images"] = reference_images_public(session, subject_id)
+    audit_read(session, actor=actor, action="subject.read", target_type="subject",
+               target_id=subject_id, reason=reason,
+               shown={"fields": "record, biometrics, reference image list"})
+    return view
 
 
 @router.patch("/{subject_id}", summary="Update a subject (only the fields sent)")
@@ -82,12 +98,23 @@ async def add_face(
     # Check the subject first so a bad id costs no extraction.
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
     template, quality = await run_in_threadpool(_named, "image", service.extract_face, data)
+    images = await run_in_threadpool(prepare_face, data, runtime.settings)
     tpl = service.add_template(
         session, subject_id=subject_id, modality="face", position=0, data=template,
         quality=quality, actor=actor, country=runtime.settings.country,
     )
+    _keep_reference(runtime, session, tpl, images)
     await run_in_threadpool(_commit_and_sync, runtime, session)
     return service.template_public(tpl)
+
+
+def _keep_reference(runtime: RuntimeDep, session: SessionDep, tpl: BiometricTemplate,
+                    images: Prepared) -> None:
+    """The enrolled image, sealed, in the template's transaction (re-extraction, review)."""
+    if runtime.keyring is not None:
+        session.flush()  # the template row first: the image refers to it
+        store_reference(session, runtime.keyring, subject_id=tpl.subject_id,
+                        template_id=tpl.id, prepared=images)
 
 
 def _named(field: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -113,10 +140,12 @@ async def add_fingerprint(
     template, quality = await run_in_threadpool(
         _named, "image", service.extract_fingerprint, data, position=pos, ppi=resolution
     )
+    images = await run_in_threadpool(prepare_finger, data, position=pos, ppi=resolution)
     tpl = service.add_template(
         session, subject_id=subject_id, modality="finger", position=pos, data=template,
         quality=quality, actor=actor, country=runtime.settings.country,
     )
+    _keep_reference(runtime, session, tpl, images)
     await run_in_threadpool(_commit_and_sync, runtime, session)
     return service.template_public(tpl)
 

@@ -60,10 +60,11 @@ def test_ansi_nist_round_trip_gives_the_same_check_result(
     probe = root / "103_2.tif"
     png = cv2.imencode(".png", cv2.imread(str(probe), cv2.IMREAD_GRAYSCALE))[1].tobytes()
     with gateway.client(device_token) as c:
-        direct = c.post("/v1/checks", files={"finger_2": ("p.png", png)}).json()
+        direct = c.post("/v1/checks", files={"finger_2": ("p.png", png)}, data={"purpose": "port entry"}).json()
         capture = Capture(fingers=[FingerImage(position=2, image=png, ppi=500)])
         transaction = write_transaction(capture, finger_compression="keep")
         via_nist = c.post("/v1/adapters/ansi-nist/checks", content=transaction,
+                          params={"purpose": "port entry"},
                           headers={"content-type": "application/octet-stream"}).json()
     assert direct["decision"] in ("hit", "possible")
     assert direct["candidates"][0]["subject_id"] == sid
@@ -81,6 +82,7 @@ def test_iso_template_check_matches_without_image(
     template = fingerprint.extract((root / "103_3.tif").read_bytes(), position=2)
     with gateway.client(device_token) as c:
         body = c.post("/v1/adapters/iso-template/checks", content=template.to_iso(),
+                      params={"purpose": "port entry"},
                       headers={"content-type": "application/octet-stream"}).json()
     assert body["adapter"] == "iso-template"
     assert body["quality"]["finger_2"]["source"] == "device_template"
@@ -118,6 +120,6 @@ def test_multipart_mrz_field_goes_into_document(gateway: LiveGateway, device_tok
     _sid, root = enrolled_print
     with gateway.client(device_token) as c:
         body = c.post("/v1/checks", files={"finger_2": ("p.tif", (root / "104_1.tif").read_bytes())},
-                      data={"mrz": "\n".join(TD3)}).json()
+                      data={"mrz": "\n".join(TD3), "purpose": "port entry"}).json()
     assert body["document"]["valid"] is True
     assert body["document"]["document_number"] == "L898902C3"

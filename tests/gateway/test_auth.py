@@ -39,7 +39,7 @@ def test_wrong_role_is_403(gateway: LiveGateway, device_token: str) -> None:
         assert r.headers["content-type"].startswith(PROBLEM)
         assert c.post("/v1/tokens", json={"role": "device", "name": "x"}).status_code == 403
     with gateway.client(auditor) as c:
-        r = c.post("/v1/checks", files={"face": ("f.jpg", b"x")})
+        r = c.post("/v1/checks", files={"face": ("f.jpg", b"x")}, data={"purpose": "port entry"})
         assert r.status_code == 403
 
 

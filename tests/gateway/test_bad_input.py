@@ -66,27 +66,28 @@ def test_check_with_only_text_fields_names_the_fix(gateway: LiveGateway, device_
 def test_corrupt_or_unsupported_face_image(gateway: LiveGateway, device_token: str, name: str,
                                            data: bytes) -> None:
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"face": (name, data)})
+        r = c.post("/v1/checks", files={"face": (name, data)}, data={"purpose": "port entry"})
     body = _assert_problem(r, 422, "face")
     assert body["reason"] == "unreadable_image"
 
 
 def test_corrupt_finger_image_names_its_field(gateway: LiveGateway, device_token: str) -> None:
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"finger_7": ("f.png", b"\x89PNG garbage")})
+        r = c.post("/v1/checks", files={"finger_7": ("f.png", b"\x89PNG garbage")},
+                   data={"purpose": "port entry"})
     _assert_problem(r, 422, "finger_7")
 
 
 def test_empty_file(gateway: LiveGateway, device_token: str) -> None:
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"finger_2": ("f.png", b"")})
+        r = c.post("/v1/checks", files={"finger_2": ("f.png", b"")}, data={"purpose": "port entry"})
     _assert_problem(r, 422, "finger_2")
 
 
 @pytest.mark.parametrize("field", ["finger_11", "finger_99", "finger_x"])
 def test_unknown_finger_position_in_check(gateway: LiveGateway, device_token: str, field: str) -> None:
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={field: ("f.png", _jpeg())})
+        r = c.post("/v1/checks", files={field: ("f.png", _jpeg())}, data={"purpose": "port entry"})
     _assert_problem(r, 422, field)
 
 
@@ -103,7 +104,7 @@ def test_unknown_finger_position_at_enrolment(gateway: LiveGateway, subject_id: 
 
 def test_bad_ppi(gateway: LiveGateway, device_token: str) -> None:
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"finger_2": ("f.png", _jpeg())}, data={"ppi": "abc"})
+        r = c.post("/v1/checks", files={"finger_2": ("f.png", _jpeg())}, data={"ppi": "abc", "purpose": "port entry"})
     _assert_problem(r, 422, "ppi")
 
 
@@ -160,7 +161,8 @@ def test_decompression_bomb_is_refused_unread(gateway: LiveGateway, device_token
     # 20000 x 20000 of one colour compresses to a few hundred KB as PNG.
     Image.new("L", (20000, 20000), 0).save(buf, format="PNG", optimize=True)
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"face": ("bomb.png", buf.getvalue())})
+        r = c.post("/v1/checks", files={"face": ("bomb.png", buf.getvalue())},
+                   data={"purpose": "port entry"})
     _assert_problem(r, 413, "face")
 
 
@@ -192,17 +194,18 @@ def test_corrupt_wsq_finger_never_takes_the_gateway_down(gateway: LiveGateway,
     Image.fromarray(np.clip(ridges, 0, 255).astype(np.uint8)).save(buf, format="WSQ")
     good = buf.getvalue()
     with gateway.client(device_token) as c:
-        assert c.post("/v1/checks", files={"finger_2": ("f.wsq", good)}).status_code == 200
+        assert c.post("/v1/checks", files={"finger_2": ("f.wsq", good)}, data={"purpose": "port entry"}).status_code == 200
         for _ in range(12):
             bad = bytearray(good)
             for i in rng.integers(200, len(good), 8):
                 bad[i] ^= 0xFF
-            r = c.post("/v1/checks", files={"finger_2": ("f.wsq", bytes(bad))})
+            r = c.post("/v1/checks", files={"finger_2": ("f.wsq", bytes(bad))},
+                       data={"purpose": "port entry"})
             assert r.status_code in (200, 422), r.text
             if r.status_code == 422:
                 assert r.json()["field"] == "finger_2"
         assert c.get("/healthz").status_code == 200
-        r = c.post("/v1/checks", files={"face": ("f.wsq", good)})
+        r = c.post("/v1/checks", files={"face": ("f.wsq", good)}, data={"purpose": "port entry"})
     _assert_problem(r, 422, "face")
 
 
@@ -217,7 +220,8 @@ def test_a_matcher_failure_on_one_capture_keeps_the_others(gateway: LiveGateway,
     monkeypatch.setattr(service.face_matcher, "extract", broken)
     finger = cv2.imencode(".png", np.full((300, 300), 200, np.uint8))[1].tobytes()
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"face": ("f.jpg", _jpeg()), "finger_2": ("p.png", finger)})
+        r = c.post("/v1/checks", files={"face": ("f.jpg", _jpeg()), "finger_2": ("p.png", finger)},
+                   data={"purpose": "port entry"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["quality"]["face"]["reason"] == "extraction_failed"

@@ -21,7 +21,7 @@ class LocalLists:
     def check_document(self, session, document):  # type: ignore[no-untyped-def]
         return {**self.answer, "source": "local"}
 
-    def on_check(self, session, check, capture) -> None:  # type: ignore[no-untyped-def]
+    def on_check(self, session, check, capture, *, templates) -> None:  # type: ignore[no-untyped-def]
         pass
 
     def notify(self) -> None:
@@ -54,7 +54,7 @@ def test_document_result_is_part_of_the_decision(gateway: LiveGateway, device_to
     try:
         with gateway.client(device_token) as c:
             body = c.post("/v1/checks", files={"finger_2": ("p.png", blank_finger)},
-                          data={"mrz": "\n".join(TD3)}).json()
+                          data={"mrz": "\n".join(TD3), "purpose": "port entry"}).json()
     finally:
         runtime.upstream = previous
     assert body["decision"] == decision

@@ -40,8 +40,14 @@ def test_enrol_check_and_limits_on_both_databases(any_db_gateway: LiveGateway,
         assert body["candidates"][0]["subject_id"] == sid
         assert dev.get(f"/v1/checks/{body['check_id']}").json()["device_id"] == "SEEK-PG-7"
         for field, value in (("purpose", "p" * 61), ("device_id", "d" * 101)):
-            r = dev.post("/v1/checks", data={field: value},
+            r = dev.post("/v1/checks", data={"purpose": "port entry", field: value},
                          files={"finger_2": ("p.tif", (prints / "106_3.tif").read_bytes())})
             assert r.status_code == 422, r.text
             assert r.json()["field"] == field
         assert dev.get("/v1/adapters").status_code == 200  # nothing above broke the gateway
+    with gw.client(gw.token("ncb_analyst")) as analyst:  # sealed images on both databases
+        evidence = analyst.get(f"/v1/checks/{body['check_id']}/evidence").json()
+        assert [i["kind"] for i in evidence["probe"]["images"]] == ["finger"]
+        assert analyst.get(evidence["probe"]["images"][0]["url"]).status_code == 200
+        ref = evidence["candidates"][0]["reference_images"][0]
+        assert analyst.get(ref["url"]).headers["content-type"] == "image/png"

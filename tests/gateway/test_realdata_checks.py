@@ -51,7 +51,8 @@ def test_lfw_enrolled_are_hits_and_strangers_are_not(gateway: LiveGateway, devic
     with gateway.client(device_token) as dev:
         for person in enrolled:
             for photo in [p for p in sorted(person.glob("*.jpg")) if p != used[person.name]][:2]:
-                body = dev.post("/v1/checks", files={"face": (photo.name, photo.read_bytes())}).json()
+                body = dev.post("/v1/checks", files={"face": (photo.name, photo.read_bytes())},
+                                data={"purpose": "port entry"}).json()
                 probes += 1
                 if body["decision"] in ("hit", "possible"):
                     if body["candidates"][0]["subject_id"] == ids[person.name]:
@@ -62,7 +63,8 @@ def test_lfw_enrolled_are_hits_and_strangers_are_not(gateway: LiveGateway, devic
                         wrong_possible += 1
         for person in strangers:
             photo = sorted(person.glob("*.jpg"))[0]
-            body = dev.post("/v1/checks", files={"face": (photo.name, photo.read_bytes())}).json()
+            body = dev.post("/v1/checks", files={"face": (photo.name, photo.read_bytes())},
+                                data={"purpose": "port entry"}).json()
             stranger_probes += 1
             false_alarms += body["decision"] in ("hit", "possible")
     # A few hard LFW pairs (profile, age) miss at these false-match rates (docs/CALIBRATION.md)
@@ -96,7 +98,8 @@ def test_fvc_impression_one_enrolled_other_impressions_hit(gateway: LiveGateway,
         for finger, sid in ids.items():
             for imp in (2, 3, 4):
                 img = root / f"{finger}_{imp}.tif"
-                body = dev.post("/v1/checks", files={"finger_2": (img.name, img.read_bytes())}).json()
+                body = dev.post("/v1/checks", files={"finger_2": (img.name, img.read_bytes())},
+                                data={"purpose": "port entry"}).json()
                 probes += 1
                 top = body["candidates"][0]["subject_id"] if body["candidates"] else None
                 right += body["decision"] in ("hit", "possible") and top == sid
@@ -146,12 +149,14 @@ def test_enrolment_is_searchable_without_restart(gateway: LiveGateway, device_to
     person = lfw[70]
     photos = sorted(person.glob("*.jpg"))
     with gateway.client(device_token) as dev:
-        before = dev.post("/v1/checks", files={"face": ("p.jpg", photos[0].read_bytes())}).json()
+        before = dev.post("/v1/checks", files={"face": ("p.jpg", photos[0].read_bytes())},
+                          data={"purpose": "port entry"}).json()
     assert before["decision"] == "no_hit"
     with gateway.client() as admin:
         sid = admin.post("/v1/subjects", json={"name": person.name, "category": "red"}).json()["id"]
         admin.post(f"/v1/subjects/{sid}/faces", files={"image": ("a.jpg", photos[0].read_bytes())})
     with gateway.client(device_token) as dev:
-        after = dev.post("/v1/checks", files={"face": ("p.jpg", photos[0].read_bytes())}).json()
+        after = dev.post("/v1/checks", files={"face": ("p.jpg", photos[0].read_bytes())},
+                          data={"purpose": "port entry"}).json()
     assert after["decision"] == "hit" and after["candidates"][0]["subject_id"] == sid
     assert after["watchlist_version"] > before["watchlist_version"]

@@ -53,10 +53,10 @@ class Env:
         with Session(self.engine) as session:
             check = Check(id=check_id, token_id="tok_dev", local_decision=decision,
                           decision=decision, purpose=purpose,
-                          response={"check_id": check_id, "decision": decision,
-                                    "probe_templates": {"faces": ["AAAA"], "fingers": []}})
+                          response={"check_id": check_id, "decision": decision})
             session.add(check)
-            self.service.on_check(session, check, capture or Capture(purpose=purpose))
+            self.service.on_check(session, check, capture or Capture(purpose=purpose),
+                                  templates={"faces": ["AAAA"], "fingers": []})
             session.commit()
             session.refresh(check)
             return check
@@ -286,10 +286,9 @@ def test_breaker_opens_half_opens_and_closes() -> None:
 def test_check_with_nothing_to_search_is_not_forwarded(env: Env) -> None:
     with Session(env.engine) as session:
         check = Check(id="chk_empty", token_id="tok_dev", local_decision="recapture",
-                      decision="recapture",
-                      response={"probe_templates": {"faces": [], "fingers": []}})
+                      decision="recapture", response={})
         session.add(check)
-        env.service.on_check(session, check, Capture())
+        env.service.on_check(session, check, Capture(), templates={"faces": [], "fingers": []})
         session.commit()
     assert env.get("chk_empty").upstream_status == "not_forwarded"
 

@@ -1,0 +1,190 @@
+"""Images kept on purpose, sealed: watchlist reference images (enrolment) and a hit's probe
+images (its review). Keyword-only, no HTTP here; callers commit.
+
+Recipe at enrolment: the route extracts the template (as before), then ``prepare_face`` /
+``prepare_finger`` (CPU, outside any transaction) and ``store_reference`` (in the enrolment's
+transaction, so a template never exists without its image or the other way round).
+At a check: ``store_probe_images`` for hit/possible answers only; a no_hit keeps nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from device_adapters.capture import Capture
+from gateway.privacy import images
+from gateway.privacy.crypto import Keyring
+from gateway.privacy.models import ProbeImage, ReferenceImage
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Normalised images of one enrolment, not yet sealed: (kind, encoded) pairs."""
+
+    items: list[tuple[str, images.Encoded]]
+    position: int = 0
+
+
+def prepare_face(data: bytes, settings: Settings) -> Prepared:
+    photo, thumb = images.face_photo(data, max_px=settings.reference_face_max_px,
+                                     thumb_px=settings.thumbnail_px)
+    return Prepared([("face", photo), ("face_thumb", thumb)])
+
+
+def prepare_finger(data: bytes, *, position: int, ppi: int) -> Prepared:
+    return Prepared([("finger", images.finger_wsq(images.finger_pixels(data, None, ppi=ppi)))],
+                    position=position)
+
+
+def store_reference(session: Session, keyring: Keyring, *, subject_id: str, template_id: str,
+                    prepared: Prepared) -> list[ReferenceImage]:
+    rows = []
+    for kind, enc in prepared.items:
+        row_id = _id("img")
+        sealed = keyring.seal(enc.data, aad=f"reference_image:{row_id}")
+        rows.append(ReferenceImage(
+            id=row_id, subject_id=subject_id, template_id=template_id, kind=kind,
+            position=prepared.position, content_type=enc.content_type, width=enc.width,
+            height=enc.height, ppi=500 if kind == "finger" else 0, key_id=sealed.key_id,
+            blob=sealed.blob, size=len(enc.data),
+        ))
+    session.add_all(rows)
+    return rows
+
+
+def open_reference(keyring: Keyring, row: ReferenceImage) -> bytes:
+    return keyring.open(row.key_id, row.blob, aad=f"reference_image:{row.id}")
+
+
+def open_probe(keyring: Keyring, row: ProbeImage) -> bytes:
+    return keyring.open(row.key_id, row.blob, aad=f"probe_image:{row.id}")
+
+
+def references_of(session: Session, subject_id: str, *, kinds: tuple[str, ...] | None = None
+                  ) -> list[ReferenceImage]:
+    query = select(ReferenceImage).where(ReferenceImage.subject_id == subject_id)
+    if kinds:
+        query = query.where(col(ReferenceImage.kind).in_(kinds))
+    return list(session.exec(query.order_by(col(ReferenceImage.created_at))))
+
+
+def probes_of(session: Session, check_id: str) -> list[ProbeImage]:
+    return list(session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id)
+                             .order_by(col(ProbeImage.kind), col(ProbeImage.position))))
+
+
+def store_probe_images(session: Session, keyring: Keyring, *, check_id: str, capture: Capture,
+                       settings: Settings) -> list[ProbeImage]:
+    """Seal a hit/possible check's probe images for its reviewer (in the check's transaction).
+
+    A capture that cannot be normalised (the matcher already refused it) is left out: the
+    evidence shows what the decision was made on.
+    """
+    encoded: list[tuple[str, int, images.Encoded]] = []
+    for face in capture.faces:
+        try:
+            photo, _ = images.face_photo(face.image, max_px=settings.reference_face_max_px,
+                                         thumb_px=settings.thumbnail_px)
+        except Exception:  # noqa: BLE001 - evidence is best effort, the answer is not
+            log.info("probe face of %s not kept: it does not decode", check_id)
+            continue
+        encoded.append(("face", 0, photo))
+    for finger in capture.fingers:
+        try:
+            pixels = images.finger_pixels(finger.image, finger.pixels, ppi=finger.ppi,
+                                          field=f"finger_{finger.position}")
+        except Exception:  # noqa: BLE001
+            log.info("probe finger %s of %s not kept: it does not decode", finger.position,
+                     check_id)
+            continue
+        encoded.append(("finger", finger.position, images.finger_png(pixels)))
+    rows = []
+    for kind, position, enc in encoded:
+        row_id = _id("prb")
+        sealed = keyring.seal(enc.data, aad=f"probe_image:{row_id}")
+        rows.append(ProbeImage(
+            id=row_id, check_id=check_id, kind=kind, position=position,
+            content_type=enc.content_type, width=enc.width, height=enc.height,
+            key_id=sealed.key_id, blob=sealed.blob, size=len(enc.data),
+        ))
+    session.add_all(rows)
+    return rows
+
+
+def thumbnails(session: Session, keyring: Keyring, subject_ids: list[str]
+               ) -> dict[str, dict[str, Any]]:
+    """The newest reference thumbnail of each subject, as an inline JPEG (base64)."""
+    if not subject_ids:
+        return {}
+    rows = session.exec(
+        select(ReferenceImage)
+        .where(col(ReferenceImage.subject_id).in_(subject_ids), ReferenceImage.kind == "face_thumb")
+        .order_by(col(ReferenceImage.created_at).desc())
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.subject_id in out:
+            continue
+        out[row.subject_id] = {
+            "content_type": row.content_type, "width": row.width, "height": row.height,
+            "data_base64": base64.b64encode(open_reference(keyring, row)).decode(),
+        }
+    return out
+
+
+def with_thumbnails(view: dict[str, Any], session: Session, keyring: Keyring | None,
+                    settings: Settings) -> dict[str, Any]:
+    """Add each hit/possible candidate's reference thumbnail to a check answer (not stored:
+    the check row keeps no image), unless the category's thumbnails are turned off."""
+    candidates = view.get("candidates") or []
+    if keyring is None or not settings.answer_thumbnails or not candidates:
+        return view
+    wanted = [c["subject_id"] for c in candidates
+              if c.get("category") not in settings.thumbnail_excluded]
+    found = thumbnails(session, keyring, wanted)
+    view["candidates"] = [
+        {**c, "reference_thumbnail": found.get(c["subject_id"])} for c in candidates
+    ]
+    return view
+
+
+def reference_images_public(session: Session, subject_id: str) -> list[dict[str, Any]]:
+    """The subject's reference images (no bytes): each with the URL that serves it."""
+    return [
+        {"id": r.id, "kind": r.kind, "position": r.position, "template_id": r.template_id,
+         "content_type": r.content_type, "width": r.width, "height": r.height, "size": r.size,
+         "created_at": r.created_at.isoformat() if r.created_at else None,
+         "url": f"/v1/subjects/{subject_id}/images/{r.id}"}
+        for r in references_of(session, subject_id)
+    ]
+
+
+def reencrypt(session: Session, keyring: Keyring) -> int:
+    """Re-seal every image sealed with an older key under the current one; returns the count
+    (after it, older keys may be removed). The caller commits."""
+    done = 0
+    for ref in session.exec(select(ReferenceImage).where(
+            ReferenceImage.key_id != keyring.current)):
+        sealed = keyring.seal(open_reference(keyring, ref), aad=f"reference_image:{ref.id}")
+        ref.key_id, ref.blob = sealed.key_id, sealed.blob
+        session.add(ref)
+        done += 1
+    for probe in session.exec(select(ProbeImage).where(ProbeImage.key_id != keyring.current)):
+        sealed = keyring.seal(open_probe(keyring, probe), aad=f"probe_image:{probe.id}")
+        probe.key_id, probe.blob = sealed.key_id, sealed.blob
+        session.add(probe)
+        done += 1
+    return done
