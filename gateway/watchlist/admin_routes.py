@@ -89,6 +89,7 @@ def list_biometrics(
     runtime: RuntimeDep,
     session: SessionDep,
     actor: AnalystDep,
+    reason: ReasonDep,
     modality: Annotated[str | None, Query(description="face or finger")] = None,
     position: Annotated[int | None, Query(ge=0, le=10)] = None,
 ) -> list[dict]:
@@ -101,7 +102,10 @@ def list_biometrics(
     if position is not None:
         query = query.where(BiometricTemplate.position == position)
     rows = sorted(session.exec(query), key=lambda t: (t.modality, t.position, t.created_at))
-    return [service.template_public(t) for t in rows]
+    shown = [service.template_public(t) for t in rows]
+    audit_read(session, actor=actor, action="subject.biometrics.read", target_type="subject",
+               target_id=subject_id, reason=reason, shown={"templates": [t.id for t in rows]})
+    return shown
 
 
 # --- bulk import jobs -------------------------------------------------------------------------

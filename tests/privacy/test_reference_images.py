@@ -90,6 +90,7 @@ def test_reference_images_are_kept_sealed_and_shown_to_analysts_only(
         assert r.status_code == 200, r.text
         images = {i["kind"]: i for i in r.json()["reference_images"]}
         assert set(images) == {"face", "face_thumb", "finger"}
+        assert len(c.get(f"/v1/subjects/{sid}/biometrics").json()) == 2
         face = c.get(images["face"]["url"])
         finger = c.get(images["finger"]["url"])
         wsq = c.get(images["finger"]["url"], params={"format": "original"})
@@ -111,6 +112,7 @@ def test_reference_images_are_kept_sealed_and_shown_to_analysts_only(
     with gw.client() as admin:
         audit = admin.get("/v1/audit", params={"action": "subject.", "target_id": sid}).json()
     reads = [e for e in audit["items"] if e["action"] in ("subject.read", "subject.image.read")]
+    assert "subject.biometrics.read" in {e["action"] for e in audit["items"]}
     assert {e["action"] for e in reads} == {"subject.read", "subject.image.read"}
     assert all(e["actor_role"] == "ncb_analyst" for e in reads)
     assert any(e["detail"] == "reason: case 2026/114" for e in reads)
