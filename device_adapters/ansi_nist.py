@@ -554,8 +554,8 @@ def write_transaction(
         record.HLL = str(width)
         record.VLL = str(height)
         record.SLC = "1"  # pixels per inch
-        record.THPS = str(finger.ppi)
-        record.TVPS = str(finger.ppi)
+        record.THPS = str(finger.ppi or 500)  # unstated resolution: the standard 500 ppi
+        record.TVPS = str(finger.ppi or 500)
         record.CGA = cga
         record.BPX = "8"
         record.FGP = str(finger.position)

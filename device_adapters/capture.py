@@ -39,7 +39,7 @@ class FingerImage:
     position: int
     image: bytes | None = None
     pixels: object | None = None  # numpy.ndarray (H, W) uint8, kept untyped to avoid a numpy import
-    ppi: int = 500
+    ppi: int | None = None  # None: the image's own declared resolution, else 500
     device_quality: float | None = None
     source_format: str = "unknown"
 

@@ -1,7 +1,8 @@
 """The ``multipart`` adapter: the plain HTML-form upload of ``POST /v1/checks``.
 
 Fields: ``face`` (file, optional), ``finger_1`` ... ``finger_10`` (files by ANSI/NIST position)
-or ``finger_0`` (unknown position), ``ppi`` (default 500), ``device_id``, ``purpose``, ``mrz``
+or ``finger_0`` (unknown position), ``ppi`` (optional: the images' own declared resolution,
+else 500), ``device_id``, ``purpose``, ``mrz``
 (the MRZ lines, newline-separated), ``operator_id``. Parsed with the standard library's MIME
 parser, which never executes anything and keeps memory proportional to the body.
 """
@@ -72,7 +73,9 @@ class MultipartAdapter(DeviceAdapter):
             else:
                 texts[name] = data.decode("utf-8", errors="replace")
         capture = Capture(adapter=self.name)
-        ppi = _parse_ppi(texts["ppi"]) if texts.get("ppi") else 500
+        # No ppi field: None, so the extractor uses the image file's own declared resolution
+        # (PNG pHYs, TIFF, JFIF) before falling back to 500 ppi.
+        ppi = _parse_ppi(texts["ppi"]) if texts.get("ppi") else None
         for name, data in files.items():
             if name == "face":
                 if not data:

@@ -16,7 +16,7 @@ import numpy as np
 
 from matchers import params
 from matchers.errors import UnusableCapture
-from matchers.images import decode_image
+from matchers.images import declared_ppi, decode_image
 from matchers.templates import FingerprintTemplate
 
 # The extractor that made a fingerprint template, stored with it (BiometricTemplate.model):
@@ -52,15 +52,29 @@ def to_500ppi(pixels: np.ndarray, ppi: int) -> np.ndarray:
     return cv2.resize(pixels, size, interpolation=interp)
 
 
+def capture_ppi(image: bytes | None, ppi: int | None) -> tuple[int, str]:
+    """The capture's resolution and where it came from: the request's value when given, else
+    the one the image file declares (PNG pHYs, TIFF, JFIF; implausible values ignored), else
+    the 500 ppi of a standard finger sensor."""
+    if ppi is not None:
+        return int(ppi), "request"
+    found = declared_ppi(image) if image is not None else None
+    if found is not None:
+        return found, "image_header"
+    return params.FINGER_TARGET_PPI, "default"
+
+
 def extract(
-    image: bytes | None = None, *, pixels: np.ndarray | None = None, ppi: int = 500,
+    image: bytes | None = None, *, pixels: np.ndarray | None = None, ppi: int | None = None,
     position: int = 0,
 ) -> FingerprintTemplate:
     """Extract minutiae and NFIQ 2 from an encoded image or a greyscale array.
 
-    Raises UnusableCapture("unreadable_image" | "image_too_small" | "image_too_large" |
-    "bad_resolution" | "too_few_minutiae") with the measured quality. An OpenCV/NBIS/codec
-    error on a degenerate input (odd shape, dtype) is reported as "unreadable_image".
+    ``ppi``: the capture's resolution as the request states it; None uses the image file's own
+    (``capture_ppi``). Raises UnusableCapture("unreadable_image" | "image_too_small" |
+    "image_too_large" | "bad_resolution" | "resolution_too_low") with the measured quality.
+    An OpenCV/NBIS/codec error on a degenerate input (odd shape, dtype) is reported as
+    "unreadable_image". NFIQ 2 that cannot be computed is ``nfiq2=None`` (unknown), not low.
     """
     try:
         return _extract(image, pixels, ppi, position)
@@ -73,8 +87,19 @@ def extract(
 
 
 def _extract(
-    image: bytes | None, pixels: np.ndarray | None, ppi: int, position: int
+    image: bytes | None, pixels: np.ndarray | None, request_ppi: int | None, position: int
 ) -> FingerprintTemplate:
+    ppi, source = capture_ppi(image if pixels is None else None, request_ppi)
+    if 0 < ppi < params.FINGER_MIN_PPI:
+        where = "the request's ppi field" if source == "request" else "the image file's header"
+        raise UnusableCapture(
+            "resolution_too_low",
+            f"the print is {ppi} ppi (from {where}); at least {params.FINGER_MIN_PPI} ppi is "
+            f"needed to match at {params.FINGER_TARGET_PPI} ppi detail. Capturing again with the "
+            "same sensor cannot fix this: use a 500 ppi finger sensor"
+            + ("" if source == "request" else ", or send the true resolution in 'ppi'"),
+            {"ppi": ppi, "ppi_source": source},
+        )
     if pixels is None:
         if image is None:
             raise UnusableCapture("unreadable_image", "no fingerprint image given")
@@ -105,18 +130,45 @@ def _extract(
         found = _extractor().extract_minutiae(png.tobytes())
         nfiq2 = int(found.quality().score)
     except nbis.NbisError:
-        # NFIQ 2 fails on nearly blank prints (FVC2000 DB1 finger 110): still give the minutiae
-        # (possibly none) so the caller sees a degenerate template instead of an error, and
-        # report the quality as unknown.
+        # NFIQ 2 fails on nearly blank prints (FVC2000 DB1 finger 110) and on card scans with
+        # dark borders: still give the minutiae (possibly none), and try NFIQ 2 once more on the
+        # segmented finger; if that fails too the quality is unknown (None), which callers must
+        # not read as low: a print is refused only for what was measured.
         try:
             found = _extractor(nfiq2=False).extract_minutiae(png.tobytes())
         except nbis.NbisError as exc:
             raise UnusableCapture(
                 "unreadable_image", f"NBIS could not process the print: {exc}"
             ) from exc
-        nfiq2 = None
+        nfiq2 = nfiq2_of_foreground(pixels)
     minutiae = np.array(
         [[m.x(), m.y(), math.radians(m.angle()), m.reliability()] for m in found.get()],
         dtype=np.float32,
     ).reshape(-1, 4)
-    return FingerprintTemplate(minutiae=minutiae, width=w, height=h, position=position, nfiq2=nfiq2)
+    return FingerprintTemplate(
+        minutiae=minutiae, width=w, height=h, position=position, nfiq2=nfiq2,
+        capture_ppi=ppi, ppi_source=source,
+    )
+
+
+def nfiq2_of_foreground(pixels: np.ndarray) -> int | None:
+    """NFIQ 2 of the finger's foreground box on a white frame, or None when it still fails.
+
+    NFIQ 2's own segmentation trips on dark borders (card scans, platen edges); the box around
+    the ridge blocks (``leader.foreground_box``) leaves them out.
+    """
+    from matchers.leader import foreground_box
+
+    top, bottom, left, right = foreground_box(pixels)
+    crop = pixels[top:bottom, left:right]
+    margin = params.LEADER_FOREGROUND_MARGIN
+    framed = cv2.copyMakeBorder(
+        crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255
+    )
+    ok, png = cv2.imencode(".png", framed)
+    if not ok:  # pragma: no cover - cv2 encodes any uint8 array
+        return None
+    try:
+        return int(_extractor().extract_minutiae(png.tobytes()).quality().score)
+    except nbis.NbisError:
+        return None

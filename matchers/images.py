@@ -91,3 +91,38 @@ def _upright(image: Image.Image) -> Image.Image:
         return ImageOps.exif_transpose(image)
     except (OSError, ValueError, TypeError, KeyError, SyntaxError, struct.error):
         return image
+
+
+# Declared resolutions outside this range are not a scanner's: FVC TIFFs declare 1 x 1, image
+# editors write 72 or 96 (screen) dpi by default, and nothing captures fingers above 5000 ppi.
+PLAUSIBLE_PPI = (200.0, 5000.0)
+
+
+def declared_ppi(data: bytes) -> int | None:
+    """The resolution an image file declares about itself, in pixels per inch, or None.
+
+    Reads only the header (PNG ``pHYs`` in pixels per metre, TIFF X/YResolution with its
+    ResolutionUnit, JPEG JFIF density in dots per inch or per cm), as Pillow reports them in
+    ``info["dpi"]``. Returns None when nothing is declared, when the unit is unknown (PNG unit 0,
+    JFIF unit 0, TIFF unit "none"), when the horizontal and vertical values differ by more than
+    2% (not a finger scanner), or when the value is outside ``PLAUSIBLE_PPI``. Never raises.
+    """
+    if not data or is_wsq(data):
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            dpi = image.info.get("dpi")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error):
+        return None
+    if not isinstance(dpi, tuple) or len(dpi) != 2:
+        return None
+    try:
+        x, y = float(dpi[0]), float(dpi[1])
+    except (TypeError, ValueError):
+        return None
+    if not (x > 0 and y > 0) or abs(x - y) > 0.02 * max(x, y):
+        return None
+    value = (x + y) / 2
+    if not PLAUSIBLE_PPI[0] <= value <= PLAUSIBLE_PPI[1]:
+        return None
+    return round(value)

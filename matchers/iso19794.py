@@ -21,6 +21,10 @@ import numpy as np
 from matchers.errors import TemplateError
 
 MAX_MINUTIAE = 255
+_TARGET_PPI = 500.0  # the resolution every FieldCheck minutiae array is in
+# 197 px/cm is how 500 ppi is written (196.85 rounded): within this relative tolerance a record
+# is taken as 500 ppi and left unscaled.
+_SAME_RESOLUTION = 0.01
 _TYPE_BITS = {0: 0, 1: 1, 2: 2}  # other, ridge ending, bifurcation
 
 
@@ -55,10 +59,23 @@ def parse(record: bytes) -> tuple[np.ndarray, dict]:
     if position > 10:
         raise TemplateError(f"ISO 19794-2 record: finger position {position} is not 0-10")
     minutiae = _decode_minutiae(record[28:end], count)
+    # Matching happens at 500 ppi: a record written at another resolution is rescaled by its
+    # declared x/y resolution (pixels per cm; 0 means unstated, taken as 500 ppi), minutiae and
+    # image size alike. Unscaled, a 1000 ppi record's genuine scores fall to impostor level.
+    x_ppi = xres * 2.54 if xres else _TARGET_PPI
+    y_ppi = yres * 2.54 if yres else x_ppi
+    sx, sy = _TARGET_PPI / x_ppi, _TARGET_PPI / y_ppi
+    if abs(sx - 1) > _SAME_RESOLUTION or abs(sy - 1) > _SAME_RESOLUTION:
+        minutiae[:, 0] *= sx
+        minutiae[:, 1] *= sy
+        width, height = round(width * sx), round(height * sy)
+    else:
+        sx = sy = 1.0
     header = {
         "width": width,
         "height": height,
-        "ppi": round(xres * 2.54) if xres else 500,
+        "ppi": round(x_ppi),
+        "scale": (sx, sy),
         "position": position,
         "quality": quality,
     }

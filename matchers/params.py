@@ -54,6 +54,10 @@ FACE_ROWS_PER_SUBJECT_HINT = 4
 
 # --- Fingerprint capture ------------------------------------------------------------------
 FINGER_TARGET_PPI = 500
+# A capture below this resolution cannot be resampled to 500 ppi detail (ridges ~9 px apart at
+# 500 ppi fall to ~6 px, where valleys and pores blur): refused naming the resolution, since
+# capturing again with the same sensor cannot fix it.
+FINGER_MIN_PPI = 350
 # NFIQ 2 below this is refused at enrolment (0-100 scale; NFIQ 2 bins: 0-20 poor).
 FINGER_MIN_NFIQ2_ENROL = 15
 # A probe below this asks the officer to recapture instead of giving a possibly wrong "no hit".
@@ -61,6 +65,21 @@ FINGER_MIN_NFIQ2_CHECK = 10
 FINGER_MIN_MINUTIAE = 8
 # Largest side accepted for a finger image after resampling (a plain print is < 1000 px).
 FINGER_MAX_SIDE = 2000
+
+# --- LEADER minutiae extractor (matchers/leader.py) ----------------------------------------
+# Points of the network's NMS'd score channel kept as minutiae, and at most this many by score
+# (the values measured with the model; docs/MATCHERS.md).
+LEADER_MIN_SCORE = 0.55
+LEADER_MAX_MINUTIAE = 150
+# Threads of one inference. A check's fingers and face already run in parallel on the two cores
+# (gateway extractor pool), so one thread per call avoids oversubscription (docs/MATCHERS.md).
+LEADER_INTRA_OP_THREADS = 1
+# Foreground crop before inference: 16 px blocks whose grey-level standard deviation reaches
+# this value hold ridges; the box around them, plus a margin of about two ridge periods, is
+# what the network sees (its cost is linear in pixels).
+LEADER_FOREGROUND_BLOCK = 16
+LEADER_FOREGROUND_STD = 12.0
+LEADER_FOREGROUND_MARGIN = 24
 
 # --- Fingerprint 1:N index (matchers/fingerprint_index.py) --------------------------------
 # Shortlist: bag of cylinder codewords. More words discriminate better but cost 4 B each per

@@ -19,7 +19,11 @@ class FingerprintTemplate:
     width: int
     height: int
     position: int = 0
-    nfiq2: int | None = None
+    nfiq2: int | None = None  # None: NFIQ 2 could not be computed (unknown, not low)
+    # Resolution of the capture before resampling to 500 ppi, and where it came from
+    # ("request", "image_header", "default"); not part of the ISO record.
+    capture_ppi: int | None = None
+    ppi_source: str | None = None
 
     def to_iso(self) -> bytes:
         return iso19794.encode(

@@ -32,7 +32,9 @@ CHECK_FORM_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "face": {"type": "string", "format": "binary", "description": "face photo"},
                         **_FINGER_PROPS,
-                        "ppi": {"type": "integer", "default": 500},
+                        "ppi": {"type": "integer", "description":
+                                "sensor resolution of the finger images; when absent, each "
+                                "image's own (PNG pHYs, TIFF, JPEG JFIF), else 500"},
                         "device_id": {"type": "string"},
                         "purpose": {"type": "string", "description": "required: one of "
                                     "FIELDCHECK_CHECK_PURPOSES, e.g. 'port entry'"},

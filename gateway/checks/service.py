@@ -49,7 +49,9 @@ from matchers.templates import FaceTemplate, FingerprintTemplate
 log = logging.getLogger(__name__)
 CANDIDATES_SHOWN = 5
 SEARCH_K = 10
-MALFORMED_REASONS = {"unreadable_image", "image_too_large"}
+# Refused with a 4xx naming the field rather than answered "recapture": bytes that are no image,
+# and a capture whose resolution no recapture with the same sensor can raise.
+MALFORMED_REASONS = {"unreadable_image", "image_too_large", "resolution_too_low"}
 
 
 @dataclass
@@ -109,10 +111,12 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
             probes.faces.append(template)
             probes.quality[key] = {"status": "ok", **template.quality}
             continue
-        q = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae)}
-        if (template.nfiq2 or 0) < params.FINGER_MIN_NFIQ2_CHECK or len(
-            template.minutiae
-        ) < params.FINGER_MIN_MINUTIAE:
+        q = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae),
+             "ppi": template.capture_ppi, "ppi_source": template.ppi_source}
+        # NFIQ 2 None = it could not be computed: unknown, not low; refuse only for what was
+        # measured (a low NFIQ 2, or too few minutiae).
+        low_nfiq = template.nfiq2 is not None and template.nfiq2 < params.FINGER_MIN_NFIQ2_CHECK
+        if low_nfiq or len(template.minutiae) < params.FINGER_MIN_MINUTIAE:
             probes.quality[key] = {"status": "unusable", "reason": "low_quality", **q}
             continue
         probes.fingers.append(template)

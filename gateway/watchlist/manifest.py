@@ -38,7 +38,7 @@ class ImageRef:
     modality: str  # "face" | "finger"
     load: Callable[[], bytes]
     position: int = 0
-    ppi: int = 500
+    ppi: int | None = None  # None: the image's own declared resolution, else 500
 
 
 @dataclass
@@ -123,7 +123,10 @@ def parse_manifest(
                         modality="finger",
                         load=opener(path),
                         position=parse_position(spec.get("position"), field="fingerprints"),
-                        ppi=parse_ppi(spec.get("ppi") or raw.get("ppi"), field="ppi"),
+                        # No ppi: None, the image file's own declared resolution, else 500.
+                        ppi=parse_ppi(declared, field="ppi")
+                        if (declared := spec.get("ppi") or raw.get("ppi"))
+                        else None,
                     )
                 )
             for path in _split(raw.get("nist")):

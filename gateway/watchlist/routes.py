@@ -131,10 +131,12 @@ async def add_fingerprint(
     subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
     image: Annotated[UploadFile, File(description="fingerprint image (PNG, TIFF, JPEG, WSQ...)")],
     position: Annotated[str, Form(description="ANSI/NIST finger position 1-10")],
-    ppi: Annotated[str | None, Form(description="sensor resolution, default 500")] = None,
+    ppi: Annotated[str | None, Form(
+        description="sensor resolution; when absent the image's own (PNG/TIFF/JPEG header), "
+        "else 500")] = None,
 ) -> dict:
     pos = parse_position(position)
-    resolution = parse_ppi(ppi)
+    resolution = parse_ppi(ppi) if ppi else None
     data = await _read_upload(image, "image")
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
     template, quality = await run_in_threadpool(

@@ -206,14 +206,21 @@ def extract_face(image: bytes) -> tuple[bytes, dict]:
     return template.to_bytes(), dict(template.quality)
 
 
-def extract_fingerprint(image: bytes, *, position: int, ppi: int) -> tuple[bytes, dict]:
-    """Extract an enrolment fingerprint template; refuses prints below the enrolment quality."""
+def extract_fingerprint(
+    image: bytes, *, position: int, ppi: int | None
+) -> tuple[bytes, dict]:
+    """Extract an enrolment fingerprint template; refuses prints below the enrolment quality.
+
+    ``ppi`` None: the image file's own declared resolution, else 500. NFIQ 2 that could not be
+    computed (None) is unknown, not low: such a print is judged by its minutiae only.
+    """
     pixels = pixels_if_wsq(image, field="image")  # WSQ decodes out of process (crash-safe)
     template = finger_matcher.extract(
         None if pixels is not None else image, pixels=pixels, ppi=ppi, position=position
     )
-    quality = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae), "ppi": ppi}
-    if (template.nfiq2 or 0) < params.FINGER_MIN_NFIQ2_ENROL:
+    quality = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae),
+               "ppi": template.capture_ppi, "ppi_source": template.ppi_source}
+    if template.nfiq2 is not None and template.nfiq2 < params.FINGER_MIN_NFIQ2_ENROL:
         raise UnusableCapture(
             "low_quality",
             f"NFIQ 2 quality {template.nfiq2} is below {params.FINGER_MIN_NFIQ2_ENROL} needed to "
