@@ -112,7 +112,7 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
             probes.quality[key] = {"status": "ok", **template.quality}
             continue
         q = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae),
-             "ppi": template.capture_ppi, "ppi_source": template.ppi_source}
+             "ppi": template.capture_ppi}
         # NFIQ 2 None = it could not be computed: unknown, not low; refuse only for what was
         # measured (a low NFIQ 2, or too few minutiae).
         low_nfiq = template.nfiq2 is not None and template.nfiq2 < params.FINGER_MIN_NFIQ2_CHECK
