@@ -16,6 +16,7 @@ import numpy as np
 
 from matchers import calibration, iso19794, mcc, params
 from matchers.errors import MatcherError
+from matchers.fingerprint import EXTRACTOR_ID
 from matchers.templates import FingerprintTemplate
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,12 @@ def _det_png(
 
 
 # --- fingerprints -----------------------------------------------------------------------------
-def load_fvc(directory: Path, ppi: int = 500) -> dict[tuple[int, int], FingerprintTemplate]:
-    """Templates keyed by (finger, impression); unusable prints get an empty template."""
+def load_fvc(
+    directory: Path, ppi: int = 500, minutiae_from: str = "leader"
+) -> dict[tuple[int, int], FingerprintTemplate]:
+    """Templates keyed by (finger, impression); unusable prints get an empty template.
+
+    ``minutiae_from``: "leader" (FieldCheck's extractor) or "mindtct" (the NBIS baseline)."""
     from matchers import fingerprint
 
     out: dict[tuple[int, int], FingerprintTemplate] = {}
@@ -80,7 +85,9 @@ def load_fvc(directory: Path, ppi: int = 500) -> dict[tuple[int, int], Fingerpri
             continue
         key = (int(match.group(1)), int(match.group(2)))
         try:
-            out[key] = fingerprint.extract(path.read_bytes(), ppi=ppi)
+            out[key] = fingerprint.extract(
+                path.read_bytes(), ppi=ppi, minutiae_from=minutiae_from
+            )
         except MatcherError as exc:
             log.warning("%s: no template (%s)", path.name, exc)
             out[key] = FingerprintTemplate(np.zeros((0, 4), np.float32), 0, 0)
@@ -141,6 +148,7 @@ def evaluate_fingerprints(
     report: dict = {
         "set": Path(directory).name,
         "matcher": "mcc-lssr",
+        "extractor": EXTRACTOR_ID,
         "prints": len(templates),
         "failed_to_enrol": sum(1 for c in cyl.values() if len(c) == 0),
         "genuine_pairs": len(gen),
@@ -161,12 +169,16 @@ def evaluate_fingerprints(
         hits += bool(found) and found[0].subject_id == str(key[0])
     report["rank1"] = round(hits / max(len(probes), 1), 4)
     if baseline:
+        # The baseline is NBIS end to end: mindtct minutiae scored by bozorth3.
+        nbis_templates = load_fvc(directory, ppi, minutiae_from="mindtct")
         b_rates = error_rates(
-            _nbis_scores(templates, genuine_pairs), _nbis_scores(templates, impostor_pairs)
+            _nbis_scores(nbis_templates, genuine_pairs),
+            _nbis_scores(nbis_templates, impostor_pairs),
         )
         curves["NBIS bozorth3"] = b_rates.pop("curve")
         report["nbis"] = {k: round(v, 4) for k, v in b_rates.items()}
         report["nbis_eer"] = report["nbis"]["eer"]
+        report["eer_over_nbis"] = round(rates["eer"] / max(b_rates["eer"], 1e-9), 3)
     if det_png is not None:
         _det_png(det_png, curves, f"DET {Path(directory).name}")
         report["det_png"] = str(det_png)

@@ -1,8 +1,16 @@
-"""Fingerprint feature extraction: NBIS mindtct minutiae and NFIQ 2 quality via nbis-py.
+"""Fingerprint feature extraction: LEADER minutiae (onnxruntime) and NFIQ 2 quality (nbis-py).
 
-Images are decoded with Pillow (WSQ through the ``wsq`` plugin), resampled to 500 ppi when the
-capture says otherwise, and handed to NBIS as PNG. ``extract`` is thread-safe: each thread gets
-its own NBIS extractor (the native handle is not documented as shareable).
+Recipe: decode (Pillow; WSQ is decoded out of process before it gets here) -> the capture's
+resolution (the request's, else the image's own, else 500 ppi) -> refuse below
+``FINGER_MIN_PPI`` -> resample to 500 ppi -> LEADER minutiae on the finger's foreground
+(``matchers.leader``) -> NFIQ 2 from NBIS (None when it cannot be computed: unknown, not low).
+
+``EXTRACTOR_ID`` names the minutiae extractor + matcher; templates made by another extractor
+(NBIS mindtct before issue 12) are not comparable and are reported for re-enrolment.
+``extract`` is thread-safe: the LEADER session is shared (onnxruntime's ``run`` is thread-safe
+and releases the GIL) and each thread gets its own NBIS handle (not documented as shareable).
+``extract(..., minutiae_from="mindtct")`` keeps NBIS mindtct minutiae for the NBIS baseline of
+``fieldcheck evaluate``.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import cv2
 import nbis
 import numpy as np
 
-from matchers import params
+from matchers import leader, params
 from matchers.errors import UnusableCapture
 from matchers.images import declared_ppi, decode_image
 from matchers.templates import FingerprintTemplate
@@ -24,6 +32,8 @@ from matchers.templates import FingerprintTemplate
 EXTRACTOR_ID = "nbis-mindtct"
 
 _local = threading.local()
+# The minutiae extractor and matcher templates are made with (stored beside each template).
+EXTRACTOR_ID = "leader-2026+mcc"
 
 
 def _extractor(nfiq2: bool = True) -> nbis.NbisExtractor:
@@ -66,7 +76,7 @@ def capture_ppi(image: bytes | None, ppi: int | None) -> tuple[int, str]:
 
 def extract(
     image: bytes | None = None, *, pixels: np.ndarray | None = None, ppi: int | None = None,
-    position: int = 0,
+    position: int = 0, minutiae_from: str = "leader",
 ) -> FingerprintTemplate:
     """Extract minutiae and NFIQ 2 from an encoded image or a greyscale array.
 
@@ -77,18 +87,21 @@ def extract(
     "unreadable_image". NFIQ 2 that cannot be computed is ``nfiq2=None`` (unknown), not low.
     """
     try:
-        return _extract(image, pixels, ppi, position)
+        px, ppi_used, source = prepare(image, pixels, ppi)
+        return _extract(px, ppi_used, source, position, minutiae_from)
     except UnusableCapture:
         raise
-    except (cv2.error, nbis.NbisError, RuntimeError, ValueError, TypeError, MemoryError) as exc:
+    except _ERRORS as exc:
         raise UnusableCapture(
             "unreadable_image", f"the print could not be processed: {exc}"
         ) from exc
 
 
-def _extract(
-    image: bytes | None, pixels: np.ndarray | None, request_ppi: int | None, position: int
-) -> FingerprintTemplate:
+def prepare(
+    image: bytes | None, pixels: np.ndarray | None, request_ppi: int | None
+) -> tuple[np.ndarray, int, str]:
+    """Decoded 500 ppi greyscale print, the capture's resolution and its source; raises
+    UnusableCapture for what no extractor can use (size, resolution, undecodable)."""
     ppi, source = capture_ppi(image if pixels is None else None, request_ppi)
     if 0 < ppi < params.FINGER_MIN_PPI:
         where = "the request's ppi field" if source == "request" else "the image file's header"
@@ -122,6 +135,64 @@ def _extract(
             f"the print is {w}x{h} px at 500 ppi; a finger is at most {params.FINGER_MAX_SIDE} px",
             {"width": w, "height": h},
         )
+    return pixels, ppi, source
+
+
+_ERRORS = (cv2.error, nbis.NbisError, RuntimeError, ValueError, TypeError, MemoryError)
+
+
+def _extract(
+    pixels: np.ndarray, ppi: int, source: str, position: int, minutiae_from: str,
+    found_minutiae: np.ndarray | None = None,
+) -> FingerprintTemplate:
+    h, w = pixels.shape[:2]
+    nfiq2, mindtct = nfiq2_and_mindtct(pixels)
+    if minutiae_from == "mindtct":
+        minutiae = mindtct
+    elif found_minutiae is not None:
+        minutiae = found_minutiae
+    else:
+        minutiae = leader.minutiae(pixels)
+    return FingerprintTemplate(
+        minutiae=minutiae, width=w, height=h, position=position, nfiq2=nfiq2,
+        capture_ppi=ppi, ppi_source=source,
+    )
+
+
+def extract_many(
+    items: list[tuple[bytes | None, np.ndarray | None, int | None, int]],
+) -> list[FingerprintTemplate | UnusableCapture]:
+    """``extract`` for several prints of one check, LEADER run once on the batch.
+
+    ``items``: (image, pixels, ppi, position). Returns a template or the UnusableCapture of
+    each item, in order.
+    """
+    prepared: list[tuple[np.ndarray, int, str] | UnusableCapture] = []
+    for image, pixels, ppi, _position in items:
+        try:
+            prepared.append(prepare(image, pixels, ppi))
+        except UnusableCapture as exc:
+            prepared.append(exc)
+        except _ERRORS as exc:
+            prepared.append(UnusableCapture("unreadable_image", f"the print could not be "
+                                            f"processed: {exc}"))
+    ok = [p for p in prepared if not isinstance(p, UnusableCapture)]
+    found = iter(leader.minutiae_batch([p[0] for p in ok]) if ok else [])
+    out: list[FingerprintTemplate | UnusableCapture] = []
+    for p, (_image, _pixels, _ppi, position) in zip(prepared, items, strict=True):
+        if isinstance(p, UnusableCapture):
+            out.append(p)
+            continue
+        try:
+            out.append(_extract(p[0], p[1], p[2], position, "leader", next(found)))
+        except _ERRORS as exc:
+            out.append(UnusableCapture("unreadable_image", f"the print could not be "
+                                       f"processed: {exc}"))
+    return out
+
+
+def nfiq2_and_mindtct(pixels: np.ndarray) -> tuple[int | None, np.ndarray]:
+    """NFIQ 2 (None when it cannot be computed) and NBIS mindtct minutiae of a 500 ppi print."""
     ok, png = cv2.imencode(".png", pixels)
     if not ok:  # pragma: no cover - cv2 encodes any uint8 array
         raise UnusableCapture("unreadable_image", "could not re-encode the print")
@@ -145,10 +216,7 @@ def _extract(
         [[m.x(), m.y(), math.radians(m.angle()), m.reliability()] for m in found.get()],
         dtype=np.float32,
     ).reshape(-1, 4)
-    return FingerprintTemplate(
-        minutiae=minutiae, width=w, height=h, position=position, nfiq2=nfiq2,
-        capture_ppi=ppi, ppi_source=source,
-    )
+    return nfiq2, minutiae
 
 
 def nfiq2_of_foreground(pixels: np.ndarray) -> int | None:
@@ -157,9 +225,7 @@ def nfiq2_of_foreground(pixels: np.ndarray) -> int | None:
     NFIQ 2's own segmentation trips on dark borders (card scans, platen edges); the box around
     the ridge blocks (``leader.foreground_box``) leaves them out.
     """
-    from matchers.leader import foreground_box
-
-    top, bottom, left, right = foreground_box(pixels)
+    top, bottom, left, right = leader.foreground_box(pixels)
     crop = pixels[top:bottom, left:right]
     margin = params.LEADER_FOREGROUND_MARGIN
     framed = cv2.copyMakeBorder(

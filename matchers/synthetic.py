@@ -4,7 +4,12 @@ Minutiae follow a fingerprint-like layout rather than uniform noise, so a benchm
 competes with a real probe the way other people's fingers would: points spread over an
 elliptical finger area with a minimum spacing (ridges are ~9 px apart at 500 ppi), directions
 taken from a loop-type orientation field (a core and a delta, Sherlock-Monro model) plus
-ridge-ending/bifurcation flips, counts and reliabilities in the range mindtct gives on FVC.
+ridge-ending/bifurcation flips, counts and scores in the range LEADER gives on FVC.
+
+How realistic: the layout and directions are fingerprint-like, but there are no ridges behind
+them, so minutiae are not tied to each other the way ridge endings and bifurcations are. As
+impostors they score lower than real other fingers (docs/MATCHERS.md measures both), so a
+synthetic gallery is a fair speed and memory test and a lenient accuracy test.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ def minutiae(rng: np.random.Generator) -> np.ndarray:
     zd = (xy[:, 0] - delta[0]) + 1j * (xy[:, 1] - delta[1])
     orientation = 0.5 * (np.angle(zc) - np.angle(zd)) + rng.normal(0, 0.15) + np.pi / 2
     theta = orientation + np.pi * rng.integers(0, 2, len(xy)) + rng.normal(0, 0.1, len(xy))
-    quality = rng.beta(2.0, 3.0, len(xy))
+    low = params.LEADER_MIN_SCORE
+    quality = low + (1 - low) * rng.beta(*params.SYNTH_QUALITY_BETA, len(xy))
     return np.column_stack([xy, theta % (2 * np.pi), quality]).astype(np.float32)
 
 

@@ -105,21 +105,22 @@ def test_persistence_round_trip_gives_identical_results(gallery, tmp_path: Path)
 
 def test_fvc_real_prints_beat_impostors(fvc_db1: dict) -> None:
     """FVC2002 DB1 B: every first impression identified from its other impressions mostly at
-    rank 1, and the FVC-protocol EER well below NBIS's 5.83% on this set."""
+    rank 1, and the FVC-protocol EER well below NBIS's 5.83% on this set (LEADER minutiae:
+    0.18% measured, 2.36% with mindtct's before issue 12; thresholds tightened with it)."""
     from matchers import mcc
 
     cyl = {k: mcc.cylinders(t.minutiae) for k, t in fvc_db1.items()}
     genuine, impostor = fvc_pairs(list(fvc_db1))
     g = [mcc.score_many(cyl[a], [cyl[b]])[0] for a, b in genuine]
     i = [mcc.score_many(cyl[a], [cyl[b]])[0] for a, b in impostor]
-    assert error_rates(np.array(g), np.array(i))["eer"] <= 0.04
+    assert error_rates(np.array(g), np.array(i))["eer"] <= 0.015
     index = FingerprintIndex()
     for (finger, imp), c in cyl.items():
         if imp == 1:
             index.add_cylinders(f"{finger}_1", str(finger), c)
     probes = [(f, c) for (f, imp), c in cyl.items() if imp != 1]
     hits = sum(index.search_cylinders(c, 0, 1)[0].subject_id == str(f) for f, c in probes)
-    assert hits / len(probes) >= 0.95
+    assert hits / len(probes) >= 0.98
 
 
 def test_ranges_concatenates_aranges() -> None:
