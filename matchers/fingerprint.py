@@ -28,12 +28,11 @@ from matchers.images import declared_ppi, decode_image
 from matchers.templates import FingerprintTemplate
 
 # The extractor that made a fingerprint template, stored with it (BiometricTemplate.model):
-# templates of another extractor are not searched. Change it when the minutiae change.
-EXTRACTOR_ID = "nbis-mindtct"
+# templates of another extractor are not searched. Change it when the minutiae change
+# ("nbis-mindtct" before issue 12: those templates are reported for re-enrolment).
+EXTRACTOR_ID = "leader-2026+mcc"
 
 _local = threading.local()
-# The minutiae extractor and matcher templates are made with (stored beside each template).
-EXTRACTOR_ID = "leader-2026+mcc"
 
 
 def _extractor(nfiq2: bool = True) -> nbis.NbisExtractor:

@@ -64,9 +64,10 @@ def test_templates_of_another_model_are_not_searched_and_are_counted(url: str) -
     cache = WatchlistCache("MU")
     with Session(eng, expire_on_commit=False) as s:
         cache.load(s)
-        # The dlib face is left out; the fingerprint's extractor is still today's.
-        assert cache.counts() == {"subjects": 1, "faces": 0, "fingerprints": 1}
-        assert cache.needs_reenrolment() == {"faces": 1, "fingerprints": 0}
+        # The dlib face and the mindtct fingerprint are left out (issue 12 moved fingerprints
+        # to LEADER minutiae) and both are reported for re-enrolment.
+        assert cache.counts() == {"subjects": 1, "faces": 0, "fingerprints": 0}
+        assert cache.needs_reenrolment() == {"faces": 1, "fingerprints": 1}
         assert cache.faces.search(FaceTemplate.from_bytes(_face(1)).embedding, 1) == []
         # Re-enrolled with today's model: searched; the stale one still counted until deleted.
         new = service.add_template(s, subject_id="sub_old", modality="face", position=0,
@@ -79,7 +80,7 @@ def test_templates_of_another_model_are_not_searched_and_are_counted(url: str) -
                                 country="MU")
         s.commit()
         cache.sync(s)
-        assert cache.needs_reenrolment() == {"faces": 0, "fingerprints": 0}
+        assert cache.needs_reenrolment() == {"faces": 0, "fingerprints": 1}
         assert cache.faces.search(FaceTemplate.from_bytes(_face(1)).embedding, 1)[0].template_id == new.id
     eng.dispose()
 
