@@ -17,7 +17,7 @@ import wsq  # noqa: F401 - registers the WSQ codec with Pillow (encoding our own
 from PIL import Image, ImageOps
 
 from device_adapters.wsq_sandbox import pixels_if_wsq
-from matchers.fingerprint import to_500ppi
+from matchers.fingerprint import capture_ppi, to_500ppi
 from matchers.images import decode_image
 
 FACE_JPEG_QUALITY = 90  # close to the capture; re-extraction must not lose the face
@@ -53,9 +53,11 @@ def face_photo(data: bytes, *, max_px: int, thumb_px: int) -> tuple[Encoded, Enc
     )
 
 
-def finger_pixels(data: bytes | None, pixels: object | None, *, ppi: int,
+def finger_pixels(data: bytes | None, pixels: object | None, *, ppi: int | None,
                   field: str = "image") -> np.ndarray:
-    """A print as 8-bit greyscale at 500 ppi (WSQ input decoded in the sandbox)."""
+    """A print as 8-bit greyscale at 500 ppi (WSQ input decoded in the sandbox). ``ppi`` None:
+    the resolution the image file declares, else 500, as the extractor reads it."""
+    ppi, _source = capture_ppi(data if pixels is None else None, ppi)
     if pixels is None:
         assert data is not None
         decoded = pixels_if_wsq(data, field=field)

@@ -44,7 +44,7 @@ def prepare_face(data: bytes, settings: Settings) -> Prepared:
     return Prepared([("face", photo), ("face_thumb", thumb)])
 
 
-def prepare_finger(data: bytes, *, position: int, ppi: int) -> Prepared:
+def prepare_finger(data: bytes, *, position: int, ppi: int | None) -> Prepared:
     return Prepared([("finger", images.finger_wsq(images.finger_pixels(data, None, ppi=ppi)))],
                     position=position)
 

@@ -52,7 +52,8 @@ def test_1000ppi_png_without_ppi_field_finds_the_subject(
     px = _fvc(shared_data, "101_2.tif")
     double = cv2.resize(px, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"finger_2": ("f.png", _png(double, 1000))})
+        r = c.post("/v1/checks", files={"finger_2": ("f.png", _png(double, 1000))},
+                   data={"purpose": "port entry"})
     assert r.status_code in (200, 201), r.text
     body = r.json()
     assert body["decision"] in ("hit", "possible"), body
@@ -65,7 +66,8 @@ def test_low_resolution_is_a_422_naming_it_not_recapture(
 ) -> None:
     small = cv2.resize(_fvc(shared_data, "101_2.tif"), None, fx=0.6, fy=0.6)
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"finger_3": ("f.png", _png(small, 300))})
+        r = c.post("/v1/checks", files={"finger_3": ("f.png", _png(small, 300))},
+                   data={"purpose": "port entry"})
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith(PROBLEM)
     body = r.json()
@@ -78,7 +80,8 @@ def test_nfiq2_failure_is_reported_unknown_not_low_quality(
 ) -> None:
     faint = _png(_faint(_fvc(shared_data, "101_2.tif")))
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"finger_2": ("f.png", faint)})
+        r = c.post("/v1/checks", files={"finger_2": ("f.png", faint)},
+                   data={"purpose": "port entry"})
     assert r.status_code in (200, 201), r.text
     q = r.json()["quality"]["finger_2"]
     assert q["nfiq2"] is None and q["minutiae"] >= 8
