@@ -7,6 +7,7 @@ their domain (``<domain>/routes.py``); errors map to problem+json in ``gateway.e
 
 from __future__ import annotations
 
+import hmac
 import importlib.util
 import logging
 import threading
@@ -15,8 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,7 +31,9 @@ from gateway.auth.service import ensure_admin_token
 from gateway.checks.admission import AdmissionController
 from gateway.checks.routes import router as checks_router
 from gateway.deployment.service import bind_country
-from gateway.errors import install_handlers, problem
+from gateway.errors import Forbidden, Unauthenticated, install_handlers, problem
+from gateway.observability.logs import RequestContext
+from gateway.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, TimedExecutor
 from gateway.privacy.crypto import Keyring
 from gateway.privacy.retention import PurgeJob
 from gateway.runtime import Runtime
@@ -162,6 +165,9 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
                 max_wait_s=settings.checks_max_wait_s,
             ),
             keyring=Keyring.from_settings(settings),
+            metrics=metrics,
+            extractor_pool=TimedExecutor(max_workers=2, thread_name_prefix="extract",
+                                         histogram=metrics.extraction_seconds),
         )
         app.state.runtime = runtime
         if start_upstream:
@@ -199,7 +205,11 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         redoc_url=None,
     )
     install_docs(app)
+    metrics = GatewayMetrics(lambda: getattr(app.state, "runtime", None))
+    app.state.metrics = metrics
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    # Outermost: the request id exists before anything (even a 413) can answer or log.
+    app.add_middleware(RequestContext, on_response=metrics.observe_request)
     install_handlers(app)
     app.include_router(auth_router)
     app.include_router(watchlist_router)
@@ -236,21 +246,46 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse,
-             summary="Prometheus metrics")
-    def metrics() -> str:
-        runtime: Runtime = app.state.runtime
-        values: dict[str, float] = {
-            "fieldcheck_watchlist_version": runtime.cache.version,
-            **{f"fieldcheck_watchlist_{k}": v for k, v in runtime.cache.counts().items()},
-            **{f"fieldcheck_watchlist_needs_reenrolment_{k}": v
-               for k, v in runtime.cache.needs_reenrolment().items()},
-        }
-        if runtime.upstream is not None:
-            values.update(runtime.upstream.metrics())
-        return "".join(f"{k} {float(v):g}\n" for k, v in sorted(values.items()))
+    @app.get("/metrics", tags=["health"], response_class=Response,
+             summary="Prometheus metrics (FIELDCHECK_METRICS_TOKEN, an NCB admin or auditor "
+             "token; open only with FIELDCHECK_METRICS_PUBLIC)")
+    def metrics_endpoint(request: Request) -> Response:
+        _metrics_allowed(request, settings)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _metrics_allowed(request: Request, settings: Settings) -> None:
+    """Metrics tell the watchlist size and the queue state: not for anyone on the network."""
+    if settings.metrics_public:
+        return
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthenticated(
+            "GET /metrics needs a bearer token", field="Authorization",
+            fix="configure the scraper with FIELDCHECK_METRICS_TOKEN (or an NCB admin or auditor "
+            "token); FIELDCHECK_METRICS_PUBLIC=true opens it on a trusted network",
+        )
+    if settings.metrics_token and hmac.compare_digest(
+        secret.encode(), settings.metrics_token.encode()
+    ):
+        return
+    from gateway.auth.models import Role
+    from gateway.auth.service import authenticate
+
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise Unauthenticated("the gateway is starting", field="Authorization")
+    with Session(runtime.engine) as session:
+        principal = authenticate(session, secret)
+    if principal is None:
+        raise Unauthenticated("the bearer token is unknown or revoked", field="Authorization",
+                              fix="send FIELDCHECK_METRICS_TOKEN or a valid token")
+    if principal.role not in (Role.ncb_admin, Role.auditor):
+        raise Forbidden(f"role '{principal.role.value}' may not read metrics; needs ncb_admin "
+                        "or auditor (or FIELDCHECK_METRICS_TOKEN)", field="Authorization")
 
 
 def _save_cache(runtime: Runtime, cache_dir: Path, db_key: str) -> None:

@@ -23,10 +23,10 @@ app.add_typer(synth_app, name="synth")
 console = Console(stderr=True)
 
 
-def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One line per central request would drown the gateway's own log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _logging(level: str = "INFO", fmt: str = "text") -> None:
+    from gateway.observability.logs import configure_logging
+
+    configure_logging(level, fmt)
 
 
 @app.command()
@@ -41,13 +41,14 @@ def serve(
     from gateway.app import create_app
     from gateway.settings import get_settings
 
-    _logging(log_level.upper())
     settings = get_settings()
+    _logging(log_level.upper(), settings.log_format)
     _preflight(settings)
     log = logging.getLogger("fieldcheck")
     log.info("data directory %s; API docs at http://%s:%s/docs", settings.data_dir.resolve(),
              host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+    # log_config=None: uvicorn keeps the one configuration set above (its access line is ours).
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 def _preflight(settings) -> None:  # type: ignore[no-untyped-def]

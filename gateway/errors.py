@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from device_adapters.errors import AdapterError
+from gateway.observability.logs import current_request_id
 from matchers.errors import MatcherError, UnusableCapture
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,11 @@ def problem(
     if fix:
         body["fix"] = fix
     body.update({k: v for k, v in extra.items() if v is not None})
+    # The same id as the response's X-Request-ID and the request's log lines: what a support
+    # call quotes to find them.
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if extra.get("retry_after_s") is not None:
         headers["Retry-After"] = str(int(extra["retry_after_s"]))

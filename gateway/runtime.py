@@ -34,4 +34,5 @@ class Runtime:
     )  # create_app builds it from the settings
     keyring: Keyring | None = None  # image encryption (gateway.privacy.crypto)
     upstream: Any | None = None  # gateway.upstream service, when the central link is set up
+    metrics: Any | None = None  # gateway.observability.metrics.GatewayMetrics of this app
     extras: dict[str, Any] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,16 @@ class Settings(BaseSettings):
         1024, ge=200, description="longest side of a stored reference face photo"
     )
     thumbnail_px: int = Field(160, ge=48, le=480, description="longest side of a thumbnail")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log lines as text or as one JSON object per line"
+    )
+    metrics_token: str | None = Field(
+        None, description="bearer token a Prometheus scraper sends to GET /metrics (NCB admin "
+        "and auditor tokens work too)",
+    )
+    metrics_public: bool = Field(
+        False, description="serve GET /metrics without any token (only behind a trusted network)"
+    )
     shared_data_dir: Path = Field(
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",

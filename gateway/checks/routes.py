@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +12,7 @@ from gateway.checks import service
 from gateway.checks.models import Check
 from gateway.deps import DeviceDep, PrincipalDep, RuntimeDep, SessionDep
 from gateway.errors import NotFound
+from gateway.observability.metrics import check_modality
 from gateway.privacy.access import ReasonDep, audit_read
 from gateway.privacy.service import with_thumbnails
 
@@ -59,6 +61,7 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
             f"no device adapter named {adapter_name!r}", field="name",
             fix="GET /v1/adapters lists the adapters",
         )
+    started = time.perf_counter()
     body = await request.body()
     headers = _headers(request)
     capture = await run_in_threadpool(adapter.parse, body, headers)
@@ -73,6 +76,9 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
             return service.run_check(runtime, session, principal=principal, capture=capture)
 
     check = await run_in_threadpool(admitted)
+    if runtime.metrics is not None:
+        runtime.metrics.observe_check(check_modality(capture), check.local_decision,
+                                      time.perf_counter() - started)
     return await run_in_threadpool(_answer, check, runtime, session)
 
 

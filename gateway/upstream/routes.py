@@ -82,7 +82,9 @@ async def wait_upstream(
     view = await run_in_threadpool(_upstream_view, runtime, check_id, principal)
     known = since if since is not None else view["upstream"]["status"]
     deadline = time.monotonic() + wait
-    while view["upstream"]["status"] == known and time.monotonic() < deadline:
+    # A final status never changes again: waiting on it would only hold the device for `wait`.
+    while (view["upstream"]["status"] == known and view["upstream"]["status"] not in TERMINAL
+           and time.monotonic() < deadline):
         await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
         view = await run_in_threadpool(_upstream_view, runtime, check_id, principal)
     view["changed"] = view["upstream"]["status"] != known

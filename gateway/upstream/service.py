@@ -34,6 +34,7 @@ from gateway.upstream.worker import DeliveryWorker
 log = logging.getLogger(__name__)
 
 PRIORITY = {"hit": 20, "possible": 10}  # local hits reach central first
+STUB_START_TIMEOUT_S = 600.0  # seeding a large stub population on a loaded machine
 
 
 class UpstreamService:
@@ -55,6 +56,8 @@ class UpstreamService:
         self.stub: Any | None = None
         self._feed_stop = threading.Event()
         self._feed_thread: threading.Thread | None = None
+        self._starter: threading.Thread | None = None
+        self._start_lock = threading.Lock()
         self.feed_error: str | None = None
         self.feed_synced_at: float | None = None
         self._purposes = (
@@ -69,16 +72,44 @@ class UpstreamService:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.client is None:
-            if self.url is None:
-                from gateway.upstream.stub import StubServer
+        if self.client is None and self.url is None:
+            from gateway.upstream.stub import StubServer
 
-                folder = self.settings.stub_data_dir or (self.settings.data_dir / "central-stub")
-                self.stub = StubServer(Path(folder), subjects=self.upstream.stub_subjects)
-                self.stub.start()
-                self.url = self.stub.url
-                log.warning("no FIELDCHECK_UPSTREAM_URL: running the bundled central stub at %s",
-                            self.url)
+            folder = self.settings.stub_data_dir or (self.settings.data_dir / "central-stub")
+            self.stub = StubServer(Path(folder), subjects=self.upstream.stub_subjects)
+            self.stub.start()
+            self.url = self.stub.url
+            log.warning("no FIELDCHECK_UPSTREAM_URL: starting the bundled central stub at %s "
+                        "(seeding happens once, in the background)", self.url)
+            # The link starts when its own stub answers: until then it is "starting", not
+            # "down", and nothing logs central as unreachable. Checks queue durably meanwhile.
+            self._starter = threading.Thread(target=self._start_after_stub, name="upstream-start",
+                                             daemon=True)
+            self._starter.start()
+            return
+        self._start_link()
+
+    def _start_after_stub(self) -> None:
+        assert self.stub is not None
+        started = time.monotonic()
+        deadline = started + STUB_START_TIMEOUT_S
+        while not self._feed_stop.is_set() and time.monotonic() < deadline:
+            if self.stub.wait_ready(timeout_s=1.0):
+                log.info("bundled central stub ready at %s after %.1f s", self.url,
+                         time.monotonic() - started)
+                break
+        else:
+            if self._feed_stop.is_set():
+                return
+            log.warning("the bundled central stub did not answer within %.0f s; starting the "
+                        "central link anyway", STUB_START_TIMEOUT_S)
+        with self._start_lock:
+            if not self._feed_stop.is_set():
+                self._start_link()
+
+    def _start_link(self) -> None:
+        if self.client is None:
+            assert self.url is not None
             self.client = self._http_client(self.url)
         self.worker = DeliveryWorker(
             storage=self.storage, client=self.client, breaker=self.breaker,
@@ -104,6 +135,8 @@ class UpstreamService:
     def stop(self) -> None:
         """Stop within about 1.5 s; leased items in flight are re-sent after their lease."""
         self._feed_stop.set()
+        with self._start_lock:  # a link starting right now finishes first, then stops
+            pass
         if self.worker is not None:
             self.worker._stop.set()
         if self.client is not None:
@@ -215,6 +248,8 @@ class UpstreamService:
     # -- observability --------------------------------------------------------------------------
 
     def link_state(self) -> str:
+        if self.worker is None and self.stub is not None:
+            return "starting"  # the bundled stub is still seeding
         circuit = self.breaker.state
         if circuit != "closed":
             return "down"

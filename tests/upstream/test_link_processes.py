@@ -95,7 +95,7 @@ def test_outage_then_back_delivers_each_check_once_and_cycles_the_circuit(
     assert up["circuit"] == "closed" and up["circuit_opened"] >= 1
     assert clean_stub.deliveries()["unique"] == 4
     metrics = gateway.admin.get("/metrics").text
-    assert "fieldcheck_upstream_queue_depth 0" in metrics
+    assert "fieldcheck_upstream_queue_depth 0.0\n" in metrics
 
 
 def test_central_hit_the_local_watchlist_lacks_upgrades_the_check(

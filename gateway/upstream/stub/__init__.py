@@ -45,7 +45,10 @@ class StubServer:
             # Seeding and index building happen here, off the caller's thread: the gateway serves
             # at once and its worker just finds the link down until the stub answers.
             app = create_stub_app(self.data_dir, seed=self.seed, subjects=self.subjects)
-            config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
+            # log_config=None, no log_level, no access_log=False: each would make uvicorn.Config
+            # reconfigure the "uvicorn.*" loggers the gateway shares with this thread (the
+            # gateway's access log and shutdown lines went missing).
+            config = uvicorn.Config(app, host=self.host, port=self.port, log_config=None,
                                     lifespan="off")
             self._server = uvicorn.Server(config)
             self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

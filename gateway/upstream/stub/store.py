@@ -131,9 +131,15 @@ class StubStore:
         if self._db.execute("SELECT value FROM meta WHERE key='seeded'").fetchone():
             return
         started = time.monotonic()
+        log.info("central stub: seeding %d synthetic subjects and %d documents (first start "
+                 "only)", subjects, documents)
+        step = max(1, subjects // 10)
         with self._lock:
             self._db.execute("BEGIN")
             for i in range(subjects):
+                if i and i % step == 0:  # a first start takes minutes on a loaded machine
+                    log.info("central stub: seeded %d/%d subjects (%.0f s)", i, subjects,
+                             time.monotonic() - started)
                 s = synthetic_subject(self.seed, i)
                 fingers = {str(p): t.hex() for p, t in s.fingers.items()}
                 self._db.execute(
