@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 from pathlib import Path
 
@@ -21,6 +22,45 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(synth_app, name="synth")
 console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from gateway.observability.metrics import build_version
+
+        typer.echo(f"fieldcheck {build_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    config: Path | None = typer.Option(
+        None, "--config", metavar="FILE", envvar="FIELDCHECK_CONFIG",
+        help="TOML settings file (names as the FIELDCHECK_ variables, lower case, no prefix); "
+        "the environment overrides it",
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", metavar="DIR",
+        help="data directory (SQLite file, cache); overrides FIELDCHECK_DATA_DIR and the file",
+    ),
+    create: bool = typer.Option(
+        False, "--create", help="allow this command to create a new, empty database",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit",
+    ),
+) -> None:
+    """FieldCheck: mobile biometric field-check gateway.
+
+    Options before the command apply to every command: fieldcheck --data-dir /srv/fc token list
+    """
+    from gateway.cliconfig import ConfigError, apply_options
+
+    try:
+        apply_options(config=config, data_dir=data_dir, create=create)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _logging(level: str = "INFO", fmt: str = "text") -> None:
@@ -77,6 +117,7 @@ def _preflight(settings) -> None:  # type: ignore[no-untyped-def]
 def token_create(
     role: str = typer.Option(..., help="device, ncb_admin, ncb_analyst or auditor"),
     name: str = typer.Option(..., help="who or what holds it, e.g. the device serial"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Issue a token directly in the database and print its secret once."""
     from gateway.auth.service import create_token
@@ -90,50 +131,74 @@ def token_create(
             raise typer.Exit(2) from None
         _audit(session, "token.create", row.id, {"role": row.role, "name": row.name})
         session.commit()
+    if json_out:
+        typer.echo(json.dumps({"id": row.id, "role": str(row.role), "name": row.name,
+                               "token": secret}))
+        return
     typer.echo(f"id:    {row.id}\nrole:  {row.role}\ntoken: {secret}")
 
 
 @token_app.command("list")
-def token_list() -> None:
-    """List tokens (never their secrets)."""
+def token_list(
+    json_out: bool = typer.Option(False, "--json", help="print one JSON array"),
+) -> None:
+    """List tokens (never their secrets), with ids in full for token revoke."""
     from rich.table import Table
 
     from gateway.auth.service import list_tokens
 
     with _session() as session:
-        table = Table("id", "name", "role", "created", "revoked")
-        for row in list_tokens(session):
-            table.add_row(row.id, row.name, row.role, str(row.created_at)[:19],
-                          str(row.revoked_at)[:19] if row.revoked_at else "")
-    Console().print(table)
+        rows = [{"id": row.id, "name": row.name, "role": str(row.role),
+                 "created_at": str(row.created_at)[:19],
+                 "revoked_at": str(row.revoked_at)[:19] if row.revoked_at else None}
+                for row in list_tokens(session)]
+    if json_out:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("id", "name", "role", "created", "revoked")
+    # An id must never be cut: it is what `token revoke` takes. Names may wrap instead.
+    table.columns[0].no_wrap = True
+    table.columns[0].overflow = "ignore"
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["role"], r["created_at"], r["revoked_at"] or "")
+    Console(soft_wrap=True).print(table)
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: str) -> None:
+def token_revoke(
+    token_id: str = typer.Argument(..., help="the id shown by token list"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
     """Revoke a token; it fails at once."""
     from gateway.auth.service import revoke_token
     from gateway.errors import DomainError
 
+    token_id = token_id.strip()
     with _session() as session:
         try:
-            revoke_token(session, token_id)
+            row = revoke_token(session, token_id)
         except DomainError as exc:
             console.print(f"[red]error:[/red] {exc.detail}")
             raise typer.Exit(2) from None
         _audit(session, "token.revoke", token_id, None)
         session.commit()
+        revoked_at = str(row.revoked_at)[:19] if row.revoked_at else None
+    if json_out:
+        typer.echo(json.dumps({"id": token_id, "revoked_at": revoked_at}))
+        return
     typer.echo(f"revoked {token_id}")
 
 
 def _session():  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
-    from gateway import db
-    from gateway.settings import get_settings
+    from gateway.cliconfig import ConfigError, open_database
 
-    settings = get_settings()
-    engine = db.make_engine(settings.effective_database_url)
-    db.create_all(engine)
+    try:
+        _settings, engine = open_database()
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     return Session(engine, expire_on_commit=False)
 
 
@@ -158,8 +223,9 @@ def bench_check(
 
 @bench_app.command("startup")
 def bench_startup(
-    faces: int = typer.Option(1_000_000, help="subjects with one face each"),
-    fingerprints: int = typer.Option(100_000, help="of them with a fingerprint too"),
+    faces: int = typer.Option(
+        20_000, help="subjects with one face each (the scale goal is --faces 1000000)"),
+    fingerprints: int = typer.Option(2_000, help="of them with a fingerprint too"),
     unique_fingerprints: int = typer.Option(2_000, help="distinct synthetic minutiae sets"),
     json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
 ) -> None:

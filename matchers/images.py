@@ -8,6 +8,7 @@ decoded, so a huge declared size is refused without allocating it.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 
@@ -25,6 +26,15 @@ WSQ_SOI = b"\xff\xa0"  # WSQ start-of-image marker
 
 def is_wsq(data: bytes) -> bool:
     return data[:2] == WSQ_SOI
+
+_OBJECT_REPR = re.compile(r"<[^<>]*? object at 0x[0-9a-fA-F]+>")
+
+
+def _plain(exc: BaseException) -> str:
+    """A codec's message fit for a device's officer: Pillow names its in-memory file
+    (``<_io.BytesIO object at 0x7f...>``), which says nothing and leaks an address."""
+    text = _OBJECT_REPR.sub("the data", str(exc)).strip()
+    return text or type(exc).__name__
 
 
 def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -61,17 +71,18 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
         raise
     except Image.DecompressionBombError as exc:
         raise UnusableCapture(
-            "image_too_large", f"the image declares too many pixels (at most {max_pixels}): {exc}",
+            "image_too_large",
+            f"the image declares too many pixels (at most {max_pixels}): {_plain(exc)}",
         ) from exc
     except (UnidentifiedImageError, Image.DecompressionBombWarning) as exc:
         raise UnusableCapture(
             "unreadable_image",
             "the file is not an image in a supported format (JPEG, PNG, TIFF, BMP, PGM, WSQ, "
-            f"JPEG 2000): {exc}",
+            "JPEG 2000)",
         ) from exc
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError, struct.error) as exc:
         raise UnusableCapture(
-            "unreadable_image", f"the image data is corrupt or truncated: {exc}"
+            "unreadable_image", f"the image data is corrupt or truncated: {_plain(exc)}"
         ) from exc
     return np.asarray(converted, dtype=np.uint8)
 

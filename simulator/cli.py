@@ -6,8 +6,10 @@ imports (numpy, OpenCV, httpx) happen inside the commands so that ``fieldcheck -
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -31,6 +33,7 @@ def synth_fingerprints(
     seed: int = typer.Option(0, help="random seed: the same seed gives the same set"),
     fmt: str = typer.Option("png", "--format", help="png or wsq (both 500 ppi)"),
     workers: int = typer.Option(2, min=1, help="processes generating fingers in parallel"),
+    json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
 ) -> None:
     """Synthetic fingerprints (SFinGe method): masters per finger, K impressions of each."""
     from concurrent.futures import ProcessPoolExecutor
@@ -61,6 +64,9 @@ def synth_fingerprints(
         f"wrote {written} impressions of {fingers} fingers to {out} in {elapsed:.1f} s "
         f"({written / elapsed:.1f} impressions/s)"
     )
+    if json_out:
+        typer.echo(json.dumps({"impressions": written, "fingers": fingers, "out": str(out),
+                               "elapsed_s": round(elapsed, 2)}))
 
 
 @synth_app.command("faces")
@@ -70,6 +76,7 @@ def synth_faces(
     variants: int = typer.Option(3, min=1, max=100, help="captures per photo"),
     poor_share: float = typer.Option(0.0, min=0.0, max=1.0, help="share of poor captures"),
     seed: int = typer.Option(0, help="random seed"),
+    json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
 ) -> None:
     """Handheld-camera captures of a tester's face photos (scale, blur, light, JPEG, rotation)."""
     import numpy as np
@@ -93,6 +100,9 @@ def synth_faces(
                 (out / ident.name / f"{photo.stem}_v{k}.jpg").write_bytes(data)
                 count += 1
     console.print(f"wrote {count} face captures of {len(identities)} identities to {out}")
+    if json_out:
+        typer.echo(json.dumps({"captures": count, "identities": len(identities),
+                               "out": str(out)}))
 
 
 def simulate(
@@ -109,11 +119,13 @@ def simulate(
     seed: int = typer.Option(0, help="quick form: random seed"),
     report: Path = typer.Option(Path("simulation-report"), help="report folder"),
     workers: int = typer.Option(2, min=1, help="processes generating fingerprints"),
+    json_out: bool = typer.Option(
+        False, "--json", help="last line: the summary (counts, latency, central) as JSON"),
 ) -> None:
     """Run a fleet of virtual devices against a gateway and write a report.
 
-    Either a scenario file (``fieldcheck simulate SCENARIO.toml``) or the quick form
-    (``--gateway URL --token T --devices N --checks M --faces DIR``), which enrols half the
+    Either a scenario file (fieldcheck simulate SCENARIO.toml) or the quick form
+    (--gateway URL --token T --devices N --checks M --faces DIR), which enrols half the
     identities, uses the other half as strangers, and gives every person synthetic fingerprints.
     """
     from rich.live import Live
@@ -173,14 +185,28 @@ def simulate(
             f"in device outboxes {state['outbox']}  central queue {state['queue_depth']}"
         )
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    # Preparation (synthetic prints, enrolment) takes minutes: a bar per phase, then the
+    # live run line.
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+    tasks: dict[str, Any] = {}
+
+    def prepare(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=total)
+        bars.update(tasks[phase], completed=done, total=total)
+
     try:
-        with Live(render(), console=console, refresh_per_second=2) as live:
+        with Live(bars, console=console, refresh_per_second=2) as live:
 
             def progress(snapshot: dict) -> None:
                 state.update(snapshot)
                 live.update(render())
 
-            result = Fleet(sc, workers=workers, on_progress=progress).run()
+            result = Fleet(sc, workers=workers, on_progress=progress,
+                           on_prepare=prepare).run()
     except GatewayUnreachable as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(3) from None
@@ -190,6 +216,13 @@ def simulate(
     out = report_lib.write_report(result, report)
     report_lib.print_summary(out, console)
     console.print(f"report written to {report / 'report.json'}")
+    if json_out:
+        # The per-check list and time series stay in report.json; this is the summary.
+        skip = {"checks", "device_list", "error_samples"}
+        summary = {k: v for k, v in out.items() if k not in skip}
+        summary["upstream"] = {k: v for k, v in out.get("upstream", {}).items()
+                               if k != "queue_depth_over_time"}
+        typer.echo(json.dumps(summary, default=str))
 
 
 def register(app: typer.Typer) -> None:

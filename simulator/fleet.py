@@ -80,12 +80,18 @@ def _raise_for(r: httpx.Response, what: str) -> dict[str, Any]:
     return r.json()
 
 
-def seed_watchlist(admin: httpx.Client, people: list[Person], run_tag: str) -> dict[str, Any]:
+def seed_watchlist(
+    admin: httpx.Client, people: list[Person], run_tag: str,
+    on_step: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
     """Enrol the enrolled share; returns counts of what the gateway accepted and refused."""
     stats = {"subjects": 0, "faces": 0, "fingers": 0, "refused": []}
+    enrolled = sum(1 for p in people if p.enrolled)
     for person in people:
         if not person.enrolled:
             continue
+        if on_step is not None:
+            on_step("enrolling the watchlist", stats["subjects"], enrolled)
         body = _raise_for(
             admin.post(
                 "/v1/subjects",
@@ -122,6 +128,8 @@ def seed_watchlist(admin: httpx.Client, people: list[Person], run_tag: str) -> d
                 stats["refused"].append(
                     {"person": person.name, "finger": finger.position, "status": r.status_code}
                 )
+    if on_step is not None:
+        on_step("enrolling the watchlist", stats["subjects"], enrolled)
     return stats
 
 
@@ -134,12 +142,14 @@ class Fleet:
         *,
         workers: int = 2,
         on_progress: Callable[[dict[str, Any]], None] | None = None,
+        on_prepare: Callable[[str, int, int], None] | None = None,
     ) -> None:
         if not scenario.admin_token:
             raise SimulationError("an admin token is needed (gateway.admin_token[_env] or --token)")
         self.s = scenario
         self.workers = workers
         self.on_progress = on_progress
+        self.on_prepare = on_prepare  # (phase, done, total) while building and enrolling
         self.rng = np.random.default_rng([scenario.seed, 7])
         self.t0 = 0.0
         self.stop = threading.Event()
@@ -372,8 +382,9 @@ class Fleet:
             faces_dir=self.s.faces_dir,
             seed=self.s.seed,
             workers=self.workers,
+            on_step=self.on_prepare,
         )
-        enrolment = seed_watchlist(self.admin, people, run_tag)
+        enrolment = seed_watchlist(self.admin, people, run_tag, on_step=self.on_prepare)
         devices = self._devices(run_tag)
         budget = [self.s.max_checks if self.s.max_checks is not None else 10**12]
         self.t0 = time.monotonic()

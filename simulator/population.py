@@ -10,6 +10,7 @@ holds only bytes, not masters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,11 @@ def build_population(
     faces_dir: Path | None,
     seed: int,
     workers: int = 2,
+    on_step: Callable[[str, int, int], None] | None = None,
 ) -> list[Person]:
-    """People with fingers (and faces when a folder is given); the first share is enrolled."""
+    """People with fingers (and faces when a folder is given); the first share is enrolled.
+
+    ``on_step(phase, done, total)`` reports progress (generating prints takes minutes)."""
     rng = np.random.default_rng([seed, 99])
     face_ids = face_lib.load_face_folder(faces_dir) if faces_dir else []
     if face_ids:
@@ -97,11 +101,18 @@ def build_population(
         for i in range(identities)
         for k, pos in enumerate(positions)
     ]
+    results = []
+    step = on_step or (lambda _phase, _done, _total: None)
+    step("synthetic fingerprints", 0, len(jobs))
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(_finger_job, jobs))
+            for result in pool.map(_finger_job, jobs):
+                results.append(result)
+                step("synthetic fingerprints", len(results), len(jobs))
     else:
-        results = [_finger_job(j) for j in jobs]
+        for job in jobs:
+            results.append(_finger_job(job))
+            step("synthetic fingerprints", len(results), len(jobs))
     for job, (position, enrol_png, probes) in zip(jobs, results, strict=True):
         person = people[(job[1] - 1) // len(positions)]
         person.fingers.append(SimFinger(position, enrol_png, probes))

@@ -224,6 +224,7 @@ def summary_table(report: dict[str, Any]) -> Table:
         ("errors (4xx)", report["errors"]),
         ("true hits", report["true_hits"]),
         ("false hits", report["false_hits"]),
+        ("false possibles (reviewed before anyone acts)", report["false_possibles"]),
         ("misses", report["misses"]),
         ("true negatives", report["true_negatives"]),
         ("recapture asked", report["recaptures"]),

@@ -118,7 +118,9 @@ def list_biometrics(
     summary="Start a bulk import job (JSON with base64 images, or a zip with a manifest)",
 )
 async def start_batch(
-    request: Request, response: Response, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
+    request: Request, response: Response, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
+    allow_empty: bool = Query(False, description="accept records without any biometric "
+                              "(deliberate name-only records; they can never match)"),
 ) -> dict:
     """Body: `application/json` `{"subjects": [{external_ref, name, category, ...,
     "faces": [base64], "fingerprints": [{"position": 2, "image": base64, "ppi": 500}]}]}`, or
@@ -127,14 +129,15 @@ async def start_batch(
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/zip", "application/x-zip-compressed"):
-        rows = await run_in_threadpool(importer.read_zip, body)
+        rows = await run_in_threadpool(
+            lambda: importer.read_zip(body, allow_empty=allow_empty))
         source = "zip upload"
     elif content_type == "application/json":
         try:
             doc = json.loads(body)
         except ValueError as exc:
             raise Invalid(f"the body is not valid JSON: {exc}", field="body") from exc
-        rows = importer.read_json_records(doc)
+        rows = importer.read_json_records(doc, allow_empty=allow_empty)
         source = "json upload"
     else:
         raise Invalid(

@@ -36,12 +36,13 @@ def register(app: typer.Typer) -> None:
 def _session():  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
-    from gateway import db
-    from gateway.settings import get_settings
+    from gateway.cliconfig import ConfigError, open_database
 
-    settings = get_settings()
-    engine = db.make_engine(settings.effective_database_url)
-    db.create_all(engine)
+    try:
+        settings, engine = open_database()  # never a new empty database unless --create
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     return settings, Session(engine, expire_on_commit=False)
 
 
@@ -69,10 +70,16 @@ def import_cmd(
     path: Path = typer.Argument(
         ..., help="folder with manifest.csv/manifest.json, or the manifest"
     ),
-    workers: int = typer.Option(2, min=1, max=16, help="extraction threads"),
+    workers: int = typer.Option(
+        2, min=1, max=16,
+        help="extraction worker processes (each loads the matcher models, ~300 MB)"),
     report: Path | None = typer.Option(None, help="write the full summary here as JSON"),
     json_out: bool = typer.Option(
         False, "--json", help="last line: the summary as one JSON object"
+    ),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty",
+        help="accept records without any biometric (deliberate name-only records)",
     ),
 ) -> None:
     """Bulk-import subjects with their images; re-running skips what is already in."""
@@ -83,7 +90,7 @@ def import_cmd(
     settings, session = _session()
     with session:
         try:
-            rows = importer.read_folder(path)
+            rows = importer.read_folder(path, allow_empty=allow_empty)
         except DomainError as exc:
             raise _fail(exc) from None
         record(
@@ -98,6 +105,7 @@ def import_cmd(
         session.commit()
         results: list[dict[str, Any]] = []
         started = time.perf_counter()
+        pool = _warm_pool(workers) if any(not r.error for r in rows) else None
         with Progress(
             TextColumn("[bold]import"),
             BarColumn(),
@@ -109,7 +117,7 @@ def import_cmd(
         ) as progress:
             task = progress.add_task("import", total=len(rows), counts="")
             for result in importer.run_import(
-                session, rows, actor=None, country=settings.country, workers=workers
+                session, rows, actor=None, country=settings.country, workers=workers, pool=pool
             ):
                 results.append(result)
                 done = {
@@ -119,6 +127,8 @@ def import_cmd(
                 progress.update(
                     task, advance=1, counts=" ".join(f"{k} {v}" for k, v in done.items())
                 )
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         elapsed = time.perf_counter() - started
         summary = importer.summarise(results)
         summary["elapsed_s"] = round(elapsed, 2)
@@ -138,6 +148,32 @@ def import_cmd(
         report.write_text(json.dumps(summary, indent=2))
     if json_out:
         typer.echo(json.dumps(summary))
+
+
+def _warm_worker() -> int:
+    """Runs in an extraction process: load the matcher models before the first record."""
+    import os
+
+    from matchers import face, fingerprint  # noqa: F401 - importing loads NBIS
+
+    face.warm_up()
+    return os.getpid()
+
+
+def _warm_pool(workers: int):  # type: ignore[no-untyped-def]
+    """The import's worker processes with their models loaded, shown as its own phase (it takes
+    tens of seconds on a loaded machine; the import bar used to sit at 0 meanwhile)."""
+    from gateway.watchlist import importer
+
+    pool = importer.extraction_pool(workers)
+    with Progress(TextColumn("[bold]loading matcher models"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("worker processes"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("models", total=workers)
+        futures = [pool.submit(_warm_worker) for _ in range(workers)]
+        for future in futures:
+            future.result()
+            bar.advance(task)
+    return pool
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -171,6 +207,7 @@ def export_cmd(
     country: str | None = typer.Option(None, help="target gateway's country (default: ours)"),
     since: int | None = typer.Option(None, help="only the changes after this version (delta)"),
     ttl_days: float = typer.Option(30.0, help="days before the snapshot expires"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Write a signed snapshot for a gateway without a link (FIELDCHECK_SNAPSHOT_KEY)."""
     from gateway.errors import DomainError
@@ -194,6 +231,9 @@ def export_cmd(
         except DomainError as exc:
             raise _fail(exc) from None
     out.write_bytes(blob)
+    if json_out:
+        typer.echo(json.dumps({"file": str(out), "bytes": len(blob), **info}, default=str))
+        return
     typer.echo(
         f"wrote {out} ({len(blob)} bytes): {info['kind']} snapshot {info['snapshot_id']} "
         f"for {info['target_country']}, version {info['to_version']}, "
@@ -208,10 +248,11 @@ def export_cmd(
 
 @watchlist_app.command("load-snapshot")
 def load_snapshot_cmd(
-    path: Path = typer.Argument(..., help="a .fcsnap file from `watchlist export`"),
+    path: Path = typer.Argument(..., help="a .fcsnap file written by: fieldcheck watchlist export"),
     prune: bool = typer.Option(
         False, help="full snapshot: drop the subjects of its source that it lacks"
     ),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object on one line"),
 ) -> None:
     """Verify and load a signed snapshot into this gateway's watchlist."""
     from gateway.errors import DomainError
@@ -231,11 +272,14 @@ def load_snapshot_cmd(
             )
         except DomainError as exc:
             raise _fail(exc) from None
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result, default=str) if json_out
+               else json.dumps(result, indent=2, default=str))
 
 
 @watchlist_app.command("status")
-def status_cmd() -> None:
+def status_cmd(
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
     """Watchlist version, subject count and the snapshots loaded."""
     from sqlalchemy import func
     from sqlmodel import select
@@ -246,22 +290,43 @@ def status_cmd() -> None:
     settings, session = _session()
     with session:
         count = session.exec(select(func.count()).select_from(Subject)).one()
-        typer.echo(
-            f"country {settings.country}, version {replica.current_version(session)}, "
-            f"{count} subjects, source id {deltas.gateway_source_id(session)}"
-        )
         by_model = session.exec(
             select(BiometricTemplate.modality, BiometricTemplate.model, func.count())
             .group_by(BiometricTemplate.modality, BiometricTemplate.model)
         ).all()
-        for modality, model, n in sorted(by_model):
-            current = current_model(modality)
-            state = "searched" if model == current else (
-                f"NOT searched: made by another model than {current}, needs re-enrolment"
-            )
-            typer.echo(f"  {n} {modality} templates of model {model or '(none)'}: {state}")
-        for load in session.exec(select(SnapshotLoad).order_by(SnapshotLoad.id)):  # type: ignore[arg-type]
-            typer.echo(
-                f"  loaded {load.kind} {load.snapshot_id} from {load.source_gateway} "
-                f"v{load.version} at {str(load.loaded_at)[:19]}"
-            )
+        status: dict[str, Any] = {
+            "country": settings.country, "version": replica.current_version(session),
+            "subjects": count, "source_id": deltas.gateway_source_id(session),
+            "database": settings.effective_database_url if not settings.database_url
+            else "(FIELDCHECK_DATABASE_URL)",
+            "templates": [
+                {"modality": modality, "model": model, "count": n,
+                 "searched": model == current_model(modality)}
+                for modality, model, n in sorted(by_model, key=lambda r: (r[0], r[1] or "", r[2]))
+            ],
+            "snapshots_loaded": [
+                {"kind": load.kind, "snapshot_id": load.snapshot_id,
+                 "source_gateway": load.source_gateway, "version": load.version,
+                 "loaded_at": str(load.loaded_at)[:19]}
+                for load in session.exec(select(SnapshotLoad).order_by(SnapshotLoad.id))  # type: ignore[arg-type]
+            ],
+        }
+    if json_out:
+        typer.echo(json.dumps(status))
+        return
+    typer.echo(
+        f"country {status['country']}, version {status['version']}, "
+        f"{status['subjects']} subjects, source id {status['source_id']}"
+    )
+    for row in status["templates"]:
+        current = current_model(row["modality"])
+        state = "searched" if row["searched"] else (
+            f"NOT searched: made by another model than {current}, needs re-enrolment"
+        )
+        typer.echo(f"  {row['count']} {row['modality']} templates of model "
+                   f"{row['model'] or '(none)'}: {state}")
+    for load in status["snapshots_loaded"]:
+        typer.echo(
+            f"  loaded {load['kind']} {load['snapshot_id']} from {load['source_gateway']} "
+            f"v{load['version']} at {load['loaded_at']}"
+        )

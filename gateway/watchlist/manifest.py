@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import difflib
 import io
 import json
 import zipfile
@@ -22,6 +23,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.errors import DomainError, Invalid
+from gateway.watchlist.categories import parse_category
+from gateway.watchlist.countries import parse_country
 from gateway.watchlist.positions import parse_position, parse_ppi
 from gateway.watchlist.schemas import SubjectCreate
 
@@ -83,17 +86,71 @@ def _raw_rows(text: str, *, is_json: bool) -> list[dict[str, Any]]:
     return [dict(r) for r in csv.DictReader(io.StringIO(text))]
 
 
+BIOMETRIC_COLUMNS = ("faces", "fingerprints", "nist")
+COLUMNS = frozenset({"external_ref", "ppi", *BIOMETRIC_COLUMNS, *SubjectCreate.model_fields})
+
+
+# What people call the biometric columns: a closer spelling (``notes``) is not what they meant.
+COLUMN_SYNONYMS = {
+    "photo": "faces", "photos": "faces", "image": "faces", "images": "faces", "face": "faces",
+    "picture": "faces", "pictures": "faces", "portrait": "faces", "prints": "fingerprints",
+    "fingers": "fingerprints", "fingerprint": "fingerprints", "finger": "fingerprints",
+}
+
+
+def _suggest(key: str) -> str | None:
+    plain = key.strip().lower()
+    if plain in COLUMN_SYNONYMS:
+        return COLUMN_SYNONYMS[plain]
+    close = difflib.get_close_matches(plain, sorted(COLUMNS), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _check_columns(raw_rows: list[dict[str, Any]], *, is_json: bool) -> None:
+    """A misspelt column (``photos`` for ``faces``) would import subjects that can never match:
+    refuse the whole manifest, naming the row and the column, before anything is imported."""
+    unknown: dict[str, int] = {}
+    for number, raw in enumerate(raw_rows, start=1):
+        for key in raw:
+            if key is None:  # csv.DictReader: more cells than header columns
+                raise Invalid(
+                    f"row {number} has more cells than the header has columns",
+                    field="manifest", fix="quote cells that contain commas, or add the column",
+                )
+            if key not in COLUMNS:
+                unknown.setdefault(str(key), number)
+    if not unknown:
+        return
+    where = "row" if is_json else "header, first seen on row"
+    named = "; ".join(
+        f"column {key!r} ({where} {row})"
+        + (f", did you mean {hint!r}?" if (hint := _suggest(key)) else "")
+        for key, row in unknown.items()
+    )
+    raise Invalid(
+        f"the manifest has unknown columns: {named}", field="manifest",
+        fix="rename or remove them; known columns: " + ", ".join(sorted(COLUMNS)),
+        columns=sorted(unknown),
+    )
+
+
 def parse_manifest(
     text: str,
     *,
     is_json: bool,
     opener: Callable[[str], Callable[[], bytes]],
+    allow_empty: bool = False,
 ) -> list[ManifestRow]:
-    """Rows of a manifest; ``opener(path)`` returns a loader for an image path."""
+    """Rows of a manifest; ``opener(path)`` returns a loader for an image path.
+
+    Unknown columns refuse the manifest (Invalid); a record with no biometric column filled
+    is rejected (it could never match) unless ``allow_empty`` (deliberate name-only records).
+    """
     try:
         raw_rows = _raw_rows(text, is_json=is_json)
     except (ValueError, csv.Error) as exc:
         raise Invalid(f"the manifest cannot be read: {exc}", field="manifest") from exc
+    _check_columns(raw_rows, is_json=is_json)
     rows: list[ManifestRow] = []
     seen_refs: dict[str, int] = {}
     for number, raw in enumerate(raw_rows, start=1):
@@ -113,6 +170,11 @@ def parse_manifest(
                 fields[key] = _split(fields[key])
         try:
             row.data = SubjectCreate(**fields)
+            # A wrong value is named before "no biometric" (the importer checks them again).
+            parse_category(row.data.category)
+            for name in ("nationality", "originating_country"):
+                if getattr(row.data, name):
+                    parse_country(getattr(row.data, name), field=name)
             for path in _split(raw.get("faces")):
                 row.images.append(ImageRef(name=path, modality="face", load=opener(path)))
             for spec in _finger_specs(raw.get("fingerprints")):
@@ -131,6 +193,15 @@ def parse_manifest(
                 )
             for path in _split(raw.get("nist")):
                 row.images.extend(_nist_images(path, opener(path)))
+            if not allow_empty and not any(
+                raw.get(column) not in (None, "", []) for column in BIOMETRIC_COLUMNS
+            ):
+                row.data = None
+                row.error = (
+                    f"row {number}: no biometric: the columns {', '.join(BIOMETRIC_COLUMNS)} "
+                    "are all empty, so this subject could never match (import with "
+                    "--allow-empty for deliberate name-only records)"
+                )
         except ValidationError as exc:
             row.error = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
@@ -192,7 +263,7 @@ def folder_opener(base: Path) -> Callable[[str], Callable[[], bytes]]:
     return opener
 
 
-def read_folder(path: Path) -> list[ManifestRow]:
+def read_folder(path: Path, *, allow_empty: bool = False) -> list[ManifestRow]:
     """A folder holding manifest.csv / manifest.json, or the manifest file itself."""
     manifest = path
     if path.is_dir():
@@ -210,10 +281,11 @@ def read_folder(path: Path) -> list[ManifestRow]:
         manifest.read_text(encoding="utf-8-sig"),
         is_json=manifest.suffix.lower() == ".json",
         opener=folder_opener(manifest.parent),
+        allow_empty=allow_empty,
     )
 
 
-def read_zip(blob: bytes) -> list[ManifestRow]:
+def read_zip(blob: bytes, *, allow_empty: bool = False) -> list[ManifestRow]:
     """A zip of the same folder layout (the API twin of ``fieldcheck watchlist import``)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(blob))
@@ -243,10 +315,11 @@ def read_zip(blob: bytes) -> list[ManifestRow]:
         archive.read(names[manifest]).decode("utf-8-sig"),
         is_json=manifest.endswith(".json"),
         opener=opener,
+        allow_empty=allow_empty,
     )
 
 
-def read_json_records(doc: Any) -> list[ManifestRow]:
+def read_json_records(doc: Any, *, allow_empty: bool = False) -> list[ManifestRow]:
     """``{"subjects": [...]}`` with images inline as base64 (``faces``: [b64],
     ``fingerprints``: [{"position", "image": b64, "ppi"}])."""
     rows = doc.get("subjects") if isinstance(doc, dict) else None
@@ -279,6 +352,7 @@ def read_json_records(doc: Any) -> list[ManifestRow]:
 
         return load
 
-    return parse_manifest(json.dumps(normalised), is_json=True, opener=opener)
+    return parse_manifest(json.dumps(normalised), is_json=True, opener=opener,
+                          allow_empty=allow_empty)
 
 

@@ -1,0 +1,155 @@
+"""Where a ``fieldcheck`` command finds its settings and database.
+
+``fieldcheck [--config FILE] [--data-dir DIR] [--create] COMMAND``: the root callback calls
+``apply_options`` before any command runs, so every command (and every process it starts, such
+as the benchmarks' gateways) sees the same configuration.
+
+Precedence, highest first: a command-line option, a ``FIELDCHECK_*`` environment variable, the
+config file, ``.env``, the default. The config file has the same names as the environment
+without the prefix, in lower case (``data_dir = "/var/lib/fieldcheck"``), and an ``[upstream]``
+table for the ``FIELDCHECK_UPSTREAM_*`` settings. Its values enter as environment variables
+that are not already set, which is what gives them the environment's meaning and a place just
+below it. Relative paths in the file are relative to the file's folder.
+
+``open_database`` is the one way a command reaches the database: it refuses to create an empty
+one where the operator expected theirs (run from the wrong folder, a mistyped ``--data-dir``)
+unless ``--create`` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "FIELDCHECK_"
+CONFIG_ENV = "FIELDCHECK_CONFIG"
+PATH_KEYS = {"data_dir", "stub_data_dir", "mosip_trusted_certs", "shared_data_dir",
+             "client_cert", "client_key", "ca_bundle"}
+
+
+class ConfigError(Exception):
+    """A config file or option that cannot be used; the message names the file and the key."""
+
+
+@dataclass
+class CliState:
+    create: bool = False
+    config_file: Path | None = None
+
+
+state = CliState()
+
+
+def _known_keys() -> tuple[set[str], set[str]]:
+    from gateway.settings import Settings
+    from gateway.upstream.settings import UpstreamSettings
+
+    return set(Settings.model_fields), set(UpstreamSettings.model_fields)
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def read_config(path: Path) -> dict[str, str]:
+    """The file's settings as ``FIELDCHECK_*`` environment names and values; unknown keys fail."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    main_keys, upstream_keys = _known_keys()
+    env: dict[str, str] = {}
+
+    def put(prefix: str, key: str, value: Any) -> None:
+        if key in PATH_KEYS and isinstance(value, str) and not Path(value).is_absolute():
+            value = str((path.parent / value).resolve())
+        env[f"{prefix}{key.upper()}"] = _env_value(value)
+
+    for key, value in data.items():
+        if key == "upstream" and isinstance(value, dict):
+            for sub, sub_value in value.items():
+                if sub not in upstream_keys:
+                    raise ConfigError(
+                        f"{path}: unknown setting [upstream] {sub!r}; known: "
+                        + ", ".join(sorted(upstream_keys)))
+                put(f"{ENV_PREFIX}UPSTREAM_", sub, sub_value)
+            continue
+        if key not in main_keys:
+            raise ConfigError(f"{path}: unknown setting {key!r}; known: "
+                              + ", ".join(sorted(main_keys)) + ", [upstream]")
+        put(ENV_PREFIX, key, value)
+    return env
+
+
+def apply_options(*, config: Path | None, data_dir: Path | None, create: bool) -> None:
+    """Install the command line's choices for this process and its children."""
+    from gateway.settings import get_settings
+
+    state.create = create
+    config = config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    state.config_file = config
+    if config is not None:
+        for name, value in read_config(config).items():
+            os.environ.setdefault(name, value)  # the environment wins over the file
+    if data_dir is not None:
+        os.environ[f"{ENV_PREFIX}DATA_DIR"] = str(data_dir)
+    get_settings.cache_clear()
+
+
+def database_exists(url: str) -> bool:
+    """True when ``url`` names a database that already holds a FieldCheck schema."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:":
+            return False
+        path = Path(database)
+        if not path.is_file():
+            return False
+    engine = create_engine(url)
+    try:
+        return inspect(engine).has_table("api_token")
+    finally:
+        engine.dispose()
+
+
+def open_database(*, create: bool | None = None):  # type: ignore[no-untyped-def]
+    """(settings, engine) for a command; refuses to make a new database unless asked."""
+    from gateway import db
+    from gateway.settings import get_settings
+
+    settings = get_settings()
+    url = settings.effective_database_url
+    allowed = state.create if create is None else create
+    if not allowed and not database_exists(url):
+        from sqlalchemy.engine import make_url
+
+        where = (f"{Path(make_url(url).database or '').resolve()}"
+                 if url.startswith("sqlite") else make_url(url).render_as_string(True))
+        raise ConfigError(
+            f"no FieldCheck database at {where} (data directory "
+            f"{settings.data_dir.resolve()}); refusing to create an empty one. "
+            "Run from the gateway's folder, or pass --data-dir DIR or --config FILE (or set "
+            "FIELDCHECK_DATA_DIR / FIELDCHECK_DATABASE_URL); to start a new database on "
+            "purpose: fieldcheck --create ..."
+        )
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(url)
+    db.create_all(engine)
+    return settings, engine
