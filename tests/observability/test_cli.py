@@ -24,7 +24,10 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     from gateway.settings import get_settings
 
     for name in ISOLATED:
-        monkeypatch.delenv(name, raising=False)
+        # setenv first: delenv of an absent name records nothing, so a value the CLI sets
+        # (e.g. from a config file) would outlive the test and reach later gateways.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield CliRunner()

@@ -94,6 +94,7 @@ def test_cli_import_summary_and_resume(cli_env: Path, shared_data: Path, tmp_pat
     assert refused.keys() == {str(not_a_face), str(tmp_path / "nowhere.jpg")}
     assert refused[str(not_a_face)].startswith("no_face")
     assert "Rejected records" in result.output  # the human-readable table too
+    assert "loading matcher models" in result.output  # its own phase, not a bar stuck at 0
 
     again = json.loads(_run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1])
     assert (again["imported"], again["skipped"], again["rejected"]) == (0, 6, 5)
