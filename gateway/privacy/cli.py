@@ -139,6 +139,7 @@ def erase_cmd(
 @privacy_app.command("rotate-key")
 def rotate_key_cmd(
     reencrypt: bool = typer.Option(False, "--reencrypt", help="also rewrite every image"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Add a new image key and make it current (old keys stay readable)."""
     settings, engine, keyring = _open()
@@ -146,19 +147,25 @@ def rotate_key_cmd(
         kid = keyring.rotate()
     except ValueError as exc:
         raise _fail(exc) from None
+    done = _reencrypt(engine, keyring, quiet=json_out) if reencrypt else None
+    if json_out:
+        typer.echo(json.dumps({"current_key": kid, "reencrypted_images": done}))
+        return
     typer.echo(f"current image key: {kid}")
-    if reencrypt:
-        _reencrypt(engine, keyring)
 
 
 @privacy_app.command("reencrypt")
-def reencrypt_cmd() -> None:
+def reencrypt_cmd(
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
     """Rewrite every image sealed with an older key under the current key."""
     _, engine, keyring = _open()
-    _reencrypt(engine, keyring)
+    done = _reencrypt(engine, keyring, quiet=json_out)
+    if json_out:
+        typer.echo(json.dumps({"reencrypted_images": done, "current_key": keyring.current}))
 
 
-def _reencrypt(engine: Engine, keyring: Keyring) -> None:
+def _reencrypt(engine: Engine, keyring: Keyring, *, quiet: bool = False) -> int:
     from sqlmodel import Session
 
     from gateway.audit.service import record
@@ -169,8 +176,10 @@ def _reencrypt(engine: Engine, keyring: Keyring) -> None:
         record(session, actor=None, action="privacy.reencrypt", target_type="privacy",
                after={"images": done, "key_id": keyring.current}, detail="via CLI")
         session.commit()
-    typer.echo(f"re-encrypted {done} images with key {keyring.current}; older keys may now "
-               "be removed")
+    if not quiet:
+        typer.echo(f"re-encrypted {done} images with key {keyring.current}; older keys may now "
+                   "be removed")
+    return int(done)
 
 
 def reextract_cmd(

@@ -26,7 +26,8 @@ def test_problem_detail_and_fix_carry_no_object_repr(gateway: LiveGateway,
                                                      device_token: str) -> None:
     with gateway.client(device_token) as c:
         for data in GARBAGE:
-            r = c.post("/v1/checks", files={"face": ("f.jpg", data, "image/jpeg")})
+            r = c.post("/v1/checks", files={"face": ("f.jpg", data, "image/jpeg")},
+                       data={"purpose": "port entry"})
             assert r.status_code == 422, r.text
             body = r.json()
             assert body["field"] == "face"

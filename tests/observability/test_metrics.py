@@ -99,7 +99,8 @@ def test_a_check_is_counted_by_modality_decision_and_extraction(gw: LiveGateway)
     with gw.client() as c:
         before = _families(c.get("/metrics").text)
     with gw.client(gw.token("device")) as c:
-        r = c.post("/v1/checks", files={"face": ("f.jpg", _jpeg(), "image/jpeg")})
+        r = c.post("/v1/checks", files={"face": ("f.jpg", _jpeg(), "image/jpeg")},
+                   data={"purpose": "port entry"})
     assert r.status_code == 200, r.text
     decision = r.json()["decision"]  # a grey square has no face: recapture
     with gw.client() as c:

@@ -14,7 +14,8 @@ def test_long_poll_on_a_final_status_returns_at_once(gateway: LiveGateway,
                                                      device_token: str) -> None:
     ok, buf = cv2.imencode(".jpg", np.full((160, 160, 3), 90, np.uint8))
     with gateway.client(device_token) as c:
-        check = c.post("/v1/checks", files={"face": ("f.jpg", buf.tobytes(), "image/jpeg")}).json()
+        check = c.post("/v1/checks", files={"face": ("f.jpg", buf.tobytes(), "image/jpeg")},
+                       data={"purpose": "port entry"}).json()
         # no central link in this gateway: the check is final ("not_forwarded") from the start
         assert check["upstream"]["status"] == "not_forwarded"
         for params in ({"wait": 60}, {"wait": 60, "since": "not_forwarded"}):
