@@ -218,6 +218,9 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
                    "gateway.audit.routes", "gateway.upstream.routes", "gateway.privacy.routes"):
         if importlib.util.find_spec(module) is not None:
             app.include_router(importlib.import_module(module).router)
+    from gateway.console.routes import mount as mount_console
+
+    mount_console(app)  # the NCB console at /console (HTML pages and their static files)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict:

@@ -283,3 +283,7 @@ if importlib.util.find_spec("gateway.privacy.cli") is not None:
     from gateway.privacy.cli import register as register_privacy
 
     register_privacy(app)
+if importlib.util.find_spec("gateway.console.cli") is not None:
+    from gateway.console.cli import register as register_console
+
+    register_console(app)

@@ -64,23 +64,34 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def ensure_role(principal: Principal, *roles: Role | str) -> Principal:
+    """``principal`` if it holds one of ``roles``, else 403 (the API's and the console's rule)."""
+    allowed = {Role(r) for r in roles}
+    if principal.role not in allowed:
+        raise Forbidden(
+            f"role '{principal.role.value}' may not do this; needs "
+            + " or ".join(sorted(r.value for r in allowed)),
+            field="Authorization",
+        )
+    return principal
+
+
 def require_role(*roles: Role | str) -> Callable[..., Principal]:
     """Dependency: the caller must hold one of ``roles`` (403 otherwise)."""
-    allowed = {Role(r) for r in roles}
 
     def _check(principal: PrincipalDep) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(
-                f"role '{principal.role.value}' may not do this; needs "
-                + " or ".join(sorted(r.value for r in allowed)),
-                field="Authorization",
-            )
-        return principal
+        return ensure_role(principal, *roles)
 
     return _check
 
 
-AdminDep = Annotated[Principal, Depends(require_role(Role.ncb_admin))]
+# Who may do what: the API's dependencies below and the console's pages use these same sets.
+ADMIN_ROLES = (Role.ncb_admin,)
+ANALYST_ROLES = (Role.ncb_analyst, Role.ncb_admin)
+AUDITOR_ROLES = (Role.auditor, Role.ncb_admin)
+STATUS_READER_ROLES = (Role.ncb_admin, Role.ncb_analyst, Role.auditor)
+
+AdminDep = Annotated[Principal, Depends(require_role(*ADMIN_ROLES))]
 DeviceDep = Annotated[Principal, Depends(require_role(Role.device))]
-AnalystDep = Annotated[Principal, Depends(require_role(Role.ncb_analyst, Role.ncb_admin))]
-AuditorDep = Annotated[Principal, Depends(require_role(Role.auditor, Role.ncb_admin))]
+AnalystDep = Annotated[Principal, Depends(require_role(*ANALYST_ROLES))]
+AuditorDep = Annotated[Principal, Depends(require_role(*AUDITOR_ROLES))]

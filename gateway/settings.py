@@ -94,6 +94,19 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         False, description="serve GET /metrics without any token (only behind a trusted network)"
     )
+    default_language: str = Field(
+        "en", description="officer and console language when a device or user sets none: "
+        "en, fr or pt",
+    )
+    console_session_hours: float = Field(8.0, gt=0, description="a console sign-in lasts this long")
+    console_lockout_attempts: int = Field(
+        5, ge=1, description="consecutive failed console sign-ins that lock the account"
+    )
+    console_lockout_minutes: float = Field(15.0, gt=0, description="how long a lock-out lasts")
+    console_secure_cookies: bool | None = Field(
+        None, description="mark console cookies Secure; unset: when the request came over HTTPS "
+        "(directly or X-Forwarded-Proto from a proxy)",
+    )
     shared_data_dir: Path = Field(
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",
@@ -132,6 +145,13 @@ class Settings(BaseSettings):
     def thumbnail_excluded(self) -> set[str]:
         return {c.strip() for c in self.answer_thumbnail_excluded_categories.split(",")
                 if c.strip()}
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in ("en", "fr", "pt"):
+            raise ValueError("default_language must be en, fr or pt")
+        return value
 
     @property
     def max_upload_bytes(self) -> int:

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from gateway.checks import service
 from gateway.checks.models import Check
+from gateway.console.languages import officer_language
 from gateway.deps import DeviceDep, PrincipalDep, RuntimeDep, SessionDep
 from gateway.errors import NotFound
 from gateway.observability.metrics import check_modality
@@ -73,7 +74,13 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
         # the wait for a slot happens here, on the worker thread, never on the event loop
         priority = capture.document is not None or principal.name in runtime.settings.urgent_devices
         with runtime.admission.admit(priority=priority):
-            return service.run_check(runtime, session, principal=principal, capture=capture)
+            language = officer_language(
+                session, token_id=principal.token_id,
+                accept_language=headers.get("accept-language"),
+                default=runtime.settings.default_language,
+            )
+            return service.run_check(runtime, session, principal=principal, capture=capture,
+                                     language=language)
 
     check = await run_in_threadpool(admitted)
     if runtime.metrics is not None:

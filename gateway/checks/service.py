@@ -30,6 +30,7 @@ from gateway.auth.models import Role
 from gateway.auth.service import Principal
 from gateway.checks.models import DECISION_RANK, Check
 from gateway.errors import Invalid, NotFound
+from gateway.i18n import N_, translate
 from gateway.privacy.purpose import parse_purpose
 from gateway.privacy.service import store_probe_images
 from gateway.runtime import Runtime
@@ -39,6 +40,7 @@ from gateway.watchlist.categories import (
     POSSIBLE_MESSAGE,
     RECAPTURE_MESSAGE,
     Category,
+    category_name,
 )
 from matchers import calibration, params
 from matchers import face as face_matcher
@@ -223,21 +225,38 @@ def _independent(
     return kept
 
 
-def _message(decision: str, candidates: list[dict[str, Any]], document: dict | None) -> str:
+def _message(
+    decision: str, candidates: list[dict[str, Any]], document: dict | None, language: str = "en"
+) -> str:
+    """The officer's message in ``language`` (the catalogues in ``gateway/locales``)."""
     if decision == "hit" and candidates:
         top = candidates[0]
-        return f"HIT: {top['name']} ({top['category']}). {top['handling_instructions']}"
+        # A default instruction is a catalogue entry; an NCB's own wording passes unchanged.
+        return translate(
+            N_("HIT: {name} ({category}). {instructions}"), language, name=top["name"],
+            category=category_name(top["category"], language),
+            instructions=translate(top["handling_instructions"], language),
+        )
     doc_check = (document or {}).get("check") or {}
     if doc_check.get("hit"):
-        return "The travel document is reported stolen or lost: retain it and contact the NCB."
+        return translate(N_("The travel document is reported stolen or lost: retain it and "
+                            "contact the NCB."), language)
     if decision == "possible" and not candidates and doc_check.get("notices"):
-        return ("The document holder's name and birth date match an international notice: "
-                "an NCB analyst will review it. Do not act on this alone.")
+        return translate(N_("The document holder's name and birth date match an international "
+                            "notice: an NCB analyst will review it. Do not act on this alone."),
+                         language)
     if decision == "possible":
-        return POSSIBLE_MESSAGE
+        return translate(POSSIBLE_MESSAGE, language)
     if decision == "recapture":
-        return RECAPTURE_MESSAGE
-    return NO_HIT_MESSAGE
+        return translate(RECAPTURE_MESSAGE, language)
+    return translate(NO_HIT_MESSAGE, language)
+
+
+def _localise(candidates: list[dict[str, Any]], language: str) -> None:
+    """Candidates as the officer reads them: the category's name and instruction in his language."""
+    for c in candidates:
+        c["category_name"] = category_name(c["category"], language)
+        c["handling_instructions"] = translate(c["handling_instructions"], language)
 
 
 # Text a device may send, and the most each may hold (the stored columns' sizes).
@@ -259,8 +278,10 @@ def _check_text_lengths(capture: Capture, device_id: str | None) -> None:
 
 
 def run_check(runtime: Runtime, session: Session, *, principal: Principal, capture: Capture,
-              device_id: str | None = None) -> Check:
-    """Run one check end to end and store it; returns the stored check."""
+              device_id: str | None = None, language: str = "en") -> Check:
+    """Run one check end to end and store it; returns the stored check.
+
+    ``language`` (en, fr, pt: ``gateway.i18n``) is the officer's: message and instructions."""
     started = time.perf_counter()
     _check_text_lengths(capture, device_id)
     if not capture.has_biometrics:
@@ -289,13 +310,15 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
                 ]:
                     decision = "possible"  # a name and birth date alone: for an analyst
     check_id = "chk_" + uuid.uuid4().hex[:20]
+    _localise(candidates, language)
     response: dict[str, Any] = {
         "check_id": check_id,
         "decision": decision,
         "candidates": candidates,
         "quality": probes.quality,
         "watchlist_version": version,
-        "message": _message(decision, candidates, document),
+        "message": _message(decision, candidates, document, language),
+        "language": language,
         "adapter": capture.adapter,
         "purpose": capture.purpose,
     }

@@ -1,0 +1,80 @@
+"""``fieldcheck user create|list|unlock``: staff accounts for the console."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+user_app = typer.Typer(help="Staff accounts for the NCB console (devices use API tokens).",
+                       no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from sqlmodel import Session
+
+    from gateway import db
+    from gateway.settings import get_settings
+
+    engine = db.make_engine(get_settings().effective_database_url)
+    db.create_all(engine)
+    return Session(engine, expire_on_commit=False)
+
+
+@user_app.command("create")
+def create(
+    username: str = typer.Option(..., help="sign-in name, no spaces"),
+    role: str = typer.Option(..., help="ncb_admin, ncb_analyst or auditor"),
+    language: str = typer.Option("en", help="console language: en, fr or pt"),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="read the password from the first line of stdin"
+    ),
+) -> None:
+    """Create a staff account; the password is asked for (twice) unless given on stdin."""
+    from gateway.console.auth import create_user
+    from gateway.errors import DomainError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _session() as session:
+        try:
+            user = create_user(session, username=username, password=password, role=role,
+                               language=language)
+        except DomainError as exc:
+            typer.echo(f"error: {exc.detail}" + (f" ({exc.fix})" if exc.fix else ""), err=True)
+            raise typer.Exit(2) from None
+        session.commit()
+    typer.echo(f"id:       {user.id}\nusername: {user.username}\nrole:     {user.role}")
+
+
+@user_app.command("list")
+def list_() -> None:
+    """List staff accounts (never their password hashes)."""
+    from gateway.console.auth import list_users
+
+    with _session() as session:
+        for u in list_users(session):
+            locked = f" locked until {u.locked_until:%Y-%m-%d %H:%M}" if u.locked_until else ""
+            typer.echo(f"{u.id}  {u.username:<24} {u.role:<12} {u.language}{locked}")
+
+
+@user_app.command("unlock")
+def unlock(username: str) -> None:
+    """Lift a lock-out after repeated failed sign-ins."""
+    from gateway.console.auth import unlock_user
+    from gateway.errors import DomainError
+
+    with _session() as session:
+        try:
+            unlock_user(session, username=username, actor=None)
+        except DomainError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(2) from None
+        session.commit()
+    typer.echo(f"unlocked {username}")

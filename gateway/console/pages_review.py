@@ -1,0 +1,86 @@
+"""Hit review pages (NCB analysts and admins): the queue, one check with its candidates side by
+side, confirm / reject with a comment. Keyboard: j/k move in the queue, c/r choose, Ctrl+Enter
+saves, n skips to the next check (``static/console.js``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from gateway.checks import review_routes
+from gateway.checks.service import check_view, get_check
+from gateway.console.web import ConsoleRoute, Page, PageDep, as_domain_error
+from gateway.deps import ANALYST_ROLES
+from gateway.errors import DomainError
+from gateway.i18n import N_
+
+router = APIRouter(route_class=ConsoleRoute)
+QUEUE_PAGE = 50
+DECISIONS = {"hit": N_("Hit"), "possible": N_("Possible"), "no_hit": N_("No hit"),
+             "recapture": N_("Recapture")}
+REVIEW_STATUSES = {"pending": N_("Pending"), "confirmed": N_("Confirmed"),
+                   "rejected": N_("Rejected"), "all": N_("All")}
+
+
+def _labels(page: Page) -> dict[str, Any]:
+    return {"decision_label": lambda d: page.t(DECISIONS.get(d, d)) if d else "",
+            "status_label": lambda s: page.t(REVIEW_STATUSES.get(s, s)) if s else ""}
+
+
+@router.get("/reviews")
+def queue(page: PageDep, status: str = "pending", decision: str | None = None,
+          offset: int = 0) -> Response:
+    actor = page.allow(*ANALYST_ROLES)
+    result = review_routes.get_reviews(page.session, actor, status=status,
+                                       decision=decision or None, limit=QUEUE_PAGE,
+                                       offset=max(0, offset))
+    return page.render("reviews.html", result=result, shown=status, decision=decision or "",
+                       statuses=REVIEW_STATUSES, **_labels(page))
+
+
+def _next_pending(page: Page, after: str | None) -> str | None:
+    rows, _total = review_routes.list_reviews(page.session, status="pending", decision=None,
+                                              limit=2, offset=0)
+    for row in rows:
+        if row.id != after:
+            return row.id
+    return None
+
+
+def _review_page(page: Page, check_id: str, *, error: DomainError | None = None,
+                 comment: str = "", status: int = 200) -> Response:
+    actor = page.allow(*ANALYST_ROLES)
+    check = get_check(page.session, check_id=check_id, principal=actor)
+    view = check_view(check)
+    return page.render(
+        "review.html", status=status, c=view, next_id=_next_pending(page, check_id),
+        error=error, comment=comment, evidence=None, **_labels(page),
+    )
+
+
+@router.get("/reviews/{check_id}")
+def review(page: PageDep, check_id: str) -> Response:
+    return _review_page(page, check_id)
+
+
+@router.post("/reviews/{check_id}")
+def decide(
+    page: PageDep, check_id: str, outcome: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=2000)] = "", csrf: Annotated[str, Form()] = "",
+) -> Response:
+    actor = page.allow(*ANALYST_ROLES)
+    page.check_csrf(csrf)
+    try:
+        body = review_routes.ReviewIn(outcome=outcome, comment=comment)  # type: ignore[arg-type]
+        review_routes.post_review(check_id, body, page.session, actor)
+    except (DomainError, ValidationError) as exc:
+        page.session.rollback()
+        return _review_page(page, check_id, error=as_domain_error(exc), comment=comment,
+                            status=422)
+    following = _next_pending(page, check_id)
+    if following:
+        return page.redirect(f"/reviews/{following}", "reviewed")
+    return page.redirect("/reviews", "queue_empty")
