@@ -51,12 +51,12 @@ def _next_pending(page: Page, after: str | None) -> str | None:
 
 
 def _review_page(page: Page, check_id: str, *, error: DomainError | None = None,
-                 comment: str = "", status: int = 200) -> Response:
+                 comment: str = "", http_status: int = 200) -> Response:
     actor = page.allow(*ANALYST_ROLES)
     check = get_check(page.session, check_id=check_id, principal=actor)
     view = check_view(check)
     return page.render(
-        "review.html", status=status, c=view, next_id=_next_pending(page, check_id),
+        "review.html", http_status=http_status, c=view, next_id=_next_pending(page, check_id),
         error=error, comment=comment, evidence=None, **_labels(page),
     )
 
@@ -79,7 +79,7 @@ def decide(
     except (DomainError, ValidationError) as exc:
         page.session.rollback()
         return _review_page(page, check_id, error=as_domain_error(exc), comment=comment,
-                            status=422)
+                            http_status=422)
     following = _next_pending(page, check_id)
     if following:
         return page.redirect(f"/reviews/{following}", "reviewed")

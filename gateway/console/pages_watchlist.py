@@ -131,7 +131,7 @@ async def create(page: PageDep, request: Request) -> Response:
         created = routes.create_subject(body, page.runtime, page.session, actor)
     except (DomainError, ValidationError) as exc:
         page.session.rollback()
-        return page.render("subject_form.html", status=422, subject=None, values=form,
+        return page.render("subject_form.html", http_status=422, subject=None, values=form,
                            error=as_domain_error(exc))
     return page.redirect(f"/subjects/{created['id']}", "created")
 
@@ -161,12 +161,17 @@ async def update(page: PageDep, request: Request, subject_id: str) -> Response:
     form = await _form(request)
     page.check_csrf(form.get("csrf"))
     try:
-        body = SubjectUpdate(**_form_values(form))
+        values = _form_values(form)
+        # Left empty, these keep their value (the record always has one); other fields clear.
+        for key in ("category", "originating_country"):
+            if values.get(key) is None:
+                values.pop(key)
+        body = SubjectUpdate(**values)
         routes.update_subject(subject_id, body, page.runtime, page.session, actor)
     except (DomainError, ValidationError) as exc:
         page.session.rollback()
         record = routes.get_subject(subject_id, page.runtime, page.session, actor)
-        return page.render("subject_form.html", status=422, subject=record, values=form,
+        return page.render("subject_form.html", http_status=422, subject=record, values=form,
                            error=as_domain_error(exc))
     return page.redirect(f"/subjects/{subject_id}", "saved")
 
@@ -189,16 +194,16 @@ async def _enrol_refused(page: Page, subject_id: str, exc: Exception) -> Respons
     page.session.rollback()
     actor = page.allow(*ADMIN_ROLES)
     record = routes.get_subject(subject_id, page.runtime, page.session, actor)
-    return _subject_page(page, record, error=as_domain_error(exc), status=422)
+    return _subject_page(page, record, error=as_domain_error(exc), http_status=422)
 
 
 def _subject_page(page: Page, record: dict[str, Any], *, error: DomainError | None,
-                  status: int = 200) -> Response:
+                  http_status: int = 200) -> Response:
     faces = [b for b in record["biometrics"] if b["modality"] == "face"]
     fingers = sorted((b for b in record["biometrics"] if b["modality"] == "finger"),
                      key=lambda b: b["position"])
     return page.render(
-        "subject.html", status=status, s=record, faces=faces, fingers=fingers,
+        "subject.html", http_status=http_status, s=record, faces=faces, fingers=fingers,
         history=_history(page, record["id"]), positions=FINGER_POSITIONS, error=error,
         position_name=lambda n: page.t(POSITION_NAMES.get(n, POSITION_NAMES[0])),
     )

@@ -46,7 +46,7 @@ def home(page: PageDep) -> Response:
     for path, _label, roles in NAV:
         if page.may(roles):
             return RedirectResponse(PREFIX + path, status_code=303)
-    return page.render("error.html", status=403, error=None)
+    return page.render("error.html", http_status=403, error=None)
 
 
 @router.get("/login")
@@ -69,7 +69,7 @@ def login(
     lang = language if language in LANGUAGES else language_for_anonymous(request, runtime)
     if not auth.csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf):
         return _login_again(request, runtime, lang, username, next, N_(
-            "The sign-in form expired. Please sign in again."), status=403)
+            "The sign-in form expired. Please sign in again."), http_status=403)
     with Session(runtime.engine, expire_on_commit=False) as session:
         try:
             user, secret = auth.sign_in(
@@ -87,7 +87,7 @@ def login(
                     time=refused.locked_until.strftime("%H:%M"))
             else:
                 message = translate(N_("Wrong username or password."), lang)
-            return _login_again(request, runtime, lang, username, next, message, status=401)
+            return _login_again(request, runtime, lang, username, next, message, http_status=401)
         session.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_cookie(response, request, runtime, SESSION_COOKIE, secret,
@@ -97,9 +97,10 @@ def login(
 
 
 def _login_again(request: Request, runtime: RuntimeDep, lang: str, username: str, next: str,
-                 message: str, *, status: int) -> Response:
+                 message: str, *, http_status: int) -> Response:
     token = new_login_csrf()
-    response = render(request, "login.html", lang=lang, login_csrf=token, status=status,
+    response = render(request, "login.html", lang=lang, login_csrf=token,
+                      http_status=http_status,
                       error=translate(message, lang), username=username, next=_safe_next(next))
     set_cookie(response, request, runtime, LOGIN_CSRF_COOKIE, token, max_age=3600)
     return response

@@ -77,6 +77,20 @@ NOTICES = {
 }
 
 
+# Codes the services return, as people read them (unknown codes are shown as they are).
+LABELS: dict[str, dict[str, str]] = {
+    "job": {"queued": N_("queued"), "running": N_("running"), "done": N_("done"),
+            "failed": N_("failed"), "interrupted": N_("interrupted")},
+    "link": {"up": N_("up"), "down": N_("down"), "degraded": N_("degraded"),
+             "unknown": N_("unknown")},
+    "circuit": {"closed": N_("closed"), "open": N_("open (central is not called)"),
+                "half_open": N_("half open (trying central again)")},
+    "upstream": {"not_forwarded": N_("not forwarded"), "queued": N_("queued"),
+                 "pending": N_("sent, awaiting central"), "completed": N_("completed"),
+                 "failed": N_("failed"), "expired": N_("expired")},
+}
+
+
 def secure_cookies(request: Request, runtime: Runtime) -> bool:
     configured = runtime.settings.console_secure_cookies
     if configured is not None:
@@ -146,9 +160,9 @@ class Page:
     def t(self, message: str, **values: object) -> str:
         return translate(message, self.lang, **values)
 
-    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return render(self.request, template, lang=self.lang, page=self, status=status,
-                      **context)
+    def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+        return render(self.request, template, lang=self.lang, page=self,
+                      http_status=http_status, **context)
 
     def redirect(self, path: str, done: str | None = None) -> RedirectResponse:
         target = PREFIX + path + (("&" if "?" in path else "?") + f"done={done}" if done else "")
@@ -156,7 +170,7 @@ class Page:
 
 
 def render(request: Request, template: str, *, lang: str, page: Page | None = None,
-           status: int = 200, **context: Any) -> HTMLResponse:
+           http_status: int = 200, **context: Any) -> HTMLResponse:
     def _(message: str, **values: object) -> str:
         return translate(message, lang, **values)
 
@@ -171,12 +185,13 @@ def render(request: Request, template: str, *, lang: str, page: Page | None = No
         _=_, lang=lang, page=page, nav=nav, prefix=PREFIX, languages=LANGUAGES,
         language_names=LANGUAGE_NAMES, categories=[c.value for c in Category],
         category_name=lambda code: category_name(code, lang), fmt=fmt_datetime,
+        label=lambda kind, code: _(LABELS[kind][code]) if code in LABELS[kind] else code,
         notice=_(NOTICES[done]) if done in NOTICES else None,
         user=page.signed.user if page else None,
         csrf=page.signed.csrf_token if page else context.pop("login_csrf", ""),
         **context,
     )
-    response = HTMLResponse(html, status_code=status)
+    response = HTMLResponse(html, status_code=http_status)
     # The console shows watchlist records: never cached, never framed by another site.
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -241,7 +256,7 @@ class ConsoleRoute(APIRoute):
                 error = as_domain_error(exc)
                 runtime = request.app.state.runtime
                 lang = _error_language(request, runtime)
-                return render(request, "error.html", lang=lang, status=error.status,
+                return render(request, "error.html", lang=lang, http_status=error.status,
                               error=error, page=None, back=_back(request))
 
         return route
