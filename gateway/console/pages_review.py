@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from gateway.checks import review_routes
 from gateway.checks.service import check_view, get_check
+from gateway.console.evidence import evidence_for
 from gateway.console.web import ConsoleRoute, Page, PageDep, as_domain_error
 from gateway.deps import ANALYST_ROLES
 from gateway.errors import DomainError
@@ -57,7 +58,7 @@ def _review_page(page: Page, check_id: str, *, error: DomainError | None = None,
     view = check_view(check)
     return page.render(
         "review.html", http_status=http_status, c=view, next_id=_next_pending(page, check_id),
-        error=error, comment=comment, evidence=None, **_labels(page),
+        error=error, comment=comment, evidence=evidence_for(page, check_id), **_labels(page),
     )
 
 

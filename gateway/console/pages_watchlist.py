@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from gateway.audit.service import AuditFilter, entry_public, list_entries
+from gateway.console.evidence import reference_images
 from gateway.console.web import ConsoleRoute, Page, PageDep, as_domain_error
 from gateway.deps import ADMIN_ROLES
 from gateway.errors import DomainError, Invalid
@@ -206,6 +207,7 @@ def _subject_page(page: Page, record: dict[str, Any], *, error: DomainError | No
         "subject.html", http_status=http_status, s=record, faces=faces, fingers=fingers,
         history=_history(page, record["id"]), positions=FINGER_POSITIONS, error=error,
         position_name=lambda n: page.t(POSITION_NAMES.get(n, POSITION_NAMES[0])),
+        images=reference_images(page, record["id"]),
     )
 
 

@@ -133,6 +133,10 @@ def _include_pages() -> None:
 
     for module in (pages_watchlist, pages_review, pages_admin):
         router.include_router(module.router)
+    from gateway.console import evidence
+
+    if evidence.available():  # images only where the gateway keeps them (gateway.privacy)
+        router.include_router(evidence.router)
 
 
 _include_pages()

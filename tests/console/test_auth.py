@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 
 import httpx
@@ -164,22 +161,28 @@ def test_devices_cannot_have_staff_accounts(gateway: LiveGateway) -> None:
         create_user(session, username="seek-0042", password=PASSWORD, role="device")
 
 
-def test_cli_user_create(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "FIELDCHECK_DATA_DIR": str(tmp_path)}
-    code = "from gateway.cli import app; app()"
-    done = subprocess.run(
-        [sys.executable, "-c", code, "user", "create", "--username", "nadia", "--role",
-         "ncb_analyst", "--language", "pt", "--password-stdin"],
-        input=PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "usr_" in done.stdout
-    short = subprocess.run(
-        [sys.executable, "-c", code, "user", "create", "--username", "omar", "--role",
-         "auditor", "--password-stdin"],
-        input="short\n", capture_output=True, text=True, env=env, timeout=120,
-    )
-    assert short.returncode == 2 and "shorter than" in short.stderr
+def test_cli_user_create(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.settings import get_settings
+
+    monkeypatch.setenv("FIELDCHECK_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        done = runner.invoke(app, ["user", "create", "--username", "nadia", "--role",
+                                   "ncb_analyst", "--language", "pt", "--password-stdin"],
+                             input=PASSWORD + "\n")
+        assert done.exit_code == 0, done.output
+        assert "usr_" in done.output
+        short = runner.invoke(app, ["user", "create", "--username", "omar", "--role", "auditor",
+                                    "--password-stdin"], input="short\n")
+        assert short.exit_code == 2 and "shorter than" in short.output
+        listed = runner.invoke(app, ["user", "list"])
+        assert "nadia" in listed.output and "omar" not in listed.output
+    finally:
+        get_settings.cache_clear()
     with LiveGateway(tmp_path) as gw:
         client = sign_in(gw, "nadia")
         page = client.get("/console/reviews")
