@@ -34,10 +34,11 @@ from .browser import (
 from .helpers import PASSWORD, make_user
 
 
-def _pending_check(device: httpx.Client, person: Path) -> str | None:
+def _pending_check(device: httpx.Client, person: Path, lang: str) -> str | None:
     """Check another photo of an enrolled person until one lands in the review queue."""
     for probe in sorted(person.glob("*.jpg"))[1:4]:
-        answer = device.post("/v1/checks", files={"face": (probe.name, probe.read_bytes())})
+        answer = device.post("/v1/checks", files={"face": (probe.name, probe.read_bytes())},
+                             headers={"Accept-Language": lang})
         assert answer.status_code == 200, answer.text
         if answer.json()["decision"] in ("hit", "possible"):
             return answer.json()["check_id"]
@@ -118,7 +119,7 @@ def analyst_day(chromium, gateway: LiveGateway, shared_data: Path, shots: Path, 
 
         # Field checks from a device put hits in the review queue.
         with gateway.client(gateway.token("device", f"SEEK-{lang}-{hits}")) as device:
-            pending = [c for c in (_pending_check(device, p) for p in people) if c]
+            pending = [c for c in (_pending_check(device, p, lang) for p in people) if c]
         assert len(pending) >= hits, f"only {len(pending)} of {len(people)} checks were hits"
 
         # Review from the keyboard: j/k to move, Enter to open, c/r, comment, Ctrl+Enter.
