@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.console import evidence
 from gateway.i18n import translate
 from tests.conftest import LiveGateway
 
@@ -37,7 +38,7 @@ from .helpers import PASSWORD, make_user
 def _pending_check(device: httpx.Client, person: Path, lang: str) -> str | None:
     """Check another photo of an enrolled person until one lands in the review queue."""
     for probe in sorted(person.glob("*.jpg"))[1:4]:
-        answer = device.post("/v1/checks", files={"face": (probe.name, probe.read_bytes())},
+        answer = device.post("/v1/checks", data={"purpose": "port entry"}, files={"face": (probe.name, probe.read_bytes())},
                              headers={"Accept-Language": lang})
         assert answer.status_code == 200, answer.text
         if answer.json()["decision"] in ("hit", "possible"):
@@ -131,6 +132,13 @@ def analyst_day(chromium, gateway: LiveGateway, shared_data: Path, shots: Path, 
         page.keyboard.press("Enter")
         page.wait_for_url("**/console/reviews/chk_*")
         _accessible(page, "review page")
+        if evidence.available():
+            # The probe beside the reference photo, served to the browser (decoded, not broken).
+            figures = page.locator("section .sides").first.locator("figure")
+            for figure in (figures.nth(0), figures.nth(1)):
+                image = figure.locator("img").first
+                image.wait_for()
+                assert image.evaluate("img => img.complete && img.naturalWidth > 0")
         page.screenshot(path=str(shots / f"{lang}-review.png"), full_page=True)
         page.set_viewport_size(TABLET)
         assert page.evaluate(OVERFLOW_JS) <= 0, "the review page scrolls sideways on a tablet"

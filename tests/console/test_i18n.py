@@ -97,7 +97,7 @@ def test_check_answers_in_the_devices_language(gateway: LiveGateway, device_toke
     """A grey picture has no face: the officer is told to capture again, in his language."""
     with gateway.client(device_token) as device:
         answers = {
-            lang: device.post("/v1/checks", files={"face": ("grey.png", _no_face_png())},
+            lang: device.post("/v1/checks", data={"purpose": "port entry"}, files={"face": ("grey.png", _no_face_png())},
                               headers={"Accept-Language": header}).json()
             for lang, header in [("fr", "fr-FR,fr;q=0.9"), ("pt", "pt-PT"), ("en", "en-GB")]
         }
@@ -118,7 +118,7 @@ def test_device_setting_wins_over_accept_language(gateway: LiveGateway) -> None:
                             actor=Principal(token_id="test", name="test", role=Role.ncb_admin))
         session.commit()
     with gateway.client(token) as device:
-        answer = device.post("/v1/checks", files={"face": ("grey.png", _no_face_png())},
+        answer = device.post("/v1/checks", data={"purpose": "port entry"}, files={"face": ("grey.png", _no_face_png())},
                              headers={"Accept-Language": "en-US"}).json()
     assert answer["language"] == "pt" and answer["message"].startswith("Qualidade")
 
@@ -132,7 +132,7 @@ def test_hit_message_and_instructions_in_french(gateway: LiveGateway, device_tok
         enrol(admin, person, photo=0, external_ref="FR-HIT-1")
     probe = sorted(person.glob("*.jpg"))[1]
     with gateway.client(device_token) as device:
-        answer = device.post("/v1/checks", files={"face": (probe.name, probe.read_bytes())},
+        answer = device.post("/v1/checks", data={"purpose": "port entry"}, files={"face": (probe.name, probe.read_bytes())},
                              headers={"Accept-Language": "fr"}).json()
     assert answer["decision"] in ("hit", "possible"), answer
     top = answer["candidates"][0]

@@ -128,7 +128,7 @@ def test_tokens_issue_language_and_revoke(gateway: LiveGateway, admin_console: h
               {"language": "pt"})
     assert r.status_code == 303
     with gateway.client(secret) as device:
-        answer = device.post("/v1/checks", files={"face": ("grey.png", _grey_png())},
+        answer = device.post("/v1/checks", data={"purpose": "port entry"}, files={"face": ("grey.png", _grey_png())},
                              headers={"Accept-Language": "fr"}).json()
     assert answer["language"] == "pt"
     r = _post(admin_console, "/console/tokens", f"/console/tokens/{token_id}/revoke", {})
@@ -167,7 +167,7 @@ def test_central_link_dead_letters_and_requeue(tmp_path: Path, shared_data: Path
         httpx.post(status["url"] + "/admin/faults", json={"reject_rate": 1.0}, timeout=10)
         with gw.client(gw.token("device", "SEEK-LINK")) as device:
             # A real face: a check with nothing to search is never forwarded.
-            check = device.post("/v1/checks", files={"face": (face.name, face.read_bytes())}).json()
+            check = device.post("/v1/checks", data={"purpose": "port entry"}, files={"face": (face.name, face.read_bytes())}).json()
         deadline = time.monotonic() + 60
         while not gw.runtime.upstream.dead_letters() and time.monotonic() < deadline:
             time.sleep(0.2)
