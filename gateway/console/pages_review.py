@@ -35,7 +35,7 @@ def _labels(page: Page) -> dict[str, Any]:
 def queue(page: PageDep, status: str = "pending", decision: str | None = None,
           offset: int = 0) -> Response:
     actor = page.allow(*ANALYST_ROLES)
-    result = review_routes.get_reviews(page.session, actor, status=status,
+    result = review_routes.get_reviews(page.session, actor, None, status=status,
                                        decision=decision or None, limit=QUEUE_PAGE,
                                        offset=max(0, offset))
     return page.render("reviews.html", result=result, shown=status, decision=decision or "",

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from gateway.audit.service import AuditFilter, entry_public, list_entries
 from gateway.console.evidence import reference_images
 from gateway.console.web import ConsoleRoute, Page, PageDep, as_domain_error
-from gateway.deps import ADMIN_ROLES
+from gateway.deps import ADMIN_ROLES, ANALYST_ROLES
 from gateway.errors import DomainError, Invalid
 from gateway.i18n import N_
 from gateway.watchlist import admin_routes, routes
@@ -44,12 +44,12 @@ def search(
     category: str | None = None, status: str | None = None, nationality: str | None = None,
     number: int = 1,
 ) -> Response:
-    actor = page.allow(*ADMIN_ROLES)
+    actor = page.allow(*ANALYST_ROLES)  # as GET /v1/subjects: analysts read the watchlist
     filters = {"q": _blank(q), "external_ref": _blank(external_ref), "category": _blank(category),
                "status": _blank(status), "nationality": _blank(nationality)}
     number = max(1, number)
     result = admin_routes.list_subjects(
-        page.runtime, page.session, actor, q=filters["q"], date_of_birth=None,
+        page.runtime, page.session, actor, None, q=filters["q"], date_of_birth=None,
         nationality=filters["nationality"], category=filters["category"],
         external_ref=filters["external_ref"], originating_country=None,
         status=filters["status"], sort="name", limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE,
@@ -139,15 +139,15 @@ async def create(page: PageDep, request: Request) -> Response:
 
 @router.get("/subjects/{subject_id}")
 def subject(page: PageDep, subject_id: str) -> Response:
-    actor = page.allow(*ADMIN_ROLES)
-    record = routes.get_subject(subject_id, page.runtime, page.session, actor)
+    actor = page.allow(*ANALYST_ROLES)  # as GET /v1/subjects/{id}
+    record = routes.get_subject(subject_id, page.runtime, page.session, actor, None)
     return _subject_page(page, record, error=None)
 
 
 @router.get("/subjects/{subject_id}/edit")
 def edit_form(page: PageDep, subject_id: str) -> Response:
     actor = page.allow(*ADMIN_ROLES)
-    record = routes.get_subject(subject_id, page.runtime, page.session, actor)
+    record = routes.get_subject(subject_id, page.runtime, page.session, actor, None)
     values = {**record, "aliases": "; ".join(record["aliases"]),
               "sharing": ", ".join(record["sharing"] or []),
               "expires_at": (record["expires_at"] or "")[:10],
@@ -171,7 +171,7 @@ async def update(page: PageDep, request: Request, subject_id: str) -> Response:
         routes.update_subject(subject_id, body, page.runtime, page.session, actor)
     except (DomainError, ValidationError) as exc:
         page.session.rollback()
-        record = routes.get_subject(subject_id, page.runtime, page.session, actor)
+        record = routes.get_subject(subject_id, page.runtime, page.session, actor, None)
         return page.render("subject_form.html", http_status=422, subject=record, values=form,
                            error=as_domain_error(exc))
     return page.redirect(f"/subjects/{subject_id}", "saved")
@@ -194,7 +194,7 @@ def delete(
 async def _enrol_refused(page: Page, subject_id: str, exc: Exception) -> Response:
     page.session.rollback()
     actor = page.allow(*ADMIN_ROLES)
-    record = routes.get_subject(subject_id, page.runtime, page.session, actor)
+    record = routes.get_subject(subject_id, page.runtime, page.session, actor, None)
     return _subject_page(page, record, error=as_domain_error(exc), http_status=422)
 
 

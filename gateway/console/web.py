@@ -54,7 +54,7 @@ env = Environment(
 
 # Navigation: (path, label, roles that may open it). Same role sets as the API routes.
 NAV: list[tuple[str, str, tuple[Role, ...]]] = [
-    ("/subjects", N_("Watchlist"), ADMIN_ROLES),
+    ("/subjects", N_("Watchlist"), ANALYST_ROLES),
     ("/import", N_("Bulk import"), ADMIN_ROLES),
     ("/reviews", N_("Review queue"), ANALYST_ROLES),
     ("/link", N_("Central link"), STATUS_READER_ROLES),
@@ -188,6 +188,7 @@ def render(request: Request, template: str, *, lang: str, page: Page | None = No
         label=lambda kind, code: _(LABELS[kind][code]) if code in LABELS[kind] else code,
         notice=_(NOTICES[done]) if done in NOTICES else None,
         user=page.signed.user if page else None,
+        can_manage=page is not None and page.may(ADMIN_ROLES),
         csrf=page.signed.csrf_token if page else context.pop("login_csrf", ""),
         **context,
     )

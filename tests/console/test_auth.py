@@ -143,13 +143,20 @@ def test_sign_out_ends_the_session(gateway: LiveGateway) -> None:
 
 
 def test_roles_are_the_apis(gateway: LiveGateway) -> None:
-    """An analyst may not manage the watchlist in the console, as with an analyst token."""
+    """An analyst reads the watchlist but may not change it, in the console as with a token."""
     make_user(gateway, "analyst-check", role="ncb_analyst")
     client = sign_in(gateway, "analyst-check")
-    assert client.get("/console/subjects").status_code == 403
     analyst_token = gateway.token("ncb_analyst")
     with gateway.client(analyst_token) as api:
-        assert api.get("/v1/subjects").status_code == 403
+        assert api.get("/v1/subjects").status_code == 200
+        assert api.post("/v1/subjects", json={"name": "X", "category": "red"}).status_code == 403
+    assert client.get("/console/subjects").status_code == 200
+    assert client.get("/console/subjects/new").status_code == 403
+    refused = client.post("/console/subjects/new", data={
+        "name": "Analyst Made", "category": "red",
+        "csrf": csrf_of(client.get("/console/subjects").text)})
+    assert refused.status_code == 403
+    assert client.get("/console/tokens").status_code == 403
     assert client.get("/console/reviews").status_code == 200
 
 
