@@ -194,6 +194,8 @@ def _read_tagged(payload: bytes, offset: int, rtype: int, index: int) -> Record:
         start = tag_match.end()
         # The image field (999) is binary and runs to the end of the record: GS/FS may occur
         # inside it, so it is never split.
+        if tag == 999:
+            _refuse_fields_after_image(data, start, end, rtype, label)
         stop = end if tag == 999 else data.find(GS, start, end)
         if stop < 0:
             stop = end
@@ -202,6 +204,31 @@ def _read_tagged(payload: bytes, offset: int, rtype: int, index: int) -> Record:
     if rtype != 1:
         record.idc = record.integer(2, low=0, high=255)
     return record
+
+
+_SHORT_TEXT_THEN_TAG = re.compile(rb"([^\x1c\x1d]{0,40})\x1d(\d{1,2})\.(\d{1,9}):")
+
+
+def _refuse_fields_after_image(data: bytes, start: int, end: int, rtype: int, label: str) -> None:
+    """The 999 field must be the record's last and only image field.
+
+    A record that repeats 999 (NBIS's valid1.11/1.16) or puts fields after it would otherwise
+    hand "<text>GS<type>.999:<image>" to the image decoder and be refused as "not an image".
+    """
+    match = _SHORT_TEXT_THEN_TAG.match(data, start, end)
+    if match is None or int(match.group(2)) != rtype or sniff_format(data[start:start + 16]):
+        return
+    tag = int(match.group(3))
+    if tag == 999:
+        raise MalformedPayload(
+            f"{label}.999 appears more than once: the record has a 999 field holding "
+            f"{match.group(1)[:20]!r}, then another {rtype}.999 field", field=f"{label}.999",
+            fix="send one image field (999), as the last field of the record",
+        )
+    raise MalformedPayload(
+        f"{label}.999 is not the last field: {rtype}.{tag:03d} follows the image field",
+        field=f"{label}.999", fix="write the image field (999) last in the record",
+    )
 
 
 def _read_binary(payload: bytes, offset: int, rtype: int, index: int) -> tuple[Record, int]:

@@ -78,11 +78,12 @@ class DocumentData:
     expiry_date: str | None = None  # ISO 8601 date
     valid: bool = True
     errors: list[str] = field(default_factory=list)  # e.g. ["document_number check digit"]
+    mrz_format: str | None = None  # "TD1", "TD2", "TD3", "MRV-A", "MRV-B"
 
     def as_dict(self) -> dict[str, object]:
         """The document as a check answer shows it (no raw MRZ lines)."""
         return {
-            "valid": self.valid, "errors": list(self.errors),
+            "valid": self.valid, "errors": list(self.errors), "mrz_format": self.mrz_format,
             "document_type": self.document_type, "issuing_state": self.issuing_state,
             "document_number": self.document_number, "nationality": self.nationality,
             "surname": self.surname, "given_names": self.given_names,
@@ -104,6 +105,19 @@ class DeviceInfo:
 
 
 @dataclass
+class SkippedRecord:
+    """A biometric record the adapter read but could not turn into a capture, and why.
+
+    The check reports these (``quality``), and names them when nothing else was usable, so a
+    transaction of slaps the gateway cannot segment is not refused as if it had no fingers.
+    """
+
+    field: str  # the record, as adapter errors name it: "Type-14[4]"
+    reason: str  # a code: "slap_not_segmented", "not_a_fingertip", "binary_image"...
+    detail: str  # one sentence for the integrator
+
+
+@dataclass
 class Capture:
     """Everything one check carries, whatever device format it came in."""
 
@@ -114,6 +128,7 @@ class Capture:
     device: DeviceInfo = field(default_factory=DeviceInfo)
     purpose: str | None = None
     adapter: str = "multipart"
+    skipped: list[SkippedRecord] = field(default_factory=list)
 
     @property
     def has_biometrics(self) -> bool:

@@ -52,6 +52,7 @@ def _split_one(payload: bytes, offset: int, index: int) -> list[FingerTemplate]:
                                fix="send ISO/IEC 19794-2:2005 records")
     (length,) = struct.unpack(">I", head[8:12])
     if length < HEADER + VIEW_HEADER or offset + length > len(payload):
+        _refuse_ansi_378(payload, offset, where)
         raise MalformedPayload(
             f"{where}.length: declares {length} bytes but {len(payload) - offset} remain",
             field=f"{where}.length", fix="set the record length to the record's size in bytes",
@@ -106,6 +107,26 @@ def _split_one(payload: bytes, offset: int, index: int) -> list[FingerTemplate]:
             field=f"{where}.length",
         )
     return templates
+
+
+def _refuse_ansi_378(payload: bytes, offset: int, where: str) -> None:
+    """Say so when the record is ANSI INCITS 378-2004, which shares ISO's first 8 bytes.
+
+    ANSI 378 writes a 2-byte record length (or 0 and then 4 bytes) followed by a 4-byte CBEFF
+    product id, so read as ISO the length is a nonsense number made of both.
+    """
+    remaining = len(payload) - offset
+    short = struct.unpack(">H", payload[offset + 8:offset + 10])[0]
+    extended = struct.unpack(">I", payload[offset + 10:offset + 14])[0] if short == 0 else None
+    if 26 <= short <= remaining or (extended is not None and 26 <= extended <= remaining):
+        declared = short or extended
+        raise MalformedPayload(
+            f"{where}: this is an ANSI INCITS 378-2004 minutiae record (2-byte record length "
+            f"{declared} followed by a CBEFF product id), not ISO/IEC 19794-2:2005",
+            field=f"{where}.format",
+            fix="send ISO/IEC 19794-2:2005 records (most devices can be set to write ISO), or "
+                "the finger images instead of templates",
+        )
 
 
 class IsoTemplateAdapter(DeviceAdapter):

@@ -3,9 +3,12 @@
 Each ``biometrics[i]`` carries ``data`` (a compact JWS whose payload holds bioType, bioSubType,
 bioValue, qualityScore, deviceCode, digitalId, timestamp...) and ``hash``, the capture hash chain::
 
-    hash[i] = HEX(SHA256(hash[i-1] + HEX(SHA256(bioValue[i]))))   hash[-1] = HEX(SHA256(""))
+    hash[i] = SHA256(hash[i-1] || SHA256(bioValue[i]))      hash[-1] = SHA256("")
 
-with upper-case hex and the raw (decoded) bioValue bytes, as in MOSIP's reference device service.
+over raw digest bytes (not their hex text) and the decoded bioValue bytes, sent as hex
+(upper-case from MOSIP's devices; compared case-insensitively), exactly as MOSIP's reference
+device service (MockMDS ``SBIServiceResponse.getBiometricData``) and its compliance toolkit
+(``HashUtil.generateHash``) compute it.
 The chain is always verified. Signatures are verified (RS256) when the adapter is given trusted
 device certificates; then unsigned data is refused. ``bioValue`` is base64url ISO 19794-4
 (finger) or 19794-5 (face) data, or a bare JPEG 2000 / JPEG / WSQ / PNG image. Encrypted
@@ -52,9 +55,13 @@ _FIR_2011 = {0: None, 2: "wsq", 3: "jpeg", 4: "jp2", 5: "jp2", 6: "png"}
 
 
 def chain_hash(previous: str, bio_value: bytes) -> str:
-    """One link of the SBI capture hash chain (upper-case hex)."""
-    current = hashlib.sha256(bio_value).hexdigest().upper()
-    return hashlib.sha256((previous + current).encode("ascii")).hexdigest().upper()
+    """One link of the SBI capture hash chain: previous and result as upper-case hex.
+
+    The digests are concatenated as raw bytes. (FieldCheck first hashed the ASCII text of the
+    two hex strings, which no MOSIP device does: every conformant capture was refused.)
+    """
+    current = hashlib.sha256(bio_value).digest()
+    return hashlib.sha256(bytes.fromhex(previous) + current).hexdigest().upper()
 
 
 def _need(data: bytes, end: int, where: str) -> None:
@@ -158,15 +165,16 @@ class MosipSbiAdapter(DeviceAdapter):
         self.check_content_type(headers)
         check_payload_size(payload)
         doc = load_json(payload)
-        entries = require(doc, "biometrics", list, field="")
-        if not entries or len(entries) > MAX_BIOMETRICS:
+        mrz = require(doc, "mrz", list, field="", optional=True)
+        # A document-only check (the MRZ extension, no capture) may send an empty list.
+        entries = require(doc, "biometrics", list, field="", optional=bool(mrz)) or []
+        if (not entries and not mrz) or len(entries) > MAX_BIOMETRICS:
             raise MalformedPayload(f"biometrics must hold 1..{MAX_BIOMETRICS} captures",
                                    field="biometrics")
         capture = Capture(adapter=self.name)
         previous = EMPTY_HASH
         for index, entry in enumerate(entries):
             previous = self._entry(capture, entry, f"biometrics[{index}]", previous)
-        mrz = require(doc, "mrz", list, field="", optional=True)
         if mrz:
             capture.document = parse_mrz(mrz, field="mrz")
         return capture
@@ -203,14 +211,15 @@ class MosipSbiAdapter(DeviceAdapter):
         bio_value = b64decode(require(data, "bioValue", str, field=field),
                               field=f"{field}.bioValue", urlsafe=True)
         claimed = require(data, "previousHash", str, field=field, optional=True)
-        if claimed is not None and claimed.upper() != previous:
+        if claimed is not None and claimed.strip().upper() != previous:
             raise MalformedPayload(f"{field}.previousHash does not match the previous capture's "
                                    "hash (broken hash chain)", field=f"{field}.previousHash")
         expected = chain_hash(previous, bio_value)
         actual = require(entry, "hash", str, field=where)
-        if actual.upper() != expected:
+        if actual.strip().upper() != expected:
             raise MalformedPayload(
-                f"{where}.hash does not match SHA256(previous hash + SHA256(bioValue)): the hash "
+                f"{where}.hash does not match SHA256(previous hash || SHA256(bioValue)) over the "
+                "raw digest bytes: the hash "
                 "chain is broken (captures reordered, replaced or altered)", field=f"{where}.hash",
                 fix="send the biometrics array exactly as the device service returned it",
             )

@@ -12,7 +12,6 @@ its attempts, so the report can tell a late check (acknowledged after retries) f
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import threading
@@ -27,6 +26,7 @@ from urllib.parse import quote
 import httpx
 
 from device_adapters.capture import Capture, DeviceInfo, FaceImage, FingerImage
+from device_adapters.mosip_sbi import EMPTY_HASH, chain_hash
 from device_adapters.mrz import parse_mrz
 from simulator.scenario import DeviceBehaviour
 
@@ -272,7 +272,7 @@ class VirtualDevice:
         items = [("Finger", SBI_SUBTYPES.get(pos, "UNKNOWN"), png) for pos, png in plan.fingers]
         if plan.face:
             items.append(("Face", "", plan.face))
-        previous = hashlib.sha256(b"").hexdigest().upper()
+        previous = EMPTY_HASH
         biometrics = []
         for bio_type, sub_type, value in items:
             payload = {
@@ -291,11 +291,8 @@ class VirtualDevice:
                 "requestedScore": "40",
                 "qualityScore": "70",
             }
-            previous = (
-                hashlib.sha256((previous + hashlib.sha256(value).hexdigest().upper()).encode())
-                .hexdigest()
-                .upper()
-            )
+            # MOSIP's rule (raw digest bytes), the one the adapter verifies.
+            previous = chain_hash(previous, value)
             header = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
             data = f"{header}.{b64url(json.dumps(payload).encode())}."
             biometrics.append(

@@ -226,7 +226,8 @@ def _independent(
 
 
 def _message(
-    decision: str, candidates: list[dict[str, Any]], document: dict | None, language: str = "en"
+    decision: str, candidates: list[dict[str, Any]], document: dict | None, language: str = "en",
+    *, document_only: bool = False,
 ) -> str:
     """The officer's message in ``language`` (the catalogues in ``gateway/locales``)."""
     if decision == "hit" and candidates:
@@ -249,6 +250,8 @@ def _message(
         return translate(POSSIBLE_MESSAGE, language)
     if decision == "recapture":
         return translate(RECAPTURE_MESSAGE, language)
+    if document_only:
+        return _document_message(document or {})  # English until the catalogues have it
     return translate(NO_HIT_MESSAGE, language)
 
 
@@ -257,6 +260,33 @@ def _localise(candidates: list[dict[str, Any]], language: str) -> None:
     for c in candidates:
         c["category_name"] = category_name(c["category"], language)
         c["handling_instructions"] = translate(c["handling_instructions"], language)
+
+
+def _document_message(document: dict) -> str:
+    """A document-only check that found nothing: what was (and was not) established."""
+    if not document.get("valid", True):
+        errors = ", ".join(document.get("errors") or [])
+        return (f"The MRZ fails its checks ({errors}): examine the document and read it "
+                "again; it may be damaged or forged.")
+    if not document.get("check"):
+        return ("The MRZ is valid. The stolen/lost document list could not be consulted: "
+                "check it again later.")
+    return "The travel document is not reported stolen or lost. Proceed normally."
+
+
+def _nothing_to_check(capture: Capture) -> Invalid:
+    """The refusal of a capture with no biometric and no document, naming what was skipped."""
+    if capture.skipped:
+        first = capture.skipped[0]
+        detail = "; ".join(f"{s.field}: {s.detail}" for s in capture.skipped)
+        return Invalid(f"no usable biometric or travel document: {detail}", field=first.field,
+                       fix="send single-finger records (or slaps that can be segmented), a face "
+                           "photo or the document's MRZ")
+    return Invalid(
+        "a check needs at least one biometric or a travel document", field="face",
+        fix="attach a face photo ('face'), fingerprints ('finger_1' ... 'finger_10') and/or "
+            "the document's MRZ ('mrz')",
+    )
 
 
 # Text a device may send, and the most each may hold (the stored columns' sizes).
@@ -284,15 +314,20 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
     ``language`` (en, fr, pt: ``gateway.i18n``) is the officer's: message and instructions."""
     started = time.perf_counter()
     _check_text_lengths(capture, device_id)
-    if not capture.has_biometrics:
-        raise Invalid(
-            "a check needs at least one biometric", field="face",
-            fix="attach a face photo ('face') and/or fingerprints ('finger_1' ... 'finger_10')",
-        )
+    # A travel document alone is a check (stolen/lost documents, notices): the commonest at a
+    # port. Nothing at all is refused, naming any record the adapter had to skip.
+    document_only = not capture.has_biometrics
+    if document_only and capture.document is None:
+        raise _nothing_to_check(capture)
     capture.purpose = parse_purpose(capture.purpose, runtime.settings.purposes)
     probes = extract_probes(runtime, capture)
+    for skipped in capture.skipped:
+        probes.quality[skipped.field] = {"status": "skipped", "reason": skipped.reason,
+                                         "detail": skipped.detail}
     version = runtime.cache.version
-    if not probes.faces and not probes.fingers:
+    if document_only:
+        decision, candidates = "no_hit", []  # the document's result below decides
+    elif not probes.faces and not probes.fingers:
         decision, candidates = "recapture", []
     else:
         decision, candidates = search(runtime, probes)
@@ -317,7 +352,8 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
         "candidates": candidates,
         "quality": probes.quality,
         "watchlist_version": version,
-        "message": _message(decision, candidates, document, language),
+        "message": _message(decision, candidates, document, language,
+                            document_only=document_only),
         "language": language,
         "adapter": capture.adapter,
         "purpose": capture.purpose,
