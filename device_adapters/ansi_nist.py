@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,9 +41,17 @@ from device_adapters.capture import (
     DeviceInfo,
     FaceImage,
     FingerImage,
+    SkippedRecord,
 )
 from device_adapters.errors import MalformedPayload
 from device_adapters.mrz import parse_mrz
+from device_adapters.slaps import (
+    PLAIN_THUMBS,
+    SLAP_FINGERS,
+    SLAP_NAMES,
+    SegmentationError,
+    segment_slap,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,11 @@ MAX_RECORDS = 1000
 BINARY_TYPES = {3, 4, 5, 6, 7, 8}  # 4-byte length + 1-byte IDC headers, no tagged fields
 TYPE4_HEADER = 18
 PPMM_500 = 19.69  # 500 ppi in pixels per millimetre, the ANSI/NIST spelling
+LOW_RES_PPI = 250  # Type-3 records at the minimum scanning resolution (ISR 0)
+# Record types that carry biometric data the gateway does not search (others: text, skipped).
+NOT_SEARCHED = {7: "user-defined image", 8: "signature", 9: "minutiae", 13: "latent image",
+                15: "palm print", 16: "user-defined test image", 17: "iris image",
+                99: "CBEFF biometric data"}
 
 # Compression: the binary Type-4 GCA byte and the text CGA of Type-10/14 (ANSI/NIST Table 15).
 _BINARY_COMPRESSION = {0: None, 1: "wsq", 2: "jpeg", 3: "jpeg", 4: "jp2", 5: "jp2", 6: "png"}
@@ -80,6 +93,18 @@ class Record:
     idc: int
     fields: dict[int, bytes] = field(default_factory=dict)
     body: bytes = b""  # binary records: everything after LEN and IDC
+    # Faults found while splitting that matter only if the field is used (a repeated 999 in a
+    # latent record the gateway skips must not refuse the transaction).
+    defects: dict[int, MalformedPayload] = field(default_factory=dict)
+
+    def image_field(self) -> bytes:
+        """The 999 field, raising its defect (if any) now that it is needed."""
+        if 999 in self.defects:
+            raise self.defects[999]
+        if 999 not in self.fields:
+            raise MalformedPayload(f"{self.where(999)} (the image) is missing",
+                                   field=self.where(999))
+        return self.fields[999]
 
     @property
     def label(self) -> str:
@@ -195,7 +220,9 @@ def _read_tagged(payload: bytes, offset: int, rtype: int, index: int) -> Record:
         # The image field (999) is binary and runs to the end of the record: GS/FS may occur
         # inside it, so it is never split.
         if tag == 999:
-            _refuse_fields_after_image(data, start, end, rtype, label)
+            defect = _fields_after_image(data, start, end, rtype, label)
+            if defect is not None:
+                record.defects[999] = defect
         stop = end if tag == 999 else data.find(GS, start, end)
         if stop < 0:
             stop = end
@@ -209,23 +236,24 @@ def _read_tagged(payload: bytes, offset: int, rtype: int, index: int) -> Record:
 _SHORT_TEXT_THEN_TAG = re.compile(rb"([^\x1c\x1d]{0,40})\x1d(\d{1,2})\.(\d{1,9}):")
 
 
-def _refuse_fields_after_image(data: bytes, start: int, end: int, rtype: int, label: str) -> None:
+def _fields_after_image(data: bytes, start: int, end: int, rtype: int,
+                        label: str) -> MalformedPayload | None:
     """The 999 field must be the record's last and only image field.
 
-    A record that repeats 999 (NBIS's valid1.11/1.16) or puts fields after it would otherwise
-    hand "<text>GS<type>.999:<image>" to the image decoder and be refused as "not an image".
+    A record that repeats 999 (NIST's valid1.5-1.7, 1.11, 1.16) or puts fields after it would
+    otherwise hand "<text>GS<type>.999:<image>" to the image decoder, refused as "not an image".
     """
     match = _SHORT_TEXT_THEN_TAG.match(data, start, end)
     if match is None or int(match.group(2)) != rtype or sniff_format(data[start:start + 16]):
-        return
+        return None
     tag = int(match.group(3))
     if tag == 999:
-        raise MalformedPayload(
+        return MalformedPayload(
             f"{label}.999 appears more than once: the record has a 999 field holding "
             f"{match.group(1)[:20]!r}, then another {rtype}.999 field", field=f"{label}.999",
             fix="send one image field (999), as the last field of the record",
         )
-    raise MalformedPayload(
+    return MalformedPayload(
         f"{label}.999 is not the last field: {rtype}.{tag:03d} follows the image field",
         field=f"{label}.999", fix="write the image field (999) last in the record",
     )
@@ -311,7 +339,8 @@ def _ntr_ppi(type1: Record) -> int:
     return 500
 
 
-def _finger_from_type4(record: Record, ntr_ppi: int) -> FingerImage | None:
+def _finger_from_type4(record: Record, ntr_ppi: int, capture: Capture) -> list[FingerImage]:
+    """Type-4 (500 ppi grey) or Type-3 (low-resolution grey): same 18-byte binary header."""
     body = record.body  # after LEN (4) and IDC (1)
     position = body[1]  # first FGP byte; 255 marks an unused slot
     isr = body[7]
@@ -319,26 +348,79 @@ def _finger_from_type4(record: Record, ntr_ppi: int) -> FingerImage | None:
     height = int.from_bytes(body[10:12], "big")
     gca = body[12]
     data = body[13:]
-    if position > 10:
-        log.info("%s: skipping finger position %d (not a single finger)", record.label, position)
-        return None
     if gca not in _BINARY_COMPRESSION:
         raise MalformedPayload(f"{record.label}.GCA: unknown compression code {gca}",
                                field=record.where("GCA"))
-    ppi = ntr_ppi if isr == 1 else 500
-    return _finger(record, position, width, height, _BINARY_COMPRESSION[gca], data, ppi,
-                   quality=None, size_field=record.where("HLL"))
+    if record.type == 3:
+        # Low-resolution records: half the high-resolution rate (ISR 0: the 250 ppi minimum).
+        ppi = round(ntr_ppi / 2) if isr == 1 else LOW_RES_PPI
+    else:
+        ppi = ntr_ppi if isr == 1 else 500
+    if not _usable_position(record, position, capture):
+        return []
+    finger = _finger(record, position, width, height, _BINARY_COMPRESSION[gca], data, ppi,
+                     quality=None, size_field=record.where("HLL"))
+    return _single_fingers(record, finger, capture, hints=())
 
 
-def _finger_from_type14(record: Record) -> FingerImage | None:
+def _usable_position(record: Record, position: int, capture: Capture) -> bool:
+    """Single fingers (0-10), plain thumbs (11, 12) and slaps (13-15) are read; others noted."""
+    if position <= 15:
+        return True
+    kind = ("an entire-joint image, not a fingertip impression" if position == 19 else
+            "not a single finger, plain thumb or slap (palm, joint or unknown area)")
+    log.info("%s: skipping finger position %d (%s)", record.label, position, kind)
+    capture.skipped.append(SkippedRecord(
+        field=record.label, reason="not_a_fingertip",
+        detail=f"finger position {position} is {kind}; it is not matched"))
+    return False
+
+
+def _single_fingers(record: Record, finger: FingerImage, capture: Capture,
+                    hints: Sequence[tuple[int, int, int, int, int]]) -> list[FingerImage]:
+    """A plain thumb becomes its finger; a slap its segmented fingertips (or a skipped note)."""
+    fgp = finger.position
+    if fgp in PLAIN_THUMBS:
+        finger.position = PLAIN_THUMBS[fgp]
+        finger.origin = f"{record.label} plain thumb (FGP {fgp})"
+        return [finger]
+    if fgp not in SLAP_FINGERS:
+        return [finger]
+    try:
+        tips = segment_slap(finger.pixels, fgp, finger.ppi, hints)  # type: ignore[arg-type]
+    except SegmentationError as exc:
+        capture.skipped.append(SkippedRecord(
+            field=record.label, reason="slap_not_segmented",
+            detail=f"{exc}; send the fingers as single-finger records, or the slap with its "
+                   "finger boxes (14.021)"))
+        return []
+    return [FingerImage(position=tip.position, image=encode_png(tip.pixels), pixels=tip.pixels,
+                        ppi=finger.ppi, device_quality=None, source_format=finger.source_format,
+                        origin=f"{record.label} {SLAP_NAMES[fgp]} (FGP {fgp}), {tip.source} "
+                               f"box {tip.box}")
+            for tip in tips]
+
+
+def _seg_hints(record: Record) -> list[tuple[int, int, int, int, int]]:
+    """Type-14 field 021 (SEG): finger, left, right, top, bottom per subfield; [] if unusable."""
+    hints = []
+    for sub in (record.text(21) or "").split("\x1e"):
+        items = sub.split("\x1f")
+        if len(items) != 5 or not all(item.isdigit() for item in items):
+            return []
+        position, left, right, top, bottom = (int(item) for item in items)
+        hints.append((position, left, right, top, bottom))
+    return hints
+
+
+def _finger_from_type14(record: Record, capture: Capture) -> list[FingerImage]:
     fgp = (record.text(13) or "").split("\x1e")[0].split("\x1f")[0]
     if not fgp.isdigit() or int(fgp) > 255:
         raise MalformedPayload(f"{record.where(13)} (FGP) must be a finger position code",
                                field=record.where(13))
     position = int(fgp)
-    if position > 10:
-        log.info("%s: skipping finger position %d (not a single finger)", record.label, position)
-        return None
+    if not _usable_position(record, position, capture):
+        return []
     width = record.integer(6, low=1, high=99999)
     height = record.integer(7, low=1, high=99999)
     slc = record.integer(8, required=False, low=0, high=2)
@@ -357,12 +439,11 @@ def _finger_from_type14(record: Record) -> FingerImage | None:
     if _TEXT_COMPRESSION[cga] is None and bpx not in (-1, 8):
         raise MalformedPayload(f"{record.where(12)}: only 8-bit uncompressed images are read",
                                field=record.where(12))
-    if 999 not in record.fields:
-        raise MalformedPayload(f"{record.where(999)} (the image) is missing",
-                               field=record.where(999))
+    image = record.image_field()
     quality = _fqm_quality(record, position)
-    return _finger(record, position, width, height, _TEXT_COMPRESSION[cga],
-                   record.fields[999], ppi, quality=quality, size_field=record.where(6))
+    finger = _finger(record, position, width, height, _TEXT_COMPRESSION[cga],
+                     image, ppi, quality=quality, size_field=record.where(6))
+    return _single_fingers(record, finger, capture, hints=_seg_hints(record))
 
 
 def _fqm_quality(record: Record, position: int) -> float | None:
@@ -388,8 +469,13 @@ def _finger(record: Record, position: int, width: int, height: int, fmt: str | N
         pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width).copy()
         return FingerImage(position=position, image=encode_png(pixels), pixels=pixels, ppi=ppi,
                            device_quality=quality, source_format="raw")
-    decoded = decode_checked(data, field=where, mode="L", expected_format=fmt,
-                             expected_size=(width, height))
+    # A compressed image carries its own size, checked against the pixel limit before decoding;
+    # when HLL/VLL disagree with it (NIST's valid1.8 declares 1800x1000 for 1600x976 WSQ
+    # slaps) the image's own header is the truth and the record is still read.
+    decoded = decode_checked(data, field=where, mode="L", expected_format=fmt)
+    if decoded.pixels.shape[:2] != (height, width):
+        log.info("%s: the image is %dx%d, the record declares %dx%d; using the image's size",
+                 record.label, decoded.pixels.shape[1], decoded.pixels.shape[0], width, height)
     return FingerImage(position=position, image=bytes(data), pixels=decoded.pixels, ppi=ppi,
                        device_quality=quality, source_format=fmt)
 
@@ -406,7 +492,7 @@ def _face_from_type10(record: Record) -> FaceImage | None:
         raise MalformedPayload(f"{record.where(11)} (CGA): unsupported face compression "
                                f"{cga[:20]!r}", field=record.where(11),
                                fix="use JPEGB, JP2, PNG or NONE")
-    data = record.fields.get(999)
+    data = record.image_field()
     if not data:
         raise MalformedPayload(f"{record.where(999)} (the image) is missing",
                                field=record.where(999))
@@ -458,19 +544,27 @@ def parse_transaction(payload: bytes) -> Capture:
     capture = Capture(adapter=AnsiNistAdapter.name)
     ntr = _ntr_ppi(records[0])
     for record in records[1:]:
-        if record.type == 4:
-            finger = _finger_from_type4(record, ntr)
+        if record.type in (3, 4):
+            capture.fingers.extend(_finger_from_type4(record, ntr, capture))
         elif record.type == 14:
-            finger = _finger_from_type14(record)
+            capture.fingers.extend(_finger_from_type14(record, capture))
         elif record.type == 10:
             face = _face_from_type10(record)
             if face is not None:
                 capture.faces.append(face)
-            continue
-        else:
-            continue
-        if finger is not None:
-            capture.fingers.append(finger)
+        elif record.type in (5, 6):
+            # 1-bit images (binarised prints): the matchers are not validated on them.
+            capture.skipped.append(SkippedRecord(
+                field=record.label, reason="binary_image",
+                detail=f"Type-{record.type} holds a binary (1-bit) finger image, which is not "
+                       "matched; send the grey-level Type-4/14 record"))
+        elif record.type in NOT_SEARCHED:
+            # Length-checked by read_records; noted so a transaction of only these is refused
+            # naming them, not as if it were empty.
+            capture.skipped.append(SkippedRecord(
+                field=record.label, reason="not_searched",
+                detail=f"Type-{record.type} ({NOT_SEARCHED[record.type]}) is not searched at a "
+                       "field check"))
     _device_and_document(records, capture)
     return capture
 

@@ -42,6 +42,7 @@ class FingerImage:
     ppi: int | None = None  # None: the image's own declared resolution, else 500
     device_quality: float | None = None
     source_format: str = "unknown"
+    origin: str | None = None  # e.g. "Type-14[2] right four-finger slap (FGP 13), ..."
 
 
 @dataclass

@@ -51,7 +51,13 @@ class Jws:
 def _b64url(text: str, part: str) -> bytes:
     if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
         raise JwsError(f"the JWS {part} is not base64url", part)
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # Only the canonical spelling: a changed last character whose bits base64 drops would
+    # otherwise decode to the same signature, and an altered token would pass as intact.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        raise JwsError(f"the JWS {part} is not canonical base64url (stray low bits in its "
+                       "last character)", part)
+    return raw
 
 
 def parse_compact(token: str) -> Jws:

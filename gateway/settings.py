@@ -111,6 +111,10 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",
     )
+    conformance_dir: Path = Field(
+        Path(__file__).resolve().parent.parent.parent / "shared" / "conformance",
+        description="payloads written by other implementations (conformance tests only)",
+    )
 
     @field_validator("country")
     @classmethod

@@ -210,8 +210,6 @@ BROKEN: list[tuple[str, str, Callable[[], bytes], int, str]] = [
      "Type-14[2].999"),
     ("garbage JPEG 2000", "ansi-nist", lambda: _ansi_with_finger(_jp2_garbage()), 422,
      "Type-14[2].999"),
-    ("declared size does not match image", "ansi-nist",
-     lambda: _replace(_ansi(), b"14.006:300\x1d", b"14.006:301\x1d"), 422, "Type-14[2].999"),
     ("compression field lies", "ansi-nist",
      lambda: _replace(_ansi(), b"14.011:WSQ20", b"14.011:JPEGB"), 422, "Type-14[2].999"),
     ("unknown compression", "ansi-nist",
@@ -404,3 +402,12 @@ def test_mosip_raw_image_of_zero_width_is_422() -> None:
     with pytest.raises(AdapterError) as info:
         MosipSbiAdapter().parse(body, JSON)
     assert info.value.field == "biometrics[0].data.payload.bioValue"
+
+
+def test_compressed_image_size_wins_over_hll_vll() -> None:
+    """A compressed image's own header is its size (NIST's valid1.8 declares 1800x1000 for
+    1600x976 WSQ slaps); the record is read, not refused. Raw pixels still must match (the
+    'Type-4 raw pixels of the wrong size' case above)."""
+    capture = AnsiNistAdapter().parse(
+        _replace(_ansi(), b"14.006:300\x1d", b"14.006:301\x1d"), OCTET)
+    assert capture.fingers[0].pixels.shape[1] == 300
