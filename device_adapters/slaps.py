@@ -55,6 +55,7 @@ MIN_TIP_WIDTH_IN = 0.25
 MAX_TIP_WIDTH_IN = 1.4  # a thumb is about an inch wide; wider is two fingers merged
 TIP_HEIGHT_PER_WIDTH = 1.5  # the distal joint is about 1.3-1.6 times as tall as wide
 MARGIN_IN = 0.03
+WORK_PPI = 250  # regions are found at this resolution at most
 SAME_FINGER_OVERLAP = 0.5  # across-axis overlap (of the narrower) making two regions one finger
 
 
@@ -131,10 +132,18 @@ def _foreground(image: np.ndarray, ppi: int) -> np.ndarray:
 
 def _find_tips(image: np.ndarray, ppi: int, count: int, name: str
                ) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
-    """(box, crop) per fingertip, left to right; the crop shows only that finger's region."""
-    mask = _foreground(image, ppi)
+    """(box, crop) per fingertip, left to right; the crop shows only that finger's region.
+
+    The regions are found on a copy at ``WORK_PPI`` at most (ridges are still 5 px apart
+    there; four times fewer pixels to filter at 500 ppi), the crops cut from the original.
+    """
+    scale = min(1.0, WORK_PPI / ppi)
+    work_ppi = ppi * scale
+    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
+                                                  interpolation=cv2.INTER_AREA)
+    mask = _foreground(small, round(work_ppi))
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    min_area = MIN_TIP_AREA_IN2 * ppi * ppi
+    min_area = MIN_TIP_AREA_IN2 * work_ppi * work_ppi
     regions = [
         (int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_TOP]),
          int(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH]),
@@ -148,14 +157,16 @@ def _find_tips(image: np.ndarray, ppi: int, count: int, name: str
             f"the {name} shows {len(tips)} separable fingertip region(s) where it holds "
             f"{count} (fingers touching, or a finger missing)")
     tips = sorted(sorted(tips, key=lambda r: -r[4])[:count], key=lambda r: r[5])
-    background = np.uint8(np.median(image[mask == 0])) if (mask == 0).any() else np.uint8(255)
-    return [_tip_crop(image, labels == r[7], ppi, name, background) for r in tips]
+    background = np.uint8(np.median(small[mask == 0])) if (mask == 0).any() else np.uint8(255)
+    return [_tip_crop(image, labels, r, scale, work_ppi, name, background) for r in tips]
 
 
-def _tip_crop(image: np.ndarray, region: np.ndarray, ppi: int, name: str,
-              background: np.uint8) -> tuple[tuple[int, int, int, int], np.ndarray]:
+def _tip_crop(image: np.ndarray, labels: np.ndarray, region: tuple, scale: float,
+              work_ppi: float, name: str, background: np.uint8
+              ) -> tuple[tuple[int, int, int, int], np.ndarray]:
     """The distal joint of one finger region, measured along the finger's own axis."""
-    ys, xs = np.nonzero(region)
+    x0, y0, x1, y1, *_, label = region
+    ys, xs = np.nonzero(labels[y0:y1, x0:x1] == label)
     points = np.stack([xs, ys], axis=1).astype(np.float64)
     centre = points.mean(axis=0)
     # The finger's axis: the principal direction of its pixels, pointing up (to the tip).
@@ -166,20 +177,32 @@ def _tip_crop(image: np.ndarray, region: np.ndarray, ppi: int, name: str,
     along = (points - centre) @ axis
     side = (points - centre) @ across
     width = float(np.percentile(side, 95) - np.percentile(side, 5))
-    if not MIN_TIP_WIDTH_IN * ppi <= width <= MAX_TIP_WIDTH_IN * ppi:
+    if not MIN_TIP_WIDTH_IN * work_ppi <= width <= MAX_TIP_WIDTH_IN * work_ppi:
         raise SegmentationError(
-            f"the {name} has a fingertip region {width / ppi:.2f} inch wide, not one finger "
-            f"({MIN_TIP_WIDTH_IN}-{MAX_TIP_WIDTH_IN} inch)")
+            f"the {name} has a fingertip region {width / work_ppi:.2f} inch wide, not one "
+            f"finger ({MIN_TIP_WIDTH_IN}-{MAX_TIP_WIDTH_IN} inch)")
     keep = along >= along.max() - TIP_HEIGHT_PER_WIDTH * width
-    tip = np.zeros(image.shape, np.uint8)
-    tip[ys[keep], xs[keep]] = 255
-    margin = _odd(2 * _px(MARGIN_IN, ppi))
-    tip = cv2.dilate(tip, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (margin, margin)))
+    margin = _px(MARGIN_IN, round(work_ppi))
+    tip = np.zeros((y1 - y0 + 2 * margin, x1 - x0 + 2 * margin), np.uint8)
+    tip[ys[keep] + margin, xs[keep] + margin] = 255
+    tip = cv2.dilate(tip, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_odd(2 * margin),) * 2))
     ty, tx = np.nonzero(tip)
-    box = (int(tx.min()), int(ty.min()), int(tx.max()) + 1, int(ty.max()) + 1)
+    # Back to the original image's pixels.
+    height, width_px = image.shape
+    left = max(0, int((x0 - margin + tx.min()) / scale))
+    top = max(0, int((y0 - margin + ty.min()) / scale))
+    right = min(width_px, int(np.ceil((x0 - margin + tx.max() + 1) / scale)))
+    bottom = min(height, int(np.ceil((y0 - margin + ty.max() + 1) / scale)))
+    box = (left, top, right, bottom)
     crop = _crop(image, box).copy()
     # Neighbouring fingers inside the box are not this finger: blank them to the background.
-    crop[_crop(tip, box) == 0] = background
+    full = cv2.resize(tip, None, fx=1 / scale, fy=1 / scale, interpolation=cv2.INTER_NEAREST)
+    ox, oy = round((x0 - margin) / scale), round((y0 - margin) / scale)
+    ix0, iy0 = max(left, ox), max(top, oy)
+    ix1, iy1 = min(right, ox + full.shape[1]), min(bottom, oy + full.shape[0])
+    own = np.zeros(crop.shape, np.uint8)
+    own[iy0 - top:iy1 - top, ix0 - left:ix1 - left] = full[iy0 - oy:iy1 - oy, ix0 - ox:ix1 - ox]
+    crop[own == 0] = background
     return box, crop
 
 
