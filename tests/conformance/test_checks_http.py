@@ -37,7 +37,7 @@ def test_file_checked_over_http(device: httpx.Client, folder: str, name: str,
     if not path.is_file():
         pytest.skip(f"{path} not in this corpus")
     r = device.post(f"/v1/adapters/{folder}/checks", content=path.read_bytes(),
-                    headers={"Content-Type": media})
+                    headers={"Content-Type": media}, params={"purpose": "port entry"})
     expected = _expected(folder, name)
     if isinstance(expected, ex.Refused):
         assert r.status_code == expected.status, r.text

@@ -44,6 +44,9 @@ def device(gateway: Gateway) -> Iterator[httpx.Client]:
         yield client
 
 
+PURPOSE = {"purpose": "port entry"}  # checks must name one of the configured purposes
+
+
 def stolen() -> dict[str, str]:
     from gateway.upstream.stub.seed import synthetic_document
 
@@ -111,7 +114,7 @@ def _seek(mrz: list[str]) -> tuple[str, bytes, str]:
 @pytest.mark.parametrize("build", [_ansi, _sbi, _seek], ids=["ansi-nist", "mosip-sbi", "seek"])
 def test_every_adapter_carries_a_document_only_check(device: httpx.Client, build: Any) -> None:
     url, content, media = build(clear_mrz().split("\n"))
-    r = device.post(url, content=content, headers={"Content-Type": media})
+    r = device.post(url, content=content, headers={"Content-Type": media}, params=PURPOSE)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["decision"] == "no_hit"
@@ -121,12 +124,13 @@ def test_every_adapter_carries_a_document_only_check(device: httpx.Client, build
     doc = stolen()
     url, content, media = build(td3_mrz(number=doc["document_number"],
                                         state=doc["issuing_state"]).split("\n"))
-    hit = device.post(url, content=content, headers={"Content-Type": media}).json()
+    hit = device.post(url, content=content, headers={"Content-Type": media},
+                      params=PURPOSE).json()
     assert hit["decision"] == "hit" and hit["document"]["check"]["source"] == "local"
 
 
 def test_visa_alone_is_read_as_a_visa(device: httpx.Client) -> None:
-    r = device.post("/v1/checks", files={"mrz": (None, "\n".join(MRV_A))})
+    r = device.post("/v1/checks", files={"mrz": (None, "\n".join(MRV_A))}, params=PURPOSE)
     assert r.status_code == 200, r.text
     document = r.json()["document"]
     assert document["valid"] and document["mrz_format"] == "MRV-A"
@@ -136,7 +140,8 @@ def test_visa_alone_is_read_as_a_visa(device: httpx.Client) -> None:
 def test_document_with_bad_check_digits_says_so(device: httpx.Client) -> None:
     lines = clear_mrz().split("\n")
     lines[1] = lines[1][:9] + str((int(lines[1][9]) + 1) % 10) + lines[1][10:]
-    body = device.post("/v1/checks", files={"mrz": (None, "\n".join(lines))}).json()
+    body = device.post("/v1/checks", files={"mrz": (None, "\n".join(lines))},
+                       params=PURPOSE).json()
     assert body["decision"] == "no_hit"
     assert body["document"]["valid"] is False
     assert "fails its checks" in body["message"] and "document_number" in body["message"]
