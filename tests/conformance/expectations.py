@@ -59,7 +59,8 @@ ANSI_NIST: dict[str, Accepted | Refused] = {
         fingers=ROLLED_250 + ((10, 250, "raw"), (9, 250, "raw"), (8, 250, "raw"),
                               (7, 250, "raw"), (2, 250, "raw"), (3, 250, "raw"),
                               (4, 250, "raw"), (5, 250, "raw"), (6, 250, "raw"),
-                              (1, 250, "raw"))),
+                              (1, 250, "raw")),
+        check="422:finger_1"),  # the gateway now refuses prints under 350 ppi (main, 11:2x)
     "nbis_type_5_wvu.an2": Accepted(
         "the same card as Type-5 binary (1-bit) images: the matchers are not validated on "
         "binarised prints, so each record is skipped with that reason",
