@@ -21,4 +21,9 @@ USER fieldcheck
 ENV FIELDCHECK_DATA_DIR=/data PATH="/app/.venv/bin:$PATH"
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+# 0.0.0.0 on purpose: inside the container, 127.0.0.1 would be unreachable through the published
+# port. It binds every interface *of the container*; what reaches it is decided where the port is
+# published: `docker run -p 127.0.0.1:8000:8000 ...` keeps it on the host's loopback, and a
+# TLS-terminating reverse proxy should front it on a network. FIELDCHECK_ADMIN_TOKEN and the
+# snapshot keys must be strong or the gateway refuses to start (`fieldcheck keygen`).
 CMD ["fieldcheck", "serve", "--host", "0.0.0.0", "--port", "8000"]

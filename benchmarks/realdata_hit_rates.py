@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from gateway.app import create_app
 from gateway.bench import _free_port, wait_ready
 from gateway.settings import Settings
 
-ADMIN = "fc_hitrate_admin"
+ADMIN = "fc_hitrate_admin_" + secrets.token_urlsafe(24)  # strong: checked at start
 
 
 class Gateway:

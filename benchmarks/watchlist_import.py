@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import os
+import secrets
 import socket
 import statistics
 import sys
@@ -33,7 +34,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-ADMIN = "fc_bench_admin"
+ADMIN = "fc_bench_admin_" + secrets.token_urlsafe(24)  # strong: checked at start
 
 
 def shared_data() -> Path:

@@ -16,10 +16,13 @@ from email.policy import HTTP
 
 from device_adapters.base import DeviceAdapter
 from device_adapters.capture import Capture, DeviceInfo, FaceImage, FingerImage
-from device_adapters.errors import MalformedPayload
+from device_adapters.errors import MalformedPayload, PayloadTooLarge
+from device_adapters.textpolicy import FIX as TEXT_FIX
+from device_adapters.textpolicy import unsafe_char
 from device_adapters.wsq_sandbox import pixels_if_wsq
 
 _FINGER_FIELD = re.compile(r"^finger_(\d+)$")
+MAX_PARTS = 40  # face, finger_0..finger_10 and the text fields, with room to spare
 _TEXT_FIELDS = {"ppi", "device_id", "purpose", "mrz", "operator_id"}
 
 
@@ -51,6 +54,14 @@ class MultipartAdapter(DeviceAdapter):
                 "the multipart body has no boundary", field="Content-Type",
                 fix="send Content-Type: multipart/form-data; boundary=...",
             )
+        boundary = content_type.split("boundary=", 1)[1].split(";")[0].strip().strip('"')
+        parts = payload.count(b"--" + boundary.encode("latin-1", errors="replace")) - 1
+        if parts > MAX_PARTS:
+            # The MIME parser's cost grows with the part count (20,000 parts: 28 s): count first.
+            raise PayloadTooLarge(
+                f"the form has {parts} parts; at most {MAX_PARTS} are accepted", field="body",
+                fix="send one part per capture and text field",
+            )
         message = BytesParser(policy=HTTP).parsebytes(
             b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + payload
         )
@@ -71,7 +82,12 @@ class MultipartAdapter(DeviceAdapter):
                     raise MalformedPayload(f"the field '{name}' is sent twice", field=name)
                 files[name] = data
             else:
-                texts[name] = data.decode("utf-8", errors="replace")
+                text = data.decode("utf-8", errors="replace")
+                problem = unsafe_char(text)
+                if problem:
+                    raise MalformedPayload(f"the field '{name}' contains {problem}", field=name,
+                                           fix=TEXT_FIX)
+                texts[name] = text
         capture = Capture(adapter=self.name)
         # No ppi field: None, so the extractor uses the image file's own declared resolution
         # (PNG pHYs, TIFF, JFIF) before falling back to 500 ppi.

@@ -28,10 +28,12 @@ from gateway import db
 from gateway.apidocs import install_docs
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
+from gateway.boundary import InputGuard, SafeJSONResponse
 from gateway.checks.admission import AdmissionController
 from gateway.checks.routes import router as checks_router
 from gateway.deployment.service import bind_country
 from gateway.errors import Forbidden, Unauthenticated, install_handlers, problem
+from gateway.keys import check_secrets
 from gateway.observability.logs import RequestContext
 from gateway.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, TimedExecutor
 from gateway.privacy.crypto import Keyring
@@ -131,6 +133,8 @@ def _start_upstream(settings: Settings, engine) -> object | None:  # type: ignor
 
 def create_app(settings: Settings | None = None, *, start_upstream: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    # Refuse weak or legacy secrets before anything starts (WeakSecret names the setting).
+    snapshot_keys = check_secrets(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -168,6 +172,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             metrics=metrics,
             extractor_pool=TimedExecutor(max_workers=2, thread_name_prefix="extract",
                                          histogram=metrics.extraction_seconds),
+            snapshot_keys=snapshot_keys,
         )
         app.state.runtime = runtime
         if start_upstream:
@@ -203,10 +208,13 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         lifespan=lifespan,
         docs_url=None,  # served from shipped files by install_docs: no CDN at a port
         redoc_url=None,
+        default_response_class=SafeJSONResponse,
     )
     install_docs(app)
     metrics = GatewayMetrics(lambda: getattr(app.state, "runtime", None))
     app.state.metrics = metrics
+    # Added first, so it runs inside BodyLimit: the bodies it buffers are already bounded.
+    app.add_middleware(InputGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     # Outermost: the request id exists before anything (even a 413) can answer or log.
     app.add_middleware(RequestContext, on_response=metrics.observe_request)

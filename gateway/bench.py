@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import statistics
 import tempfile
@@ -25,7 +26,7 @@ from sqlmodel import Session
 
 from gateway.settings import Settings
 
-ADMIN = "fc_bench_admin"
+ADMIN = "fc_bench_admin_" + secrets.token_urlsafe(24)  # strong: checked at start
 
 
 def _free_port() -> int:

@@ -98,7 +98,13 @@ def _preflight(settings) -> None:  # type: ignore[no-untyped-def]
 
     from gateway import db
     from gateway.deployment.service import CountryMismatch, bind_country
+    from gateway.keys import WeakSecret, check_secrets
 
+    try:
+        check_secrets(settings)
+    except WeakSecret as exc:
+        console.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
     try:
         engine = db.make_engine(settings.effective_database_url)
         db.create_all(engine)
@@ -111,6 +117,27 @@ def _preflight(settings) -> None:  # type: ignore[no-untyped-def]
     except OperationalError as exc:
         console.print(f"[red]cannot start:[/red] the database is unreachable: {exc.orig}")
         raise typer.Exit(2) from None
+
+
+@app.command()
+def keygen(
+    kind: str = typer.Argument(
+        ..., help="admin-token (a bootstrap admin token) or snapshot (an Ed25519 key pair)"
+    ),
+) -> None:
+    """Generate a strong secret: FIELDCHECK_ADMIN_TOKEN, or a snapshot signing key pair."""
+    from gateway.keys import new_admin_token, new_signing_key
+
+    if kind == "admin-token":
+        typer.echo(f"FIELDCHECK_ADMIN_TOKEN={new_admin_token()}")
+    elif kind == "snapshot":
+        private, public = new_signing_key()
+        typer.echo(f"FIELDCHECK_SNAPSHOT_SIGNING_KEY={private}")
+        typer.echo("# public key for FIELDCHECK_SNAPSHOT_TRUSTED_KEYS on receiving gateways:")
+        typer.echo(f"# {public}")
+    else:
+        console.print("[red]error:[/red] kind must be admin-token or snapshot")
+        raise typer.Exit(2)
 
 
 @token_app.command("create")

@@ -178,6 +178,16 @@ def install_handlers(app: FastAPI) -> None:
             str(exc.detail), slug=f"http-{exc.status_code}", instance=request.url.path,
         )
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # Safety net behind the routes' own bounds: a number or date too large for the database
+        # or for datetime arithmetic is the client's error, not the gateway's.
+        log.info("out-of-range value on %s %s: %s", request.method, request.url.path, exc)
+        return problem(
+            422, "Invalid request", f"a value is out of range: {exc}", slug="invalid",
+            instance=request.url.path, fix="send numbers below 2**63 and dates before 9999",
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Last resort: logged with the stack; the client gets a problem body, not a bare 500.

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from device_adapters.base import AdapterRegistry
 from gateway.checks.admission import AdmissionController
+from gateway.keys import SnapshotKeys
 from gateway.privacy.crypto import Keyring
 from gateway.settings import Settings
 from gateway.watchlist.cache import WatchlistCache
@@ -35,4 +36,6 @@ class Runtime:
     keyring: Keyring | None = None  # image encryption (gateway.privacy.crypto)
     upstream: Any | None = None  # gateway.upstream service, when the central link is set up
     metrics: Any | None = None  # gateway.observability.metrics.GatewayMetrics of this app
+    # Parsed at start (gateway.keys.check_secrets): the signing key and the trusted sources.
+    snapshot_keys: SnapshotKeys = field(default_factory=SnapshotKeys)
     extras: dict[str, Any] = field(default_factory=dict)

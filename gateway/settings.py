@@ -24,8 +24,21 @@ class Settings(BaseSettings):
         None, description="bootstrap admin token; generated and printed once when unset"
     )
     max_upload_mb: float = Field(20.0, gt=0, description="largest request body accepted")
+    extract_budget_s: float = Field(
+        20.0, gt=0, description="most seconds one check's feature extraction may take (422)"
+    )
     country: str = Field("MU", description="ISO 3166 alpha-2 country of this gateway")
-    snapshot_key: str | None = Field(None, description="HMAC key shared by one network's gateways")
+    snapshot_signing_key: str | None = Field(
+        None, description="Ed25519 private key (fcsk1_...) of a source gateway: signs its "
+        "snapshots and changes feed; `fieldcheck keygen snapshot` makes one",
+    )
+    snapshot_trusted_keys: str | None = Field(
+        None, description="comma-separated Ed25519 public keys (fcpk1_...) of the sources whose "
+        "snapshots and feed pages this gateway accepts",
+    )
+    snapshot_key: str | None = Field(
+        None, description="legacy shared HMAC key: refused at start (see snapshot_signing_key)"
+    )
     upstream_url: str | None = Field(None, description="central API; unset: bundled stub")
     upstream_token: str | None = None
     stub_data_dir: Path | None = None

@@ -219,7 +219,11 @@ def extract(
         if rgb is None:
             if image is None:
                 raise UnusableCapture("unreadable_image", "no face image given")
-            rgb = decode_image(image, mode="RGB")
+            rgb = decode_image(
+                image, mode="RGB", max_pixels=params.FACE_MAX_PIXELS,
+                reduce_to=params.FACE_DECODE_PIXELS,
+                max_unreduced=params.FACE_MAX_PIXELS_UNREDUCED,
+            )
         rgb = np.asarray(rgb)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
             raise UnusableCapture(

@@ -115,7 +115,7 @@ def prepare(
     if pixels is None:
         if image is None:
             raise UnusableCapture("unreadable_image", "no fingerprint image given")
-        pixels = decode_image(image, mode="L")
+        pixels = decode_image(image, mode="L", max_pixels=params.FINGER_MAX_PIXELS)
     pixels = np.asarray(pixels, dtype=np.uint8)
     if pixels.ndim != 2 or min(pixels.shape) < 1:
         raise UnusableCapture(

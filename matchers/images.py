@@ -37,8 +37,35 @@ def _plain(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def _reduce_while_decoding(image: Image.Image, mode: str, reduce_to: int | None) -> None:
+    """Ask the decoder for a smaller image when the format allows it (JPEG: DCT scaling by
+    1/2, 1/4 or 1/8, never below ``reduce_to`` pixels), so a large photo costs a fraction of
+    its full decode in time and memory."""
+    width, height = image.size
+    if reduce_to is None or width * height <= reduce_to or image.format != "JPEG":
+        return
+    factor = (reduce_to / (width * height)) ** 0.5
+    image.draft(mode, (max(1, int(width * factor)), max(1, int(height * factor))))
+
+
+def _reduce_after_decoding(image: Image.Image, reduce_to: int | None) -> Image.Image:
+    width, height = image.size
+    if reduce_to is None or width * height <= reduce_to:
+        return image
+    factor = int((width * height / reduce_to) ** 0.5)  # integer box reduction: cheap
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def decode_image(
+    data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None,
+    max_unreduced: int | None = None,
+) -> np.ndarray:
     """Decode ``data`` to ``mode`` ("L" greyscale or "RGB") as a uint8 array.
+
+    ``max_pixels``: the pixel budget of this kind of capture; a larger declared size is refused
+    unread. ``reduce_to``: the pixels the caller needs at most (a face needs no 40 MP): JPEG is
+    decoded reduced, other formats are box-reduced after decoding. ``max_unreduced``: the
+    tighter budget of formats that can only be decoded in full (PNG, TIFF...).
 
     Raises UnusableCapture("unreadable_image" | "image_too_large") with a readable message.
     """
@@ -58,6 +85,8 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
             width, height = image.size
             if width <= 0 or height <= 0:
                 raise UnusableCapture("unreadable_image", "the image declares zero size")
+            if max_unreduced is not None and image.format != "JPEG":
+                max_pixels = min(max_pixels, max_unreduced)
             if width * height > max_pixels:
                 raise UnusableCapture(
                     "image_too_large",
@@ -65,8 +94,10 @@ def decode_image(data: bytes, *, mode: str, max_pixels: int = MAX_PIXELS) -> np.
                     f"at most {max_pixels} are accepted",
                     {"width": width, "height": height},
                 )
+            _reduce_while_decoding(image, mode, reduce_to)
             image.load()
-            converted = _upright(image).convert(mode)
+            # Turned upright first: the EXIF tag belongs to the image as decoded.
+            converted = _reduce_after_decoding(_upright(image), reduce_to).convert(mode)
     except UnusableCapture:
         raise
     except Image.DecompressionBombError as exc:

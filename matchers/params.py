@@ -202,3 +202,14 @@ SYNTH_SD_MINUTIAE = 14.0
 # percentile 0.72 on the shared sets), as LEADER_MIN_SCORE + (1 - it) x Beta(a, b).
 SYNTH_QUALITY_BETA = (4.0, 1.2)
 SYNTH_MIN_SPACING = 8.0  # px; ridges are about 9 px apart at 500 ppi
+
+# --- Decoding budgets (matchers/images.py) -------------------------------------------------
+# Pixel budget per capture kind: larger declared images are refused unread (413). A face is
+# detected at FACE_DETECT_MAX_SIDE and embedded from a 150 px chip, so 4 MP keeps every detail
+# used; photos up to FACE_MAX_PIXELS are accepted and decoded reduced to FACE_DECODE_PIXELS
+# (JPEG at a fraction of the cost). Fingerprints keep every pixel (ridge spacing depends on the
+# resolution): a 1000 ppi four-finger slap is ~3200 x 3000.
+FACE_MAX_PIXELS = 40_000_000  # JPEG: decoded at 1/2, 1/4 or 1/8 scale
+FACE_MAX_PIXELS_UNREDUCED = 12_000_000  # PNG, TIFF...: decoded in full, then reduced
+FACE_DECODE_PIXELS = 4_000_000
+FINGER_MAX_PIXELS = 16_000_000

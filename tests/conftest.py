@@ -16,7 +16,8 @@ import uvicorn
 
 from gateway.settings import Settings
 
-ADMIN_TOKEN = "fc_test_admin_secret"
+# Strong enough for the start-up check (gateway.keys: at least 128 bits).
+ADMIN_TOKEN = "fc_test_admin_Zq8vN3kL0pW5xR7tY2uB9mC4jH6gF1dS"
 PG_URL = os.environ.get("FIELDCHECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -20,6 +19,7 @@ from gateway.audit.service import (
     list_entries,
     record,
 )
+from gateway.boundary import DB_INT_MAX, UtcFilter
 from gateway.deps import AuditorDep, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["audit"])
@@ -47,8 +47,8 @@ def audit_filter(
     target_type: str | None = None,
     target_id: str | None = None,
     device_id: str | None = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    since: Annotated[UtcFilter | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[UtcFilter | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> AuditFilter:
     return AuditFilter(
         action=action,
@@ -62,6 +62,19 @@ def audit_filter(
 
 
 FilterDep = Annotated[AuditFilter, Depends(audit_filter)]
+# Cell starts a spreadsheet reads as a formula (OWASP "CSV injection"): =, +, -, @, and tab / CR,
+# which some spreadsheets strip before looking at the next character.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell safe to open in a spreadsheet: formula starts quoted with a leading apostrophe
+    (shown, not evaluated), and text that UTF-8 cannot encode replaced rather than fatal."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    return value.encode("utf-8", errors="replace").decode("utf-8")
 
 
 def _csv_stream(runtime: RuntimeDep, filters: AuditFilter) -> Iterator[str]:
@@ -74,9 +87,11 @@ def _csv_stream(runtime: RuntimeDep, filters: AuditFilter) -> Iterator[str]:
             row = entry_public(entry)
             writer.writerow(
                 [
-                    json.dumps(row[c], sort_keys=True)
-                    if c in ("before", "after") and row[c] is not None
-                    else ("" if row[c] is None else row[c])
+                    csv_cell(
+                        json.dumps(row[c], sort_keys=True)
+                        if c in ("before", "after") and row[c] is not None
+                        else ("" if row[c] is None else row[c])
+                    )
                     for c in CSV_COLUMNS
                 ]
             )
@@ -117,7 +132,7 @@ def get_audit(
     actor: AuditorDep,
     filters: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> dict | StreamingResponse:
     if format == "csv":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from gateway.auth.models import ApiToken, Role, utcnow
 from gateway.errors import Invalid, NotFound, parse_choice
 
 TOKEN_PREFIX = "fc_"
+BOOTSTRAP_NAME = "bootstrap admin"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,25 @@ def ensure_admin_token(session: Session, configured: str | None) -> str | None:
     return None.
     """
     if configured:
-        if session.exec(
+        current = session.exec(
             select(ApiToken).where(ApiToken.token_hash == hash_token(configured))
-        ).first() is None:
-            create_token(session, role=Role.ncb_admin, name="bootstrap admin", secret=configured)
+        ).first()
+        if current is None:
+            current, _ = create_token(session, role=Role.ncb_admin, name=BOOTSTRAP_NAME,
+                                      secret=configured)
+        # A changed FIELDCHECK_ADMIN_TOKEN is a rotation: the previous bootstrap token (or the
+        # generated one) must stop working, or whoever learnt it keeps admin rights.
+        for old in session.exec(
+            select(ApiToken).where(ApiToken.name == BOOTSTRAP_NAME, ApiToken.id != current.id,
+                                   ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        ):
+            old.revoked_at = utcnow()
+            session.add(old)
+            log.warning("revoked the previous bootstrap admin token %s: FIELDCHECK_ADMIN_TOKEN "
+                        "changed", old.id)
         return None
     has_admin = session.exec(select(ApiToken).where(ApiToken.role == Role.ncb_admin.value)).first()
     if has_admin is not None:
         return None
-    _row, secret = create_token(session, role=Role.ncb_admin, name="bootstrap admin")
+    _row, secret = create_token(session, role=Role.ncb_admin, name=BOOTSTRAP_NAME)
     return secret

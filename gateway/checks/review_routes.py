@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from gateway.audit.service import record
 from gateway.auth.service import Principal
+from gateway.boundary import DB_INT_MAX
 from gateway.checks.models import Check
 from gateway.checks.service import check_view
 from gateway.deps import AnalystDep, SessionDep
@@ -115,7 +116,7 @@ def get_reviews(
     status: Annotated[str, Query(description="pending, confirmed, rejected or all")] = "pending",
     decision: Annotated[str | None, Query(description="hit or possible")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
 ) -> dict:
     rows, total = list_reviews(
         session, status=status, decision=decision, limit=limit, offset=offset

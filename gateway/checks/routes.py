@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from device_adapters.textpolicy import check_capture_text
 from gateway.checks import service
 from gateway.checks.models import Check
 from gateway.console.languages import officer_language
@@ -69,6 +70,7 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
     if request.query_params.get("purpose"):
         # For device formats without a purpose field: the calling app names it in the URL.
         capture.purpose = request.query_params["purpose"]
+    check_capture_text(capture)  # one text policy whatever the format
 
     def admitted() -> Any:
         # the wait for a slot happens here, on the worker thread, never on the event loop

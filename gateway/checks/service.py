@@ -52,8 +52,10 @@ log = logging.getLogger(__name__)
 CANDIDATES_SHOWN = 5
 SEARCH_K = 10
 # Refused with a 4xx naming the field rather than answered "recapture": bytes that are no image,
-# and a capture whose resolution no recapture with the same sensor can raise.
-MALFORMED_REASONS = {"unreadable_image", "image_too_large", "resolution_too_low"}
+# a capture whose resolution no recapture with the same sensor can raise, and an extraction
+# over the request's time budget.
+MALFORMED_REASONS = {"unreadable_image", "image_too_large", "resolution_too_low",
+                     "extraction_budget"}
 
 
 @dataclass
@@ -90,9 +92,23 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
             position=finger.position,
         )
         jobs.append((key, "finger", f"finger_{finger.position}", fut))
+    # One time budget for the whole request's extraction: a hostile image must not hold the
+    # officer's answer (and the pool) for minutes. Work already running cannot be interrupted;
+    # it finishes in the background while the request is answered 422.
+    deadline = time.monotonic() + runtime.settings.extract_budget_s
     for key, kind, form_field, fut in jobs:
         try:
-            template = fut.result()
+            try:
+                template = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                for *_rest, pending in jobs:
+                    pending.cancel()
+                raise UnusableCapture(
+                    "extraction_budget",
+                    f"extracting the captures took longer than the budget of "
+                    f"{runtime.settings.extract_budget_s:g} s (FIELDCHECK_EXTRACT_BUDGET_S); "
+                    "send an ordinary photo or print",
+                ) from None
         except UnusableCapture as exc:
             if exc.reason in MALFORMED_REASONS:
                 # Bytes that are no image at all are a device/software fault, not a poor
@@ -377,8 +393,11 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
         runtime.upstream.on_check(session, check, capture, templates=_probe_templates(probes))
     record(
         session, actor=principal, action="check.create", target_type="check", target_id=check_id,
-        device_id=check.device_id,
-        after={"decision": decision, "candidates": [c["subject_id"] for c in candidates]},
+        # The device is who its token says (the name it was issued to); the serial in the
+        # payload is only a claim, kept beside it so one device cannot write as another.
+        device_id=principal.name,
+        after={"decision": decision, "candidates": [c["subject_id"] for c in candidates],
+               "claimed_device_id": check.device_id},
     )
     session.commit()
     if runtime.upstream is not None:

@@ -8,13 +8,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from gateway.auth.models import Role
 from gateway.auth.service import Principal
+from gateway.boundary import DB_INT_MAX
 from gateway.checks.service import get_check
 from gateway.deps import AdminDep, RuntimeDep, require_role
 from gateway.errors import NotFound
@@ -59,7 +60,7 @@ def upstream_status(runtime: RuntimeDep, _principal: StatusReaderDep) -> dict[st
 @router.get("/v1/upstream/dead-letters", summary="Queries central never took (NCB admin)")
 def dead_letters(
     runtime: RuntimeDep, _principal: AdminDep, limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=DB_INT_MAX),
 ) -> dict[str, Any]:
     items = _service(runtime).dead_letters(limit=limit, offset=offset)
     return {"items": items, "count": len(items), "limit": limit, "offset": offset}
@@ -67,7 +68,9 @@ def dead_letters(
 
 @router.post("/v1/upstream/dead-letters/{item_id}/requeue",
              summary="Send a dead-lettered query to central again (NCB admin)")
-def requeue(item_id: int, runtime: RuntimeDep, principal: AdminDep) -> dict[str, Any]:
+def requeue(
+    item_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], runtime: RuntimeDep, principal: AdminDep
+) -> dict[str, Any]:
     return _service(runtime).requeue(item_id, actor=principal)
 
 

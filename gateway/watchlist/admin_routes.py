@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import select
 
 from gateway.audit.service import record
+from gateway.boundary import DB_INT_MAX
 from gateway.deps import AdminDep, AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid
 from gateway.privacy.access import ReasonDep, audit_read
@@ -46,7 +47,7 @@ def list_subjects(
         ),
     ] = "name",
     limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
 ) -> dict:
     filters = search.SubjectFilter(
         q=q,
@@ -177,7 +178,8 @@ def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) 
         "country": runtime.settings.country,
         "source_gateway": deltas.gateway_source_id(session),
         **runtime.cache.counts(),
-        "snapshot_key_set": bool(runtime.settings.snapshot_key),
+        "snapshot_signing_key_id": runtime.snapshot_keys.signing_key_id,
+        "snapshot_trusted_key_ids": sorted(runtime.snapshot_keys.trusted),
         "loaded": [
             {
                 "snapshot_id": x.snapshot_id,
@@ -201,19 +203,19 @@ def changes(
     runtime: RuntimeDep,
     session: SessionDep,
     actor: AdminDep,
-    since: Annotated[int, Query(ge=0)] = 0,
+    since: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     country: str | None = None,
     limit: Annotated[int, Query(ge=1, le=deltas.MAX_PAGE)] = 1000,
 ) -> dict:
     """`{"format", "signature", "payload"}`: the page (JSON text in `payload`) signed with
-    FIELDCHECK_SNAPSHOT_KEY, plus unsigned paging hints. POST it as-is to
-    `/v1/watchlist/changes:apply` on the target gateway. 409 when no key is set here."""
+    FIELDCHECK_SNAPSHOT_SIGNING_KEY (Ed25519), plus unsigned paging hints. POST it as-is to
+    `/v1/watchlist/changes:apply` on the target gateway. 409 when no signing key is set here."""
     target = _target(runtime, country)
-    snapshots.require_key(runtime.settings.snapshot_key)
+    snapshots.require_signing(runtime.snapshot_keys)
     page = deltas.changes_since(
         session, since=since, target=target, source_country=runtime.settings.country, limit=limit
     )
-    signed = snapshots.sign_feed(page, key=runtime.settings.snapshot_key)
+    signed = snapshots.sign_feed(page, keys=runtime.snapshot_keys)
     record(
         session,
         actor=actor,
@@ -239,10 +241,11 @@ def apply_changes(
     body: snapshots.SignedFeed, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
 ) -> dict:
     """Body: a `GET /v1/watchlist/changes` answer, unchanged. 409 without
-    FIELDCHECK_SNAPSHOT_KEY, 422 for a bad signature or a malformed page. Only subjects received
+    FIELDCHECK_SNAPSHOT_TRUSTED_KEYS, 422 for a bad or untrusted signature or a malformed page,
+    409 for an implausible version jump. Only subjects received
     from the page's `source_gateway` are changed; others are listed under `rejected`."""
     country = runtime.settings.country
-    page = deltas.parse_page(snapshots.verify_feed(body, key=runtime.settings.snapshot_key))
+    page = deltas.parse_page(snapshots.verify_feed(body, keys=runtime.snapshot_keys))
     if page.target_country != country:
         raise Invalid(
             f"these changes were made for {page.target_country}, this gateway is {country}",
@@ -281,7 +284,9 @@ def export(
     session: SessionDep,
     actor: AdminDep,
     country: str | None = None,
-    since: Annotated[int | None, Query(ge=0, description="omit for a full snapshot")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=DB_INT_MAX, description="omit for a full snapshot")
+    ] = None,
     ttl_days: Annotated[float, Query(gt=0, le=366)] = snapshots.DEFAULT_TTL_DAYS,
 ) -> Response:
     target = _target(runtime, country)
@@ -292,7 +297,7 @@ def export(
         target=target,
         since=since,
         ttl_days=ttl_days,
-        key=runtime.settings.snapshot_key,
+        keys=runtime.snapshot_keys,
     )
     name = f"fieldcheck-{target}-v{info['to_version']}-{info['kind']}.fcsnap"
     return Response(
@@ -327,7 +332,7 @@ async def import_snapshot(
             blob=blob,
             actor=actor,
             country=runtime.settings.country,
-            key=runtime.settings.snapshot_key,
+            keys=runtime.snapshot_keys,
             prune=prune,
         )
         runtime.cache.sync(session)

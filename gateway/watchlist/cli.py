@@ -81,6 +81,10 @@ def import_cmd(
         False, "--allow-empty",
         help="accept records without any biometric (deliberate name-only records)",
     ),
+    allow_outside: bool = typer.Option(
+        False, "--allow-outside",
+        help="let the manifest name images outside its own folder (absolute or ../ paths)",
+    ),
 ) -> None:
     """Bulk-import subjects with their images; re-running skips what is already in."""
     from gateway.audit.service import record
@@ -90,7 +94,8 @@ def import_cmd(
     settings, session = _session()
     with session:
         try:
-            rows = importer.read_folder(path, allow_empty=allow_empty)
+            rows = importer.read_folder(path, allow_empty=allow_empty,
+                                        allow_outside=allow_outside)
         except DomainError as exc:
             raise _fail(exc) from None
         record(
@@ -209,8 +214,9 @@ def export_cmd(
     ttl_days: float = typer.Option(30.0, help="days before the snapshot expires"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Write a signed snapshot for a gateway without a link (FIELDCHECK_SNAPSHOT_KEY)."""
+    """Write a signed snapshot for a gateway without a link (FIELDCHECK_SNAPSHOT_SIGNING_KEY)."""
     from gateway.errors import DomainError
+    from gateway.keys import check_secrets
     from gateway.watchlist import snapshots
     from gateway.watchlist.countries import parse_country
 
@@ -225,7 +231,7 @@ def export_cmd(
                 target=target,
                 since=since,
                 ttl_days=ttl_days,
-                key=settings.snapshot_key,
+                keys=check_secrets(settings),
                 detail=_who(),
             )
         except DomainError as exc:
@@ -256,6 +262,7 @@ def load_snapshot_cmd(
 ) -> None:
     """Verify and load a signed snapshot into this gateway's watchlist."""
     from gateway.errors import DomainError
+    from gateway.keys import check_secrets
     from gateway.watchlist import snapshots
 
     settings, session = _session()
@@ -266,7 +273,7 @@ def load_snapshot_cmd(
                 blob=path.read_bytes(),
                 actor=None,
                 country=settings.country,
-                key=settings.snapshot_key,
+                keys=check_secrets(settings),
                 prune=prune,
                 detail=_who(),
             )

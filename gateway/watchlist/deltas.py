@@ -128,13 +128,19 @@ def full_state(session: Session, *, target: str, source_country: str) -> dict[st
     }
 
 
+# Versions stay integers JSON carries exactly; one load may advance a source by at most
+# MAX_VERSION_JUMP changes (a national list's whole history is far below it).
+MAX_VERSION = 2**53 - 1
+MAX_VERSION_JUMP = 10_000_000
+
+
 class Change(BaseModel):
     """One entry of a page: an upsert carries the subject's state, a delete its id."""
 
     model_config = ConfigDict(extra="ignore")
 
     op: Literal["upsert", "delete"]
-    version: int = Field(0, ge=0)
+    version: int = Field(0, ge=0, le=MAX_VERSION)
     # The subject's content is validated per record (``replica._clean_state``), so one bad
     # record is rejected alone instead of refusing the whole page.
     subject: dict[str, Any] | None = None
@@ -161,10 +167,18 @@ class ChangesPage(BaseModel):
     source_gateway: str = Field(min_length=1, max_length=60)
     source_country: str | None = None
     target_country: str | None = None
-    since: int = Field(0, ge=0)
-    to_version: int = Field(0, ge=0)
+    since: int = Field(0, ge=0, le=MAX_VERSION)
+    to_version: int = Field(0, ge=0, le=MAX_VERSION)
     has_more: bool = False
     changes: list[Change] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _versions_in_range(self) -> ChangesPage:
+        if self.to_version < self.since:
+            raise ValueError("to_version is before since")
+        if any(c.version > self.to_version for c in self.changes):
+            raise ValueError("a change is newer than the page's to_version")
+        return self
 
 
 def parse_page(payload: Any) -> ChangesPage:
@@ -210,12 +224,23 @@ class ApplySummary:
 def check_sequence(
     session: Session, *, source: str, since: int, to_version: int, kind: str
 ) -> None:
-    """Refuse replays of older data and deltas that would leave a gap."""
+    """Refuse replays of older data, deltas that would leave a gap, and implausible jumps."""
     last = session.exec(
         select(SnapshotLoad)
         .where(SnapshotLoad.source_gateway == source)
         .order_by(col(SnapshotLoad.version).desc())
     ).first()
+    have = last.version if last else 0
+    if to_version - have > MAX_VERSION_JUMP:
+        # Versions count changes one by one; a far-future version (the red team's forged
+        # "full" snapshot) would make every genuine later snapshot look "older" here for ever.
+        raise Conflict(
+            f"this {kind} jumps from version {have} to {to_version} of {source}: more than "
+            f"{MAX_VERSION_JUMP:,} changes at once is not plausible",
+            field="to_version",
+            reason="implausible_version",
+            fix="check the source gateway; load its snapshots in smaller steps (--since)",
+        )
     if last is not None and to_version < last.version:
         raise Conflict(
             f"this {kind} is at version {to_version} of {source}, older than version "

@@ -14,6 +14,7 @@ import csv
 import difflib
 import io
 import json
+import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.errors import DomainError, Invalid
+from gateway.errors import DomainError, Invalid, TooLarge
 from gateway.watchlist.categories import parse_category
 from gateway.watchlist.countries import parse_country
 from gateway.watchlist.positions import parse_position, parse_ppi
@@ -31,6 +32,10 @@ from gateway.watchlist.schemas import SubjectCreate
 MANIFEST_NAMES = ("manifest.csv", "manifest.json")
 LIST_SEP = ";"
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# A CSV row is ~200 bytes: 256 MB is over a million subjects (split larger loads). A zip comes
+# through the API (at most FIELDCHECK_MAX_UPLOAD_MB compressed), so its manifest is held lower.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+MAX_ZIP_MANIFEST_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -249,21 +254,48 @@ def _nist_images(name: str, load: Callable[[], bytes]) -> list[ImageRef]:
     return refs
 
 
-def folder_opener(base: Path) -> Callable[[str], Callable[[], bytes]]:
-    def opener(path: str) -> Callable[[], bytes]:
-        target = (base / path).resolve()
+def read_bounded(path: Path, limit: int, *, what: str = "file") -> bytes:
+    """The bytes of a regular file, reading at most ``limit`` + 1 of them.
 
+    Devices, FIFOs and sockets are refused before opening; the size is checked while reading,
+    not from ``stat`` (``/proc`` files report size 0 and ``/dev/zero`` never ends).
+    """
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{what} {path.name!r} is not a regular file")
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{what} {path.name!r} is larger than {limit // 1024 // 1024} MB")
+    return data
+
+
+def folder_opener(
+    base: Path, *, allow_outside: bool = False
+) -> Callable[[str], Callable[[], bytes]]:
+    """Loaders for image paths relative to ``base``. A path leading outside ``base`` (absolute,
+    ``..``, or a symbolic link out) is refused unless ``allow_outside``: a manifest from
+    elsewhere must not make the import read ``/etc/shadow`` or ``/proc/self/environ``."""
+    root = base.resolve()
+
+    def opener(path: str) -> Callable[[], bytes]:
         def load() -> bytes:
-            if target.stat().st_size > MAX_IMAGE_BYTES:
-                raise ValueError(f"larger than {MAX_IMAGE_BYTES // 1024 // 1024} MB")
-            return target.read_bytes()
+            target = (base / path).resolve()
+            if not allow_outside and not target.is_relative_to(root):
+                raise ValueError(
+                    f"{path!r} is outside the manifest's folder {root} (pass --allow-outside "
+                    "to read images elsewhere)"
+                )
+            return read_bounded(target, MAX_IMAGE_BYTES, what="image")
 
         return load
 
     return opener
 
 
-def read_folder(path: Path, *, allow_empty: bool = False) -> list[ManifestRow]:
+def read_folder(
+    path: Path, *, allow_empty: bool = False, allow_outside: bool = False
+) -> list[ManifestRow]:
     """A folder holding manifest.csv / manifest.json, or the manifest file itself."""
     manifest = path
     if path.is_dir():
@@ -276,11 +308,16 @@ def read_folder(path: Path, *, allow_empty: bool = False) -> list[ManifestRow]:
             )
         manifest = found[0]
     if not manifest.is_file():
-        raise Invalid(f"{path} does not exist", field="path")
+        raise Invalid(f"{path} does not exist or is not a regular file", field="path")
+    try:
+        text = read_bounded(manifest, MAX_MANIFEST_BYTES, what="manifest").decode("utf-8-sig")
+    except (ValueError, OSError) as exc:
+        raise Invalid(f"the manifest cannot be read: {exc}", field="manifest",
+                      fix="split a larger manifest into several imports") from exc
     return parse_manifest(
-        manifest.read_text(encoding="utf-8-sig"),
+        text,
         is_json=manifest.suffix.lower() == ".json",
-        opener=folder_opener(manifest.parent),
+        opener=folder_opener(manifest.parent, allow_outside=allow_outside),
         allow_empty=allow_empty,
     )
 
@@ -297,6 +334,14 @@ def read_zip(blob: bytes, *, allow_empty: bool = False) -> list[ManifestRow]:
         raise Invalid("the zip holds no manifest.csv or manifest.json", field="body")
     manifest = min(manifests, key=len)
     base = PurePosixPath(manifest).parent
+    # Declared sizes are checked before anything is inflated, and zipfile never returns more
+    # than the declared size: a 300 MB manifest in a 306 KB zip costs nothing.
+    if names[manifest].file_size > MAX_ZIP_MANIFEST_BYTES:
+        raise TooLarge(
+            f"{manifest} inflates to {names[manifest].file_size} bytes; at most "
+            f"{MAX_ZIP_MANIFEST_BYTES} are accepted", field="body",
+            fix="split the import into several zips, or use fieldcheck watchlist import",
+        )
 
     def opener(path: str) -> Callable[[], bytes]:
         member = str(base / path) if str(base) != "." else path
@@ -311,12 +356,21 @@ def read_zip(blob: bytes, *, allow_empty: bool = False) -> list[ManifestRow]:
 
         return load
 
-    return parse_manifest(
-        archive.read(names[manifest]).decode("utf-8-sig"),
-        is_json=manifest.endswith(".json"),
-        opener=opener,
-        allow_empty=allow_empty,
-    )
+    try:
+        text = archive.read(names[manifest]).decode("utf-8-sig")
+    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
+        raise Invalid(f"the manifest in the zip cannot be read: {exc}", field="body") from exc
+    return parse_manifest(text, is_json=manifest.endswith(".json"), opener=opener,
+                          allow_empty=allow_empty)
+
+
+def _require_list(raw: dict[str, Any], i: int, key: str, kind: type, what: str) -> None:
+    value = raw.get(key)
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+        raise Invalid(f"subjects[{i}].{key} must be {what}", field=f"subjects.{i}.{key}",
+                      fix=f"send {key} as {what}")
 
 
 def read_json_records(doc: Any, *, allow_empty: bool = False) -> list[ManifestRow]:
@@ -331,6 +385,8 @@ def read_json_records(doc: Any, *, allow_empty: bool = False) -> list[ManifestRo
         if not isinstance(raw, dict):
             raise Invalid(f"subjects[{i}] is not an object", field="subjects")
         raw = dict(raw)
+        _require_list(raw, i, "faces", str, "a list of base64 images")
+        _require_list(raw, i, "fingerprints", dict, 'a list of {"position", "image", "ppi"}')
         faces = []
         for j, b64 in enumerate(raw.get("faces") or []):
             blobs[f"subjects[{i}].faces[{j}]"] = b64

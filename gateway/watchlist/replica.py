@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from device_adapters.textpolicy import first_unsafe
 from gateway.audit.models import AuditEntry
 from gateway.audit.service import record
 from gateway.auth.service import Principal
@@ -124,6 +125,11 @@ def _clean_state(state: dict[str, Any]) -> tuple[dict[str, Any], list[BiometricT
     if not state.get("name"):
         raise Invalid(f"subject {subject_id} has no name", field="name")
     values: dict[str, Any] = {k: state.get(k) for k in META_FIELDS}
+    # The text policy holds for received records too: a source still holding a lone surrogate
+    # (written before the policy) must not spread it to every replica.
+    found = first_unsafe({k: v for k, v in values.items() if isinstance(v, (str, list))})
+    if found:
+        raise Invalid(f"subject {subject_id}: {found[0]} contains {found[1]}", field=found[0])
     values["category"] = parse_category(str(values["category"])).value
     values["originating_country"] = parse_country(
         str(values["originating_country"]), field="originating_country"

@@ -5,10 +5,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from device_adapters.textpolicy import first_unsafe
+from gateway.boundary import UtcDatetime
 
 
-class SubjectCreate(BaseModel):
+class _Policed(BaseModel):
+    """Every text field passes the boundary text policy (``device_adapters.textpolicy``)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_policy(cls, value: Any) -> Any:
+        found = first_unsafe(value) if isinstance(value, (str, list, dict)) else None
+        if found:
+            where = "" if found[0] == "body" else f" (item {found[0]})"
+            raise ValueError(f"contains {found[1]}{where}: send text without control characters "
+                             "or lone surrogates")
+        return value
+
+
+class SubjectCreate(_Policed):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -23,11 +40,11 @@ class SubjectCreate(BaseModel):
         None, description="countries allowed to see the record; absent: all"
     )
     handling_instructions: str | None = Field(None, max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: UtcDatetime | None = Field(None, description="ISO 8601 with a time zone")
     notes: str | None = Field(None, max_length=4000)
 
 
-class SubjectUpdate(BaseModel):
+class SubjectUpdate(_Policed):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=200)
@@ -39,7 +56,7 @@ class SubjectUpdate(BaseModel):
     originating_country: str | None = None
     sharing: list[str] | None = None
     handling_instructions: str | None = Field(None, max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: UtcDatetime | None = Field(None, description="ISO 8601 with a time zone")
     notes: str | None = Field(None, max_length=4000)
 
 

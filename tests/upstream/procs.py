@@ -17,7 +17,7 @@ import httpx
 from device_adapters.mrz import check_digit
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN = "fc_upstream_test_admin"
+ADMIN = "fc_upstream_test_admin_Hk3Lm9Qz0Rt5Vw8Xy2"
 
 # Test-speed link settings: short backoffs, quick breaker trials, 1 s central timeout.
 FAST_LINK = {

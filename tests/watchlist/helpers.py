@@ -36,3 +36,32 @@ def check_face(device: httpx.Client, photo: Path) -> dict:
                     data={"purpose": "port entry"})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def network_settings(network: str | None) -> dict[str, str]:
+    """Snapshot settings of a gateway in the test network ``network`` (None: no keys at all).
+
+    Every gateway of one test network signs with the same Ed25519 key and trusts it, the way the
+    old shared HMAC key worked, so the provenance tests keep their meaning; a different network
+    name gives an unrelated key pair.
+    """
+    if network is None:
+        return {}
+    import hashlib
+
+    from gateway.keys import PRIVATE_PREFIX, SnapshotKeys, _b64, public_text
+
+    seed = hashlib.sha256(f"fieldcheck-test-network-{network}".encode()).digest()
+    private = PRIVATE_PREFIX + _b64(seed)
+    keys = SnapshotKeys.from_settings(private, None)
+    assert keys.signing is not None
+    return {"snapshot_signing_key": private,
+            "snapshot_trusted_keys": public_text(keys.signing.public_key())}
+
+
+def network_keys(network: str):  # type: ignore[no-untyped-def]
+    """The parsed ``SnapshotKeys`` of ``network_settings(network)``."""
+    from gateway.keys import SnapshotKeys
+
+    cfg = network_settings(network)
+    return SnapshotKeys.from_settings(cfg["snapshot_signing_key"], cfg["snapshot_trusted_keys"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LiveGateway
-from tests.watchlist.helpers import check_face, enrol, lfw_people
+from tests.watchlist.helpers import check_face, enrol, lfw_people, network_keys
 
 
 def test_search_filters_paging_sorting(gateway: LiveGateway) -> None:
@@ -153,7 +153,7 @@ def test_review_and_audit_completeness(
         tok = admin.post("/v1/tokens", json={"role": "device", "name": "audit-me"}).json()
         assert admin.delete(f"/v1/tokens/{tok['id']}").status_code == 200
         # The feed is signed, so it needs a key (the shared fixture gateway has none).
-        monkeypatch.setattr(gateway.runtime.settings, "snapshot_key", "audit-test-key")
+        monkeypatch.setattr(gateway.runtime, "snapshot_keys", network_keys("audit-test"))
         assert admin.get("/v1/watchlist/changes", params={"since": 0}).status_code == 200
         assert (
             admin.delete(f"/v1/subjects/{sid}", params={"reason": "notice withdrawn"}).status_code

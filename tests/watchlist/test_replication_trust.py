@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import LiveGateway
+from tests.watchlist.helpers import network_keys, network_settings
 
 KEY = "trust-network-key"
 
 
 def _gw(path: Path, country: str, key: str | None = KEY) -> LiveGateway:
-    return LiveGateway(path, country=country, snapshot_key=key)
+    return LiveGateway(path, country=country, **network_settings(key))
 
 
 def _create(admin: httpx.Client, name: str, **fields: Any) -> str:
@@ -61,15 +62,15 @@ def _page(
 def _signed(page: dict[str, Any], key: str = KEY) -> dict[str, Any]:
     from gateway.watchlist import snapshots
 
-    return snapshots.sign_feed(page, key=key)
+    return snapshots.sign_feed(page, keys=network_keys(key))
 
 
 def _snapshot(page: dict[str, Any], *, kind: str = "delta") -> bytes:
     from gateway.watchlist import snapshots
 
-    body = {**page, "format": "fieldcheck-snapshot/1", "snapshot_id": "snap_test", "kind": kind,
+    body = {**page, "format": snapshots.SNAPSHOT_FORMAT, "snapshot_id": "snap_test", "kind": kind,
             "created_at": "2026-01-01T00:00:00+00:00", "expires_at": "2099-01-01T00:00:00+00:00"}
-    return snapshots.sign(body, key=KEY)
+    return snapshots.sign(body, keys=network_keys(KEY))
 
 
 def test_unsigned_feed_cannot_delete_a_local_record(tmp_path: Path) -> None:
@@ -96,7 +97,7 @@ def test_unsigned_feed_cannot_delete_a_local_record(tmp_path: Path) -> None:
             admin.get("/v1/watchlist/changes"),
         ):
             assert r.status_code == 409, r.text
-            assert "FIELDCHECK_SNAPSHOT_KEY" in r.json()["fix"]
+            assert "FIELDCHECK_SNAPSHOT_" in r.json()["field"], r.text
 
 
 def test_only_the_source_of_a_subject_may_change_it(tmp_path: Path) -> None:
@@ -153,7 +154,7 @@ def test_feed_between_gateways_is_signed_and_applies(tmp_path: Path) -> None:
             sid = _create(admin_ke, "Shared Person", external_ref="KE-9")
             feed = admin_ke.get("/v1/watchlist/changes", params={"country": "MU"})
             assert feed.status_code == 200, feed.text
-            assert feed.json()["signature"].startswith("FCFEED1 HMAC-SHA256 ")
+            assert feed.json()["signature"].startswith("FCFEED2 ED25519 ")
             r = admin_mu.post("/v1/watchlist/changes:apply", json=feed.json())
             assert r.status_code == 200 and r.json()["created"] == 1, r.text
             assert admin_mu.get(f"/v1/subjects/{sid}").json()["name"] == "Shared Person"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LiveGateway
-from tests.watchlist.helpers import check_face, enrol, lfw_people
+from tests.watchlist.helpers import check_face, enrol, lfw_people, network_keys, network_settings
 
 KEY = "network-key-test"
 
@@ -22,7 +22,8 @@ def people(shared_data: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory, people: list[Path]) -> Iterator[LiveGateway]:
     """Gateway A (KE) with five shared subjects and one restricted to KE and UG."""
-    with LiveGateway(tmp_path_factory.mktemp("ke"), country="KE", snapshot_key=KEY) as gw:
+    with LiveGateway(tmp_path_factory.mktemp("ke"), country="KE",
+                     **network_settings(KEY)) as gw:
         ids = {}
         with gw.client() as admin:
             for i, person in enumerate(people[:5]):
@@ -33,12 +34,12 @@ def source(tmp_path_factory: pytest.TempPathFactory, people: list[Path]) -> Iter
 
 
 def _gateway(tmp_path: Path, country: str, key: str | None = KEY) -> LiveGateway:
-    return LiveGateway(tmp_path, country=country, snapshot_key=key)
+    return LiveGateway(tmp_path, country=country, **network_settings(key))
 
 
 def _page(signed: dict) -> dict:
     """The page inside a signed ``GET /v1/watchlist/changes`` answer."""
-    assert signed["signature"].startswith("FCFEED1 HMAC-SHA256 ")
+    assert signed["signature"].startswith("FCFEED2 ED25519 ")
     return json.loads(signed["payload"])
 
 
@@ -90,13 +91,13 @@ def test_import_applies_restriction_again(source: LiveGateway, tmp_path: Path) -
         body = deltas.full_state(session, target="KE", source_country="KE")
     body["target_country"] = "TZ"
     body.update(
-        format="fieldcheck-snapshot/1",
+        format=snapshots.SNAPSHOT_FORMAT,
         snapshot_id="snap_forged",
         kind="full",
         created_at="2026-01-01T00:00:00+00:00",
         expires_at="2099-01-01T00:00:00+00:00",
     )
-    blob = snapshots.sign(body, key=KEY)
+    blob = snapshots.sign(body, keys=network_keys(KEY))
     rid = source.ids["restricted"]  # type: ignore[attr-defined]
     with _gateway(tmp_path, "TZ") as b, b.client() as admin_b:
         r = admin_b.post("/v1/watchlist/import", content=blob)
@@ -160,7 +161,7 @@ def test_deltas_carry_updates_and_deletes(
         assert admin_b.get(f"/v1/subjects/{shared_then_hidden}").status_code == 404
         # A gap (a delta from further on than what B holds) is refused.
         gap = {**delta, "since": delta["to_version"] + 5, "to_version": delta["to_version"] + 9}
-        signed_gap = snapshots.sign_feed(gap, key=KEY)
+        signed_gap = snapshots.sign_feed(gap, keys=network_keys(KEY))
         assert admin_b.post("/v1/watchlist/changes:apply", json=signed_gap).status_code == 409
         # Restore A for the other tests.
         assert (
@@ -176,7 +177,7 @@ def test_snapshot_round_trip_and_refusals(
     with source.client() as admin:
         snap = admin.get("/v1/watchlist/export", params={"country": "MZ"})
         assert snap.status_code == 200
-        assert snap.content.startswith(b"FCSNAP1 HMAC-SHA256 ")
+        assert snap.content.startswith(b"FCSNAP2 ED25519 ")
         expected = {
             s["id"]: s for s in admin.get("/v1/subjects", params={"limit": 100}).json()["items"]
         }
@@ -221,7 +222,8 @@ def test_snapshot_round_trip_and_refusals(
             admin_e.get("/v1/watchlist/export"),
         ):
             assert r.status_code == 409
-            assert "FIELDCHECK_SNAPSHOT_KEY" in r.json()["fix"]
+            assert r.json()["field"] in ("FIELDCHECK_SNAPSHOT_TRUSTED_KEYS",
+                                         "FIELDCHECK_SNAPSHOT_SIGNING_KEY"), r.text
 
 
 def test_expired_snapshot_refused(source: LiveGateway) -> None:
@@ -232,5 +234,5 @@ def test_expired_snapshot_refused(source: LiveGateway) -> None:
     with source.client() as admin:
         blob = admin.get("/v1/watchlist/export", params={"country": "TZ", "ttl_days": 1}).content
     with pytest.raises(Exception) as err:
-        snapshots.verify(blob, key=KEY, now=datetime.now(UTC) + timedelta(days=2))
+        snapshots.verify(blob, keys=network_keys(KEY), now=datetime.now(UTC) + timedelta(days=2))
     assert "expired" in str(err.value)
