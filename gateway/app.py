@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from device_adapters import wsq_sandbox
 from device_adapters.base import default_registry
-from gateway import db
+from gateway import db, dbhealth
 from gateway.apidocs import install_docs
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
@@ -245,6 +245,11 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             database = "ok"
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
             database = f"unreachable: {exc.__class__.__name__}"
+        if database == "ok":
+            # Reads working says little: a read-only or full database fails every write.
+            failing = dbhealth.probe(runtime.engine) or runtime.db_health.recent_failure()
+            if failing:
+                database = f"failing: {failing}"
         ready = database == "ok" and runtime.cache.loaded
         body = {
             "status": "ready" if ready else "not_ready",

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from device_adapters.errors import AdapterError
@@ -121,6 +122,26 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def database_failure(request: Request, exc: BaseException) -> JSONResponse | None:
+    """503 problem+json for a read-only or failing database (``gateway.dbhealth``), logged at
+    most once a minute; None when ``exc`` is no such failure."""
+    from gateway import dbhealth
+
+    found = dbhealth.failure_problem(exc)
+    if found is None:
+        return None
+    runtime = getattr(request.app.state, "runtime", None)
+    health = getattr(runtime, "db_health", None)
+    if health is not None:
+        health.record_failure(found["kind"], exc, f"{request.method} {request.url.path}")
+    response = problem(
+        503, "Database unavailable", found["detail"], slug=f"database/{found['kind']}",
+        instance=request.url.path, fix=found["fix"], reason=found["kind"],
+    )
+    response.headers["Retry-After"] = str(dbhealth.RETRY_AFTER_S)
+    return response
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -188,8 +209,15 @@ def install_handlers(app: FastAPI) -> None:
             instance=request.url.path, fix="send numbers below 2**63 and dates before 9999",
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        failed = database_failure(request, exc)
+        if failed is not None:
+            return failed
         # Last resort: logged with the stack; the client gets a problem body, not a bare 500.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(

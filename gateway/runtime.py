@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from device_adapters.base import AdapterRegistry
 from gateway.checks.admission import AdmissionController
+from gateway.dbhealth import DatabaseHealth
 from gateway.keys import SnapshotKeys
 from gateway.privacy.crypto import Keyring
 from gateway.settings import Settings
@@ -38,4 +39,5 @@ class Runtime:
     metrics: Any | None = None  # gateway.observability.metrics.GatewayMetrics of this app
     # Parsed at start (gateway.keys.check_secrets): the signing key and the trusted sources.
     snapshot_keys: SnapshotKeys = field(default_factory=SnapshotKeys)
+    db_health: DatabaseHealth = field(default_factory=DatabaseHealth)
     extras: dict[str, Any] = field(default_factory=dict)

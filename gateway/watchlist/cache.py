@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -59,6 +60,9 @@ class WatchlistCache:
         self.version = 0
         self.saved_version = -1
         self.loaded = False
+        # Template rows that could not be indexed (corrupt data): counted so the saved cache's
+        # template count can be checked against the database's.
+        self.unreadable: set[str] = set()
         self._sync_lock = threading.Lock()
         # Templates made by another model than this gateway's extractors (e.g. dlib faces stored
         # before the SFace matcher): never searched, counted for re-enrolment.
@@ -132,6 +136,7 @@ class WatchlistCache:
                 keep = np.flatnonzero(usable)
                 if len(keep) < len(face_rows):
                     log.error("skipping %d unreadable face templates", len(face_rows) - len(keep))
+                    self.unreadable.update(face_ids[i] for i in np.flatnonzero(~usable))
                 self.faces.add_many([face_ids[i] for i in keep], [face_subjects[i] for i in keep],
                                     matrix[keep])
             self.version = int(version)
@@ -163,7 +168,8 @@ class WatchlistCache:
     # log is the source of truth, so a stale or missing snapshot only costs start-up time.
 
     def save(self, directory: Path, *, database_key: str) -> None:
-        """Write the cache to ``directory`` atomically (a new folder swapped in)."""
+        """Write the cache to ``directory`` atomically: a new folder, every file fsynced and
+        listed with its SHA-256 in ``meta.json`` (written last), then swapped in by rename."""
         with self._sync_lock:
             tmp = directory.with_name(directory.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
@@ -177,25 +183,37 @@ class WatchlistCache:
             (tmp / "subjects.json").write_text(json.dumps(cards))
             (tmp / "stale.json").write_text(json.dumps(self._stale))
             meta = {"version": self.version, "country": self.country,
-                    "database": database_key, "saved_at": time.time(), "models": self._models}
+                    "database": database_key, "saved_at": time.time(), "models": self._models,
+                    "counts": self.counts(), "unreadable": sorted(self.unreadable),
+                    "files": {str(f.relative_to(tmp)): _sha256(f)
+                              for f in sorted(tmp.rglob("*")) if f.is_file()}}
             (tmp / "meta.json").write_text(json.dumps(meta))
+            _fsync_tree(tmp)
             old = directory.with_name(directory.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if directory.exists():
                 directory.rename(old)
             tmp.rename(directory)
+            _fsync_dir(directory.parent)
             shutil.rmtree(old, ignore_errors=True)
             self.saved_version = self.version
 
     def load_saved(self, session: Session, directory: Path, *, database_key: str) -> bool:
-        """Load a saved cache and replay newer changes; False (cache untouched) if unusable."""
+        """Load a saved cache and replay newer changes; False (cache left empty) if unusable.
+
+        Unusable: another database or country, a file missing, added or altered (checksums),
+        a card that does not parse, or counts that disagree with the database after the
+        replay. A rebuild only costs start-up time; a cache that lost subjects would answer
+        "no hit" for them, so it is never kept.
+        """
         try:
             meta = json.loads((directory / "meta.json").read_text())
         except (OSError, ValueError):
             return False
         db_version = int(session.exec(select(func.max(WatchlistChange.version))).one() or 0)
         if (
-            meta.get("country") != self.country
+            not isinstance(meta, dict)
+            or meta.get("country") != self.country
             or meta.get("database") != database_key
             or int(meta.get("version", -1)) > db_version
             # Embeddings of another model must never be mixed into this one's index.
@@ -204,41 +222,86 @@ class WatchlistCache:
             log.info("saved watchlist cache at %s does not fit this database: rebuilding",
                      directory)
             return False
+        problem = _verify_files(directory, meta.get("files"))
+        if problem:
+            log.warning("saved watchlist cache at %s failed its checksums (%s): rebuilding",
+                        directory, problem)
+            return False
         try:
             faces = FaceIndex.load(directory / "faces", mmap=True)
             fingers = FingerprintIndex.load(directory / "fingers", mmap=True)
-            cards = json.loads((directory / "subjects.json").read_text())
-            stale = json.loads((directory / "stale.json").read_text())
+            stale = {str(k): {str(t): str(m) for t, m in v.items()} for k, v in
+                     json.loads((directory / "stale.json").read_text()).items()}
             if faces.model != self._models["face"]:
                 raise ValueError(f"face index of model {faces.model!r}")
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("saved watchlist cache unusable (%s): rebuilding", exc)
-            return False
-        with self._sync_lock:
-            self.faces, self.fingers = faces, fingers
-            self.subjects = {
+            cards = {
                 c["id"]: SubjectCard(
-                    id=c["id"], name=c["name"], category=c["category"],
+                    id=str(c["id"]), name=str(c["name"]), category=str(c["category"]),
                     handling_instructions=c["handling_instructions"],
                     expires_at=(
                         datetime.fromisoformat(c["expires_at"]) if c["expires_at"] else None
                     ),
                 )
-                for c in cards
+                for c in json.loads((directory / "subjects.json").read_text())
             }
-            self.version = int(meta["version"])
+            version = int(meta["version"])
+            unreadable = {str(t) for t in meta.get("unreadable", [])}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("saved watchlist cache unusable (%r): rebuilding", exc)
+            return False
+        with self._sync_lock:
+            self.faces, self.fingers, self.subjects = faces, fingers, cards
+            self.version = version
             self.saved_version = self.version
-            self._stale = {str(k): dict(v) for k, v in stale.items()}
+            self.unreadable = unreadable
+            self._stale = stale
             self._stale_count = {"face": 0, "finger": 0}
             for templates in self._stale.values():
                 for modality in templates.values():
                     self._stale_count[modality] = self._stale_count.get(modality, 0) + 1
         replayed = self.sync(session)
+        mismatch = self._count_mismatch(session)
+        if mismatch:
+            log.warning("saved watchlist cache at %s disagrees with the database (%s): "
+                        "rebuilding", directory, mismatch)
+            self._reset()
+            return False
         self.loaded = True
         log.info("watchlist cache loaded from %s (version %s, %s subjects replayed): %s",
                  directory, self.version, replayed, self.counts())
         self._log_stale()
         return True
+
+    def _count_mismatch(self, session: Session) -> str | None:
+        """What differs between the cache and the visible rows of the database, if anything."""
+        visible = {
+            sid for sid, origin, sharing in session.exec(
+                select(Subject.id, Subject.originating_country, Subject.sharing)
+            )
+            if origin == self.country or sharing is None or self.country in sharing
+        }
+        if len(visible) != len(self.subjects) or not visible.issuperset(self.subjects):
+            return f"{len(self.subjects)} subjects cached, {len(visible)} in the database"
+        templates = 0
+        for subject_id, n in session.exec(
+            select(BiometricTemplate.subject_id, func.count())
+            .group_by(BiometricTemplate.subject_id)
+        ):
+            templates += n if subject_id in visible else 0
+        # Templates of another model are held aside (stale), not indexed: they count as present.
+        cached = (len(self.faces) + len(self.fingers) + len(self.unreadable)
+                  + sum(len(t) for t in self._stale.values()))
+        if cached != templates:
+            return (f"{cached} templates cached (unreadable and other-model included), "
+                    f"{templates} in the database")
+        return None
+
+    def _reset(self) -> None:
+        with self._sync_lock:
+            self.faces, self.fingers, self.subjects = FaceIndex(), FingerprintIndex(), {}
+            self.version, self.saved_version, self.unreadable = 0, -1, set()
+            self._stale, self._stale_count = {}, {"face": 0, "finger": 0}
+            self.loaded = False
 
     def _reload_subject(self, session: Session, subject_id: str) -> None:
         """Bring one subject up to date without a moment where a search could miss it.
@@ -277,6 +340,7 @@ class WatchlistCache:
                 self.fingers.add(tpl.id, tpl.subject_id, template)
         except Exception:  # a corrupt row must not stop the gateway from starting
             log.exception("skipping unreadable template %s of subject %s", tpl.id, tpl.subject_id)
+            self.unreadable.add(tpl.id)
 
 
 def _card(subject: Subject) -> SubjectCard:
@@ -284,6 +348,44 @@ def _card(subject: Subject) -> SubjectCard:
         id=subject.id, name=subject.name, category=subject.category,
         handling_instructions=subject.handling_instructions, expires_at=subject.expires_at,
     )
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _verify_files(directory: Path, listed: object) -> str | None:
+    """None when exactly the listed files are present with their checksums; else what is off."""
+    if not isinstance(listed, dict) or not listed:
+        return "no checksums recorded"
+    present = {str(f.relative_to(directory)) for f in directory.rglob("*") if f.is_file()}
+    present.discard("meta.json")
+    if present != set(listed):
+        return f"files differ: {sorted(present ^ set(listed))[:5]}"
+    for name, digest in listed.items():
+        if _sha256(directory / name) != digest:
+            return f"{name} altered"
+    return None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and folder under ``root`` to disk before it is renamed into place."""
+    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+        else:
+            _fsync_dir(path)
+    _fsync_dir(root)
 
 
 def database_key(url: str) -> str:
