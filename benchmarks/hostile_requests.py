@@ -201,7 +201,9 @@ def run(*, skip_slow: bool) -> list[dict[str, Any]]:
                                                             FIELDCHECK_ADMIN_TOKEN="x"))
     add(1, "old bootstrap token after a change", changed_bootstrap(tmp))
 
-    gw = Served(tmp / "main")
+    # A signing key so the changes feed answers (older code ignores the setting).
+    gw = Served(tmp / "main",
+                FIELDCHECK_SNAPSHOT_SIGNING_KEY="fcsk1_anXbPZf0tRdhDwTGoAC9oTkbM18IgDZgUU6JLLY_RPo")
     gw.wait()
     # Connection: close, so a connection the server dropped after one case cannot fail the next.
     admin = httpx.Client(base_url=gw.url, timeout=CAP_S,

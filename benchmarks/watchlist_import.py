@@ -66,7 +66,7 @@ def run_import(settings, folder: Path, workers: int) -> dict:  # type: ignore[no
 
     engine = db.make_engine(settings.effective_database_url)
     db.create_all(engine)
-    rows = importer.read_folder(folder)
+    rows = importer.read_folder(folder, allow_outside=True)  # the manifest names LFW in place
     with Session(engine, expire_on_commit=False) as session:
         started = time.perf_counter()
         results = list(

@@ -19,6 +19,7 @@ import numpy as np
 
 from device_adapters import wsq_sandbox
 from device_adapters.errors import MalformedPayload, PayloadTooLarge
+from matchers import params
 from matchers.errors import UnusableCapture
 from matchers.images import MAX_PIXELS, decode_image
 
@@ -201,7 +202,16 @@ def decode_checked(data: bytes, *, field: str, mode: str = "L",
             pixels = np.repeat(pixels[:, :, None], 3, axis=2)
     else:
         try:
-            pixels = decode_image(data, mode=mode)
+            # The same pixel budgets as the matchers (a face "RGB", a print "L"), so a hostile
+            # image is refused from its header here too instead of decoded at 40 MP to validate.
+            # (A declared size to compare with needs the full decode, so no reduction then.)
+            budget: dict[str, Any] = (
+                {"max_pixels": params.FACE_MAX_PIXELS,
+                 "max_unreduced": params.FACE_MAX_PIXELS_UNREDUCED,
+                 "reduce_to": params.FACE_DECODE_PIXELS if expected_size is None else None}
+                if mode == "RGB" else {"max_pixels": params.FINGER_MAX_PIXELS}
+            )
+            pixels = decode_image(data, mode=mode, **budget)
         except UnusableCapture as exc:
             if exc.reason == "image_too_large":
                 raise PayloadTooLarge(f"{field}: {exc.message}", field=field) from exc

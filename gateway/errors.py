@@ -194,10 +194,13 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(
+        response = problem(
             exc.status_code, str(exc.detail) if exc.status_code != 404 else "Not found",
             str(exc.detail), slug=f"http-{exc.status_code}", instance=request.url.path,
         )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value  # e.g. the Allow header RFC 9110 requires on 405
+        return response
 
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:

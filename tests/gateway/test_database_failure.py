@@ -18,8 +18,6 @@ def _read_only(connection, _record) -> None:  # type: ignore[no-untyped-def]
 def test_read_only_database_is_reported_and_answered_503(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway import dbhealth
-
     with LiveGateway(tmp_path) as gw, gw.client() as admin:
         assert admin.get("/readyz").status_code == 200
         engine = gw.runtime.engine
@@ -45,6 +43,8 @@ def test_read_only_database_is_reported_and_answered_503(
         finally:
             event.remove(engine, "connect", _read_only)
             engine.dispose()
+        from gateway import dbhealth
+
         monkeypatch.setattr(dbhealth, "RECENT_S", 0.0)
         assert admin.get("/readyz").status_code == 200
         assert admin.post("/v1/subjects", json={"name": "Back", "category": "red"}

@@ -80,7 +80,7 @@ def test_cli_import_summary_and_resume(cli_env: Path, shared_data: Path, tmp_pat
         {"external_ref": "X-4", "name": "Aliased", "category": "deportee", "aliases": "A1;A2"},
     ]
     folder = _write_manifest(tmp_path / "batch", rows)
-    result = _run(["watchlist", "import", str(folder), "--json"])
+    result = _run(["watchlist", "import", str(folder), "--json", "--allow-outside"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert (summary["imported"], summary["skipped"], summary["rejected"]) == (6, 0, 5)
@@ -96,7 +96,9 @@ def test_cli_import_summary_and_resume(cli_env: Path, shared_data: Path, tmp_pat
     assert "Rejected records" in result.output  # the human-readable table too
     assert "loading matcher models" in result.output  # its own phase, not a bar stuck at 0
 
-    again = json.loads(_run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1])
+    again = json.loads(
+        _run(["watchlist", "import", str(folder), "--json", "--allow-outside"]).output.splitlines()[-1]
+    )
     assert (again["imported"], again["skipped"], again["rejected"]) == (0, 6, 5)
 
     from sqlmodel import Session, select
@@ -141,7 +143,7 @@ def test_json_manifest_and_fingerprints(cli_env: Path, shared_data: Path, tmp_pa
     }
     (folder / "manifest.json").write_text(json.dumps(doc))
     summary = json.loads(
-        _run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1]
+        _run(["watchlist", "import", str(folder), "--json", "--allow-outside"]).output.splitlines()[-1]
     )
     assert summary["imported"] == 1 and summary["rejected"] == 1
     assert "position" in summary["rejected_records"][0]["reason"]
@@ -214,7 +216,7 @@ def test_full_lfw_import(cli_env: Path, shared_data: Path, tmp_path: Path) -> No
     people = lfw_people(shared_data)
     folder = _write_manifest(tmp_path / "lfw", _lfw_rows(people, 10))
     summary = json.loads(
-        _run(["watchlist", "import", str(folder), "--json"]).output.splitlines()[-1]
+        _run(["watchlist", "import", str(folder), "--json", "--allow-outside"]).output.splitlines()[-1]
     )
     assert summary["imported"] == 75 and summary["rejected"] == 0
     assert all(r["reason"] for r in summary["refused_images"])

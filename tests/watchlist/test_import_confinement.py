@@ -92,3 +92,16 @@ def test_cli_reports_the_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     summary = json.loads(result.output.strip().splitlines()[-1])
     text = json.dumps(summary)
     assert "outside the manifest's folder" in text, text
+
+
+def test_manifest_text_policy_rejects_the_record_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "load"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text(
+        "external_ref,name,category,aliases\nR-1,Good Name,red,\nR-2,Bad\x00Name,red,\n"
+        "R-3,Fine,red,ok;al\x1bias\n"
+    )
+    rows = mf.read_folder(folder)
+    assert rows[0].error is None
+    assert rows[1].error and rows[1].error.startswith("name") and "NUL" in rows[1].error
+    assert rows[2].error and rows[2].error.startswith("aliases")
