@@ -60,5 +60,5 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path, role: str) -> None:
         token = ADMIN_TOKEN if role == "ncb_admin" else gw.token("device", "st-device")
         summary = summarise(run_schemathesis(gw.url, token, tmp_path / "report.json"))
     print(f"\nschemathesis {role}: {json.dumps(summary)}")
-    assert summary["cases"] > 100, summary
+    assert summary["cases"] > 50, summary
     assert summary["server_errors"] == 0, summary
