@@ -25,7 +25,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange, current_model
-from gateway.watchlist.sharing import visible_to
+from gateway.watchlist.sharing import visible_clause, visible_to
 from matchers.index import FaceIndex, FingerprintIndex
 from matchers.templates import FaceTemplate, FingerprintTemplate
 
@@ -274,12 +274,7 @@ class WatchlistCache:
 
     def _count_mismatch(self, session: Session) -> str | None:
         """What differs between the cache and the visible rows of the database, if anything."""
-        visible = {
-            sid for sid, origin, sharing in session.exec(
-                select(Subject.id, Subject.originating_country, Subject.sharing)
-            )
-            if origin == self.country or sharing is None or self.country in sharing
-        }
+        visible = set(session.exec(select(Subject.id).where(visible_clause(self.country))))
         if len(visible) != len(self.subjects) or not visible.issuperset(self.subjects):
             return f"{len(self.subjects)} subjects cached, {len(visible)} in the database"
         templates = 0
