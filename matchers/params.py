@@ -205,7 +205,7 @@ SYNTH_MIN_SPACING = 8.0  # px; ridges are about 9 px apart at 500 ppi
 
 # --- Decoding budgets (matchers/images.py) -------------------------------------------------
 # Pixel budget per capture kind: larger declared images are refused unread (413). A face is
-# detected at FACE_DETECT_MAX_SIDE and embedded from a 150 px chip, so 4 MP keeps every detail
+# detected at FACE_DETECT_MAX_SIDE and embedded from a 112 px chip, so 4 MP keeps every detail
 # used; photos up to FACE_MAX_PIXELS are accepted and decoded reduced to FACE_DECODE_PIXELS
 # (JPEG at a fraction of the cost). Fingerprints keep every pixel (ridge spacing depends on the
 # resolution): a 1000 ppi four-finger slap is ~3200 x 3000.
