@@ -222,6 +222,7 @@ def run(*, skip_slow: bool) -> list[dict[str, Any]]:
         add(2, "then GET /v1/subjects", measure(gw, lambda: admin.get("/v1/subjects")))
         add(2, "then GET /v1/audit", measure(gw, lambda: admin.get("/v1/audit")))
         seek = {"schema": "seek-avenger/1", "device": {"serial": "SEEK\u0000\udfff"},
+                "purpose": "port entry",
                 "face": {"format": "png",
                          "image": base64.b64encode(zero_png(64)).decode()}}
         seek_body = json.dumps(seek).encode()
@@ -231,7 +232,8 @@ def run(*, skip_slow: bool) -> list[dict[str, Any]]:
 
         png = zero_png(6300)
         add(3, f"face: 6300x6300 all-zero PNG ({len(png) // 1024} KB)", measure(
-            gw, lambda: device.post("/v1/checks", files={"face": ("f.png", png, "image/png")})))
+            gw, lambda: device.post("/v1/checks", data={"purpose": "port entry"},
+                                    files={"face": ("f.png", png, "image/png")})))
         for n in (2_000, 20_000) if not skip_slow else (2_000,):
             data, ctype = many_parts(n)
             add(3, f"multipart with {n} parts ({len(data) // 1024} KB)", measure(
@@ -245,7 +247,7 @@ def run(*, skip_slow: bool) -> list[dict[str, Any]]:
                    headers={"content-type": "application/zip"})))
 
         add(6, "check claiming another device's serial", measure(gw, lambda: device.post(
-            "/v1/checks", data={"device_id": "=SEEK-OTHER-9", "purpose": "@cmd"},
+            "/v1/checks", data={"device_id": "=SEEK-OTHER-9", "purpose": "port entry"},
             files={"face": ("f.png", zero_png(64), "image/png")})))
         text = admin.get("/v1/audit.csv").text
         cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]

@@ -93,6 +93,7 @@ def test_surrogate_in_batch_json_and_query(gateway: LiveGateway) -> None:
 
 def test_seek_device_serial_with_nul_is_refused(gateway: LiveGateway, device_token: str) -> None:
     payload = {"schema": "seek-avenger/1", "device": {"serial": "SEEK\u0000-1"},
+               "purpose": "port entry",
                "face": {"format": "png", "image": base64.b64encode(zero_png(64)).decode()}}
     with gateway.client(device_token) as c:
         r = c.post("/v1/adapters/seek-avenger/checks", content=json.dumps(payload),
@@ -103,7 +104,7 @@ def test_seek_device_serial_with_nul_is_refused(gateway: LiveGateway, device_tok
 def test_multipart_text_field_with_control_character(gateway: LiveGateway,
                                                      device_token: str) -> None:
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", data={"device_id": "SEEK\x00", "purpose": "entry"},
+        r = c.post("/v1/checks", data={"device_id": "SEEK\x00", "purpose": "port entry"},
                    files={"face": ("f.png", zero_png(32), "image/png")})
     _problem(r, 422, "device_id")
 
@@ -114,7 +115,8 @@ def test_huge_blank_png_face_is_refused_unread(gateway: LiveGateway, device_toke
     png = zero_png(6300)
     assert len(png) < 100_000
     with gateway.client(device_token) as c:
-        r = c.post("/v1/checks", files={"face": ("f.png", png, "image/png")})
+        r = c.post("/v1/checks", data={"purpose": "port entry"},
+                   files={"face": ("f.png", png, "image/png")})
     problem = _problem(r, 413, "face")
     assert problem["reason"] == "image_too_large"
 
@@ -154,7 +156,8 @@ def test_extraction_budget_answers_422(tmp_path) -> None:  # type: ignore[no-unt
     with LiveGateway(tmp_path, extract_budget_s=0.001) as gw:
         token = gw.token("device")
         with gw.client(token) as c:
-            r = c.post("/v1/checks", files={"face": ("f.png", buffer.getvalue(), "image/png")})
+            r = c.post("/v1/checks", data={"purpose": "port entry"},
+                       files={"face": ("f.png", buffer.getvalue(), "image/png")})
     problem = _problem(r, 422, "face")
     assert problem["reason"] == "extraction_budget"
 
@@ -180,7 +183,7 @@ def test_zip_manifest_bomb_refused_before_inflating(gateway: LiveGateway) -> Non
 def test_audit_csv_neutralises_formulas_and_keeps_device_identity(gateway: LiveGateway) -> None:
     token = gateway.token("device", "=HYPERLINK(\"http://evil\")")
     with gateway.client(token) as c:
-        r = c.post("/v1/checks", data={"device_id": "@SEEK-OTHER", "purpose": "-entry"},
+        r = c.post("/v1/checks", data={"device_id": "@SEEK-OTHER", "purpose": "port entry"},
                    files={"face": ("f.png", zero_png(32), "image/png")})
         assert r.status_code == 200, r.text
     with gateway.client() as c:
