@@ -149,3 +149,57 @@ def bench_face(*, gallery: int, probes: int, batch: int) -> dict:
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "load_avg": os.getloadavg()[0],
     }
+
+
+def bench_face_extract(*, photos: int, repeats: int) -> dict:
+    """Time ``face.extract`` (decode, detect, align, embed; one thread) on ``photos`` 250 x 250
+    LFW photos and on the full-size sample photos fitted into a 1920 x 1080 frame (JPEG, as a
+    device sends them), each ``repeats`` times."""
+    import cv2
+
+    from matchers import face
+
+    root = _shared_data() / "faces"
+    lfw = sorted((root / "lfw").glob("*/*.jpg"))[:: max(1, 750 // max(photos, 1))][:photos]
+    samples = sorted(p for p in (root / "samples").rglob("*.jpg"))
+    if not lfw or not samples:
+        raise FileNotFoundError(f"faces/lfw and faces/samples are needed under {root}")
+    full_hd = []
+    for path in samples:
+        image = cv2.imread(str(path))
+        scale = min(1920 / image.shape[1], 1080 / image.shape[0])
+        fitted = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+        frame = np.zeros((1080, 1920, 3), np.uint8)
+        y, x = (1080 - fitted.shape[0]) // 2, (1920 - fitted.shape[1]) // 2
+        frame[y : y + fitted.shape[0], x : x + fitted.shape[1]] = fitted
+        full_hd.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+    face.warm_up()
+
+    def timed(images: list[bytes]) -> tuple[list[float], list[float]]:
+        wall, cpu = [], []
+        for _ in range(repeats):
+            for data in images:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                try:
+                    face.extract(data)
+                except Exception:  # noqa: BLE001 - a refusal costs time too; it is timed
+                    pass
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+        return wall, cpu
+
+    # On a shared, loaded machine wall-clock time includes waiting for a core; the process's CPU
+    # time (all its threads) is what an idle machine would take at most.
+    small, small_cpu = timed([p.read_bytes() for p in lfw])
+    large, large_cpu = timed(full_hd)
+    return {
+        "model": face.MODEL_ID,
+        "lfw_250x250_photos": len(lfw),
+        "lfw_250x250": _percentiles(small),
+        "lfw_250x250_cpu": _percentiles(small_cpu),
+        "full_hd_photos": len(full_hd),
+        "full_hd_1920x1080": _percentiles(large),
+        "full_hd_1920x1080_cpu": _percentiles(large_cpu),
+        "repeats": repeats,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }

@@ -64,12 +64,17 @@ def evaluate_faces(
     cache: Path | None = typer.Option(
         None, "--cache", help="Embeddings .npz reused when made by this model for these files."
     ),
+    split_half: bool = typer.Option(
+        False, "--split-half",
+        help="Open-set: fit the face table on half the identities, report on the other half.",
+    ),
 ) -> None:
     """Verification (EER, FNMR at the calibrated FMRs, rank-1, failures to enrol) or, with
     --open-set, open-set identification as NIST FRTE reports it."""
     if open_set:
         report = evaluation.evaluate_faces_open_set(
-            directory, cache=cache, det_png=det or Path(f"{directory.name}_open_set_det.png")
+            directory, cache=cache, det_png=det or Path(f"{directory.name}_open_set_det.png"),
+            split_half=split_half,
         )
         if not as_json:
             _open_set_table(report)
@@ -127,6 +132,24 @@ def register_bench(bench_app: typer.Typer) -> None:
     ) -> None:
         """Fingerprint 1:N: build time, peak RSS, p50/p95/p99, rank-1 of real genuine probes."""
         _emit(bench.bench_fingerprint(gallery=gallery, probes=probes, unique=unique), as_json)
+
+    @bench_app.command("face-extract")
+    def bench_face_extract(
+        photos: int = typer.Option(100, "--photos", help="250 x 250 LFW photos timed."),
+        repeats: int = typer.Option(3, "--repeats", help="Times each photo is extracted."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Face extraction latency: 250 x 250 LFW photos and 1080p frames (p50/p95/p99)."""
+        report = bench.bench_face_extract(photos=photos, repeats=repeats)
+        if not as_json:
+            for name in ("lfw_250x250", "lfw_250x250_cpu", "full_hd_1920x1080",
+                         "full_hd_1920x1080_cpu"):
+                row = report[name]
+                typer.echo(f"{name:>18}: p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
+                           f"p99 {row['p99_ms']} ms")
+            typer.echo(f"load average {report['load_average_1min']}")
+            return
+        _emit(report, as_json)
 
     @bench_app.command("face")
     def bench_face(

@@ -48,3 +48,16 @@ def test_open_set_report_counts_and_decisions(small_open_set: Path, tmp_path: Pa
     # A second run reads the cached embeddings and gives the same report.
     again = CliRunner().invoke(app, args)
     assert json.loads(again.output.strip().splitlines()[-1]) == report
+
+
+def test_split_half_fits_on_one_half_and_searches_the_other(small_open_set: Path) -> None:
+    from matchers import evaluation
+
+    cache = small_open_set.parent / "split.npz"
+    whole = evaluation.evaluate_faces_open_set(small_open_set, cache=cache)
+    split = evaluation.evaluate_faces_open_set(small_open_set, cache=cache, split_half=True)
+    fitted = split["split_half_calibration"]
+    # The two halves partition the identities: none fitted on is enrolled or searched.
+    assert fitted["identities"] + split["gallery_subjects"] + split["non_mated_searches"] == 20
+    assert split["gallery_subjects"] < whole["gallery_subjects"]
+    assert fitted["impostor_pairs"] > 0 and "0.1" in fitted["points"]
