@@ -1,8 +1,9 @@
 """Face feature extraction with OpenCV: YuNet detection + SFace embedding (OpenCV model zoo).
 
 Recipe: decode (EXIF orientation applied) -> YuNet on a copy whose long side is at most
-FACE_DETECT_MAX_SIDE (score threshold FACE_DETECT_SCORE, retried at FACE_DETECT_RETRY_SCORE
-when nothing is found; then the three other quarter turns, for a device held sideways) -> choose
+FACE_DETECT_MAX_SIDE (faces down to FACE_DETECT_RETRY_SCORE, the confident ones of
+FACE_DETECT_SCORE preferred; without a confident face the three other quarter turns are tried,
+for a device held sideways) -> choose
 the subject's face (the most central of similar-sized faces) -> its five landmarks mapped back
 to the full-resolution image -> measure face size, detector score and sharpness -> SFace
 ``alignCrop`` on the full image (112 px chip) -> 128-d SFace feature -> L2-normalise.
@@ -152,8 +153,8 @@ def warm_up() -> None:
 
 
 def detect(rgb: np.ndarray, models: _ModelSet | None = None) -> list[Face]:
-    """Faces in full-image coordinates, largest first (score FACE_DETECT_SCORE, else the
-    retry score)."""
+    """Faces in full-image coordinates, largest first: those of score >= FACE_DETECT_SCORE, or
+    down to FACE_DETECT_RETRY_SCORE when a weaker face is the largest (or the only ones)."""
     if models is None:
         with _models() as borrowed:
             return detect(rgb, borrowed)
@@ -192,7 +193,7 @@ def detect(rgb: np.ndarray, models: _ModelSet | None = None) -> list[Face]:
     return sorted(faces, key=lambda f: f.area, reverse=True)
 
 
-# Quarter turns tried when the photo as decoded shows no face (cv2.rotate codes; None = as is).
+# Quarter turns tried when the photo as decoded shows no confident face (cv2.rotate codes).
 _TURNS: tuple[tuple[int, int | None], ...] = (
     (0, None),
     (90, cv2.ROTATE_90_CLOCKWISE),

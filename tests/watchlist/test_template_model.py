@@ -128,3 +128,35 @@ def test_snapshot_states_carry_the_model_and_old_ones_read_as_legacy(tmp_path: P
     assert templates[0].model == "dlib-resnet-v1"
     assert base64.b64decode(state["templates"][0]["data"]) == templates[0].data
     assert np.isfinite(FaceTemplate.from_bytes(templates[0].data).embedding).all()
+
+
+def test_gateway_on_an_old_database_reports_faces_to_re_enrol(tmp_path: Path, monkeypatch,
+                                                              caplog) -> None:
+    import logging
+
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.settings import Settings, get_settings
+    from tests.conftest import LiveGateway
+
+    data_dir = tmp_path / "data"
+    _old_database(Settings(data_dir=data_dir).effective_database_url).dispose()
+    with caplog.at_level(logging.WARNING, logger="gateway.watchlist.cache"), \
+            LiveGateway(data_dir) as gateway, gateway.client() as admin:
+        ready = admin.get("/readyz").json()
+        metrics = admin.get("/metrics").text
+    assert ready["status"] == "ready"
+    assert ready["watchlist"]["faces"] == 0 and ready["watchlist"]["fingerprints"] == 1
+    assert ready["watchlist"]["needs_reenrolment"] == {"faces": 1, "fingerprints": 0}
+    assert "fieldcheck_watchlist_needs_reenrolment_faces 1" in metrics
+    assert any("re-enrol" in r.getMessage() for r in caplog.records)
+    monkeypatch.setenv("FIELDCHECK_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["watchlist", "status"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "1 face templates of model dlib-resnet-v1: NOT searched" in result.output
+    assert "1 finger templates of model nbis-mindtct: searched" in result.output
