@@ -124,14 +124,25 @@ def keygen(
     kind: str = typer.Argument(
         ..., help="admin-token (a bootstrap admin token) or snapshot (an Ed25519 key pair)"
     ),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Generate a strong secret: FIELDCHECK_ADMIN_TOKEN, or a snapshot signing key pair."""
+    import json
+
     from gateway.keys import new_admin_token, new_signing_key
 
     if kind == "admin-token":
-        typer.echo(f"FIELDCHECK_ADMIN_TOKEN={new_admin_token()}")
+        token = new_admin_token()
+        if json_out:
+            typer.echo(json.dumps({"FIELDCHECK_ADMIN_TOKEN": token}))
+            return
+        typer.echo(f"FIELDCHECK_ADMIN_TOKEN={token}")
     elif kind == "snapshot":
         private, public = new_signing_key()
+        if json_out:
+            typer.echo(json.dumps({"FIELDCHECK_SNAPSHOT_SIGNING_KEY": private,
+                                   "public_key": public}))
+            return
         typer.echo(f"FIELDCHECK_SNAPSHOT_SIGNING_KEY={private}")
         typer.echo("# public key for FIELDCHECK_SNAPSHOT_TRUSTED_KEYS on receiving gateways:")
         typer.echo(f"# {public}")

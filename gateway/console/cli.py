@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import typer
+
+JSON_OPT = typer.Option(False, "--json", help="print JSON")
 
 user_app = typer.Typer(help="Staff accounts for the NCB console (devices use API tokens).",
                        no_args_is_help=True)
@@ -33,6 +36,7 @@ def create(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="read the password from the first line of stdin"
     ),
+    json_out: bool = JSON_OPT,
 ) -> None:
     """Create a staff account; the password is asked for (twice) unless given on stdin."""
     from gateway.console.auth import create_user
@@ -50,22 +54,33 @@ def create(
             typer.echo(f"error: {exc.detail}" + (f" ({exc.fix})" if exc.fix else ""), err=True)
             raise typer.Exit(2) from None
         session.commit()
+    if json_out:
+        typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role,
+                               "language": user.language}))
+        return
     typer.echo(f"id:       {user.id}\nusername: {user.username}\nrole:     {user.role}")
 
 
 @user_app.command("list")
-def list_() -> None:
+def list_(json_out: bool = JSON_OPT) -> None:
     """List staff accounts (never their password hashes)."""
     from gateway.console.auth import list_users
 
     with _session() as session:
-        for u in list_users(session):
+        users = list_users(session)
+        if json_out:
+            typer.echo(json.dumps([
+                {"id": u.id, "username": u.username, "role": u.role, "language": u.language,
+                 "locked_until": u.locked_until.isoformat() if u.locked_until else None}
+                for u in users]))
+            return
+        for u in users:
             locked = f" locked until {u.locked_until:%Y-%m-%d %H:%M}" if u.locked_until else ""
             typer.echo(f"{u.id}  {u.username:<24} {u.role:<12} {u.language}{locked}")
 
 
 @user_app.command("unlock")
-def unlock(username: str) -> None:
+def unlock(username: str, json_out: bool = JSON_OPT) -> None:
     """Lift a lock-out after repeated failed sign-ins."""
     from gateway.console.auth import unlock_user
     from gateway.errors import DomainError
@@ -77,4 +92,4 @@ def unlock(username: str) -> None:
             typer.echo(f"error: {exc.detail}", err=True)
             raise typer.Exit(2) from None
         session.commit()
-    typer.echo(f"unlocked {username}")
+    typer.echo(json.dumps({"unlocked": username}) if json_out else f"unlocked {username}")

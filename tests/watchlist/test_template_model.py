@@ -150,7 +150,7 @@ def test_gateway_on_an_old_database_reports_faces_to_re_enrol(tmp_path: Path, mo
     same = int(current_model("finger") == LEGACY_MODELS["finger"])
     assert ready["watchlist"]["faces"] == 0 and ready["watchlist"]["fingerprints"] == same
     assert ready["watchlist"]["needs_reenrolment"] == {"faces": 1, "fingerprints": 1 - same}
-    assert "fieldcheck_watchlist_needs_reenrolment_faces 1" in metrics
+    assert 'fieldcheck_watchlist_needs_reenrolment{kind="faces"} 1.0' in metrics
     assert any("re-enrol" in r.getMessage() for r in caplog.records)
     monkeypatch.setenv("FIELDCHECK_DATA_DIR", str(data_dir))
     get_settings.cache_clear()
