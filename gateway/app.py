@@ -139,7 +139,10 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = db.make_engine(settings.effective_database_url)
+        engine = db.make_engine(
+            settings.effective_database_url, busy_timeout_s=settings.sqlite_busy_timeout_s,
+            write_wait_s=settings.database_write_wait_s,
+        )
         db.create_all(engine)
         with Session(engine) as session:
             bind_country(session, settings.country)
@@ -230,8 +233,10 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
 
     mount_console(app)  # the NCB console at /console (HTML pages and their static files)
 
+    # Async on purpose: liveness is answered by the event loop itself, without waiting for a
+    # worker thread, so it stays instant however busy the thread pool is.
     @app.get("/healthz", tags=["health"], summary="Liveness")
-    def healthz() -> dict:
+    async def healthz() -> dict:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], summary="Database reachable and watchlist cache loaded")

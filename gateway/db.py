@@ -1,29 +1,196 @@
 """Database engine and sessions: SQLite by default, PostgreSQL when several gateways share one.
 
-SQLite runs in WAL mode with a busy timeout so the API, the upstream worker and CLI commands can
-use one file at once. ``create_all`` imports every domain's models first so their tables exist.
+SQLite allows one writer at a time per file. Left to itself, every waiting writer spins in
+SQLite's busy handler (sleep, retry) until its busy timeout, and a thread that loses that race
+often enough fails with "database is locked". So within a process, writers queue on a Python
+lock (``WriteLock``, one per database file, shared by every engine on that file): a connection
+takes it just before its first write (INSERT/UPDATE/DELETE, or ``BEGIN IMMEDIATE``) and gives it
+back when its transaction commits or rolls back. Threads therefore wait their turn in order,
+and SQLite's own busy timeout (WAL mode) only arbitrates between processes (a CLI command
+beside ``serve``). A writer that still cannot get the lock in time raises ``DatabaseBusy``
+(503 with Retry-After), never a bare 500.
+
+Rules that keep the lock short, for every caller: do the slow work (image extraction, network
+calls) before the first write, then write and commit at once; never hold a write open on one
+connection while writing on another from the same thread (that would wait for itself: it is
+refused at once). PostgreSQL needs none of this (row locks); its engine is left as it is.
+
+``create_all`` imports every domain's models first so their tables exist.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
+from gateway.errors import DatabaseBusy
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; for SQLite, create the parent folder and set WAL and a busy timeout."""
+log = logging.getLogger(__name__)
+
+# Between processes on one SQLite file (only): how long SQLite itself retries a locked write.
+SQLITE_BUSY_TIMEOUT_S = 5.0
+# Within the process: how long a writer queues for its turn before the request gets a 503.
+# Transactions hold the lock for milliseconds; waiting this long means something is wrong.
+WRITE_WAIT_S = 15.0
+# A write transaction held longer than this is logged (with the statement that opened it).
+SLOW_HOLD_S = 1.0
+_WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE",
+                     "BEGIN EXCLUSIVE")
+
+
+class WriteLock:
+    """The one-writer-at-a-time turn for one SQLite file in this process.
+
+    Thread-safe. Held per DBAPI connection from its first write to its commit or rollback
+    (``acquire_for``/``release_for``); a plain lock, not an RLock, so whichever thread closes a
+    connection may give the turn back.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._holder: int | None = None  # id() of the DBAPI connection holding the turn
+        self._holder_thread: int | None = None
+        self._since = 0.0
+        self._opened_by = ""
+        # Observability (benchmarks, /metrics): how long writers waited and held.
+        self.acquired = 0
+        self.timeouts = 0
+        self.max_wait_s = 0.0
+        self.max_hold_s = 0.0
+
+    def holds(self, dbapi_connection: Any) -> bool:
+        return self._holder == id(dbapi_connection)
+
+    def acquire_for(self, dbapi_connection: Any, *, statement: str, wait_s: float) -> None:
+        if self.holds(dbapi_connection):
+            return
+        me = threading.get_ident()
+        if self._holder_thread == me:
+            # This thread already has a write open on another connection: waiting would wait
+            # for itself until the timeout. Fail now and name the bug.
+            raise RuntimeError(
+                f"nested write transactions on one thread ({self.name}): commit the first "
+                f"(opened by {self._opened_by[:80]!r}) before writing on another session"
+            )
+        started = time.monotonic()
+        if not self._lock.acquire(timeout=wait_s):
+            with self._guard:
+                self.timeouts += 1
+            raise DatabaseBusy(
+                f"the database is busy: no write turn within {wait_s:g} s", retry_after_s=2
+            )
+        waited = time.monotonic() - started
+        with self._guard:
+            self._holder, self._holder_thread = id(dbapi_connection), me
+            self._since, self._opened_by = time.monotonic(), statement
+            self.acquired += 1
+            self.max_wait_s = max(self.max_wait_s, waited)
+
+    def release_for(self, dbapi_connection: Any) -> None:
+        with self._guard:
+            if self._holder != id(dbapi_connection):
+                return
+            held = time.monotonic() - self._since
+            opened_by = self._opened_by
+            self.max_hold_s = max(self.max_hold_s, held)
+            self._holder = self._holder_thread = None
+        self._lock.release()
+        if held > SLOW_HOLD_S:
+            log.warning("a write transaction on %s held the write turn for %.1f s (opened by "
+                        "%r)", self.name, held, opened_by[:120])
+
+    def stats(self) -> dict[str, float]:
+        with self._guard:
+            return {"acquired": self.acquired, "timeouts": self.timeouts,
+                    "max_wait_s": round(self.max_wait_s, 4),
+                    "max_hold_s": round(self.max_hold_s, 4)}
+
+
+_locks: dict[str, WriteLock] = {}
+_locks_guard = threading.Lock()
+
+
+def write_lock(path: str) -> WriteLock:
+    """The process's write turn for the SQLite file at ``path`` (one per file)."""
+    key = str(Path(path).resolve())
+    with _locks_guard:
+        if key not in _locks:
+            _locks[key] = WriteLock(key)
+        return _locks[key]
+
+
+def engine_write_lock(engine: Engine) -> WriteLock | None:
+    """The write turn an engine takes (None: PostgreSQL, or SQLite in memory)."""
+    return getattr(engine.dialect, "fieldcheck_write_lock", None)
+
+
+def _raw(connection: Any) -> Any:
+    """The DBAPI connection under SQLAlchemy's pool proxy (the key of the write turn)."""
+    return getattr(connection, "dbapi_connection", None) or connection
+
+
+def _install_write_lock(engine: Engine, lock: WriteLock, wait_s: float) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_turn(conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        head = statement.lstrip()[:16].upper()
+        if head.startswith(_WRITE_STATEMENTS):
+            lock.acquire_for(_raw(conn.connection), statement=statement, wait_s=wait_s)
+
+    # The turn ends once SQLite has really committed or rolled back, so the next writer never
+    # finds the file still locked. Wrapping this engine's dialect methods (not an event, which
+    # fires before the DBAPI call) also covers the pool's rollback when a connection returns.
+    dialect = engine.dialect
+    commit, rollback, close = dialect.do_commit, dialect.do_rollback, dialect.do_close
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            lock.release_for(_raw(dbapi_connection))
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            lock.release_for(_raw(dbapi_connection))
+
+    def do_close(dbapi_connection: Any) -> None:
+        try:
+            close(dbapi_connection)
+        finally:
+            lock.release_for(_raw(dbapi_connection))
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    dialect.do_close = do_close  # type: ignore[method-assign]
+    dialect.fieldcheck_write_lock = lock  # type: ignore[attr-defined]
+
+
+def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+                write_wait_s: float = WRITE_WAIT_S) -> Engine:
+    """Create an engine; for SQLite: the parent folder, WAL, a busy timeout and the process's
+    write turn for that file (see the module docstring)."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        in_memory = not path or path == ":memory:"
+        if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            pool_pre_ping=True,
         )
+        busy_ms = int(busy_timeout_s * 1000)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -31,12 +198,14 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             # Deleted rows (purged probe data, erased subjects) are overwritten with zeros in the
             # file instead of lingering in free pages (docs/PRIVACY.md).
             cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
+        if not in_memory:
+            _install_write_lock(engine, write_lock(path), write_wait_s)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -8,6 +8,7 @@
     ├── Forbidden          403  the token's role may not do this
     ├── TooLarge           413  request body over FIELDCHECK_MAX_UPLOAD_MB
     └── Unavailable        503  try again later (at capacity); carries Retry-After
+        └── DatabaseBusy        no write turn in time (SQLite under load)
 
 Adapter errors (``device_adapters.errors.AdapterError``) and matcher capture errors
 (``matchers.errors.UnusableCapture``) are mapped here too, so routes just raise.
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from device_adapters.errors import AdapterError
@@ -81,6 +82,26 @@ class Unavailable(DomainError):
     def __init__(self, detail: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
         super().__init__(detail, retry_after_s=retry_after_s, **kwargs)
         self.retry_after_s = retry_after_s
+
+
+class DatabaseBusy(Unavailable):
+    """A write could not get its turn in time (``gateway.db.WriteLock``, or SQLite's own lock
+    held by another process): nothing was written; the same request may simply be sent again."""
+
+    title, type_slug = "Database busy", "database-busy"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 2, **extra: Any) -> None:
+        super().__init__(
+            detail, fix=f"nothing was saved: send the same request again in {retry_after_s} s",
+            retry_after_s=retry_after_s, **extra,
+        )
+
+
+def is_database_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked"/"busy" (another writer kept the lock past the timeout)."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in message or "database table is locked" in message or (
+        "database is busy" in message)
 
 
 def parse_choice(choices: type[E], value: str, *, field: str) -> E:
@@ -214,6 +235,16 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        if is_database_locked(exc):
+            # Another process held SQLite's write lock past the busy timeout: a retry works.
+            log.warning("database locked on %s %s: answered 503", request.method,
+                        request.url.path)
+            busy = DatabaseBusy("the database is busy (locked by another writer)")
+            return await _domain(request, busy)
         return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         None, description="mark console cookies Secure; unset: when the request came over HTTPS "
         "(directly or X-Forwarded-Proto from a proxy)",
     )
+    database_write_wait_s: float = Field(
+        15.0, gt=0, description="SQLite: how long a write queues for its turn before the "
+        "request answers 503 with Retry-After (writes hold the turn for milliseconds)",
+    )
+    sqlite_busy_timeout_s: float = Field(
+        5.0, gt=0, description="SQLite: how long a write waits for another process's lock",
+    )
     shared_data_dir: Path = Field(
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",

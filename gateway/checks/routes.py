@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
 
 from device_adapters.textpolicy import check_capture_text
+from gateway.auth.service import Principal
 from gateway.checks import service
 from gateway.checks.models import Check
 from gateway.console.languages import officer_language
@@ -17,6 +19,7 @@ from gateway.errors import NotFound
 from gateway.observability.metrics import check_modality
 from gateway.privacy.access import ReasonDep, audit_read
 from gateway.privacy.service import with_thumbnails
+from gateway.runtime import Runtime
 
 router = APIRouter(tags=["checks"])
 
@@ -55,8 +58,8 @@ def _headers(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
 
-async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session: SessionDep,
-               principal: DeviceDep) -> dict:
+async def _run(adapter_name: str, request: Request, runtime: Runtime,
+               principal: Principal) -> dict:
     adapter = runtime.adapters.get(adapter_name)
     if adapter is None:
         raise NotFound(
@@ -66,29 +69,34 @@ async def _run(adapter_name: str, request: Request, runtime: RuntimeDep, session
     started = time.perf_counter()
     body = await request.body()
     headers = _headers(request)
-    capture = await run_in_threadpool(adapter.parse, body, headers)
-    if request.query_params.get("purpose"):
-        # For device formats without a purpose field: the calling app names it in the URL.
-        capture.purpose = request.query_params["purpose"]
-    check_capture_text(capture)  # one text policy whatever the format
+    # For device formats without a purpose field: the calling app names it in the URL.
+    purpose = request.query_params.get("purpose")
 
-    def admitted() -> Any:
-        # the wait for a slot happens here, on the worker thread, never on the event loop
+    def parse_check_store() -> dict:
+        # All the CPU and database work in one worker call, with a session of its own that
+        # opens, writes and commits on this one thread: nothing here may run on the event loop
+        # (the wait for an admission slot included).
+        capture = adapter.parse(body, headers)
+        if purpose:
+            capture.purpose = purpose
+        check_capture_text(capture)  # one text policy whatever the format
         priority = capture.document is not None or principal.name in runtime.settings.urgent_devices
-        with runtime.admission.admit(priority=priority):
+        with runtime.admission.admit(priority=priority), Session(
+            runtime.engine, expire_on_commit=False
+        ) as session:
             language = officer_language(
                 session, token_id=principal.token_id,
                 accept_language=headers.get("accept-language"),
                 default=runtime.settings.default_language,
             )
-            return service.run_check(runtime, session, principal=principal, capture=capture,
-                                     language=language)
+            check = service.run_check(runtime, session, principal=principal, capture=capture,
+                                      language=language)
+            if runtime.metrics is not None:
+                runtime.metrics.observe_check(check_modality(capture), check.local_decision,
+                                              time.perf_counter() - started)
+            return _answer(check, runtime, session)
 
-    check = await run_in_threadpool(admitted)
-    if runtime.metrics is not None:
-        runtime.metrics.observe_check(check_modality(capture), check.local_decision,
-                                      time.perf_counter() - started)
-    return await run_in_threadpool(_answer, check, runtime, session)
+    return await run_in_threadpool(parse_check_store)
 
 
 def _answer(check: Check, runtime: RuntimeDep, session: SessionDep) -> dict:
@@ -97,13 +105,12 @@ def _answer(check: Check, runtime: RuntimeDep, session: SessionDep) -> dict:
 
 @router.post("/v1/checks", summary="Check a capture against the watchlist",
              openapi_extra=CHECK_FORM_SCHEMA)
-async def create_check(request: Request, runtime: RuntimeDep, session: SessionDep,
-                       principal: DeviceDep) -> dict:
+async def create_check(request: Request, runtime: RuntimeDep, principal: DeviceDep) -> dict:
     """Multipart form: `face`, `finger_1`..`finger_10` (or `finger_0`), `ppi`, `device_id`,
     `purpose` (required, from FIELDCHECK_CHECK_PURPOSES), `mrz`. Answers hit / possible /
     no_hit / recapture with candidates (hit/possible: with the reference thumbnail) and
     quality."""
-    return await _run("multipart", request, runtime, session, principal)
+    return await _run("multipart", request, runtime, principal)
 
 
 @router.get("/v1/adapters", tags=["adapters"], summary="Device payload formats accepted")
@@ -117,12 +124,12 @@ def list_adapters(runtime: RuntimeDep, principal: PrincipalDep) -> list[dict]:
 @router.post("/v1/adapters/{name}/checks", tags=["adapters"],
              summary="Check a raw device payload through the named adapter")
 async def create_adapter_check(
-    name: str, request: Request, runtime: RuntimeDep, session: SessionDep, principal: DeviceDep,
+    name: str, request: Request, runtime: RuntimeDep, principal: DeviceDep,
     purpose: Annotated[str | None, Query(
         description="the check's purpose when the payload carries none (it wins over the "
         "payload's)")] = None,
 ) -> dict:
-    return await _run(name, request, runtime, session, principal)
+    return await _run(name, request, runtime, principal)
 
 
 @router.get("/v1/checks/{check_id}", summary="A check's answer, with central and review state")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from gateway.audit.service import record
 from gateway.boundary import DB_INT_MAX
@@ -119,7 +119,7 @@ def list_biometrics(
     summary="Start a bulk import job (JSON with base64 images, or a zip with a manifest)",
 )
 async def start_batch(
-    request: Request, response: Response, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
+    request: Request, response: Response, runtime: RuntimeDep, actor: AdminDep,
     allow_empty: bool = Query(False, description="accept records without any biometric "
                               "(deliberate name-only records; they can never match)"),
 ) -> dict:
@@ -130,15 +130,8 @@ async def start_batch(
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/zip", "application/x-zip-compressed"):
-        rows = await run_in_threadpool(
-            lambda: importer.read_zip(body, allow_empty=allow_empty))
         source = "zip upload"
     elif content_type == "application/json":
-        try:
-            doc = json.loads(body)
-        except ValueError as exc:
-            raise Invalid(f"the body is not valid JSON: {exc}", field="body") from exc
-        rows = importer.read_json_records(doc, allow_empty=allow_empty)
         source = "json upload"
     else:
         raise Invalid(
@@ -146,9 +139,26 @@ async def start_batch(
             field="content-type",
             fix="send application/json or application/zip",
         )
-    job = jobs.start_job(runtime, session, rows=rows, source=source, actor=actor)
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return jobs.job_public(job)
+
+    def read_and_start() -> dict:
+        # Parsing (a zip or megabytes of JSON) and the job's rows: one worker call with its
+        # own session, never on the event loop.
+        if source == "zip upload":
+            rows = importer.read_zip(body, allow_empty=allow_empty)
+        else:
+            try:
+                doc = json.loads(body)
+            except ValueError as exc:
+                raise Invalid(f"the body is not valid JSON: {exc}", field="body") from exc
+            rows = importer.read_json_records(doc, allow_empty=allow_empty)
+        with Session(runtime.engine, expire_on_commit=False) as session:
+            return jobs.job_public(
+                jobs.start_job(runtime, session, rows=rows, source=source, actor=actor)
+            )
+
+    job = await run_in_threadpool(read_and_start)
+    response.headers["Location"] = f"/v1/jobs/{job['id']}"
+    return job
 
 
 @router.get("/v1/jobs/{job_id}", tags=["import"], summary="An import job's progress and results")
@@ -317,7 +327,7 @@ def export(
     summary="Load a signed snapshot (the raw file as the body)",
 )
 async def import_snapshot(
-    request: Request, runtime: RuntimeDep, session: SessionDep, actor: AdminDep, prune: bool = False
+    request: Request, runtime: RuntimeDep, actor: AdminDep, prune: bool = False
 ) -> dict:
     """Refuses a tampered, foreign, expired or out-of-order snapshot with 4xx. `prune=true`
     with a full snapshot removes the subjects received from its source that it no longer holds
@@ -327,15 +337,17 @@ async def import_snapshot(
         raise Invalid("the body is empty", field="body", fix="send the snapshot file as the body")
 
     def load() -> dict:
-        result = snapshots.load_snapshot(
-            session,
-            blob=blob,
-            actor=actor,
-            country=runtime.settings.country,
-            keys=runtime.snapshot_keys,
-            prune=prune,
-        )
-        runtime.cache.sync(session)
+        # One worker call, one session of its own: verified, applied and committed off the loop.
+        with Session(runtime.engine, expire_on_commit=False) as session:
+            result = snapshots.load_snapshot(
+                session,
+                blob=blob,
+                actor=actor,
+                country=runtime.settings.country,
+                keys=runtime.snapshot_keys,
+                prune=prune,
+            )
+            runtime.cache.sync(session)
         return {**result, "version": runtime.cache.version}
 
     return await run_in_threadpool(load)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from fastapi.concurrency import run_in_threadpool
 
 from gateway.deps import AdminDep, AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid
@@ -82,29 +81,34 @@ def delete_subject(
     _commit_and_sync(runtime, session)
 
 
-async def _read_upload(upload: UploadFile, field: str) -> bytes:
-    data = await upload.read()
+def _read_upload(upload: UploadFile, field: str) -> bytes:
+    # Sync routes run in the thread pool; the form is already spooled, this reads the file.
+    data = upload.file.read()
     if not data:
         raise Invalid(f"the file in '{field}' is empty", field=field, fix="attach the image file")
     return data
 
 
+# Enrolment routes are plain ``def``: FastAPI runs them in its thread pool, so the extraction
+# (seconds) and the database work never run on the event loop, and the session lives on one
+# thread from its first query to its commit. The write comes after the extraction and is
+# committed at once, so the database's write turn is held for milliseconds.
 @router.post("/{subject_id}/faces", status_code=201, summary="Enrol a face photo")
-async def add_face(
+def add_face(
     subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
     image: Annotated[UploadFile, File(description="JPEG/PNG photo with one face")],
 ) -> dict:
-    data = await _read_upload(image, "image")
+    data = _read_upload(image, "image")
     # Check the subject first so a bad id costs no extraction.
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
-    template, quality = await run_in_threadpool(_named, "image", service.extract_face, data)
-    images = await run_in_threadpool(prepare_face, data, runtime.settings)
+    template, quality = _named("image", service.extract_face, data)
+    images = prepare_face(data, runtime.settings)
     tpl = service.add_template(
         session, subject_id=subject_id, modality="face", position=0, data=template,
         quality=quality, actor=actor, country=runtime.settings.country,
     )
     _keep_reference(runtime, session, tpl, images)
-    await run_in_threadpool(_commit_and_sync, runtime, session)
+    _commit_and_sync(runtime, session)
     return service.template_public(tpl)
 
 
@@ -127,7 +131,7 @@ def _named(field: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 @router.post("/{subject_id}/fingerprints", status_code=201, summary="Enrol a fingerprint")
-async def add_fingerprint(
+def add_fingerprint(
     subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
     image: Annotated[UploadFile, File(description="fingerprint image (PNG, TIFF, JPEG, WSQ...)")],
     position: Annotated[str, Form(description="ANSI/NIST finger position 1-10")],
@@ -137,18 +141,18 @@ async def add_fingerprint(
 ) -> dict:
     pos = parse_position(position)
     resolution = parse_ppi(ppi) if ppi else None
-    data = await _read_upload(image, "image")
+    data = _read_upload(image, "image")
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
-    template, quality = await run_in_threadpool(
-        _named, "image", service.extract_fingerprint, data, position=pos, ppi=resolution
+    template, quality = _named(
+        "image", service.extract_fingerprint, data, position=pos, ppi=resolution
     )
-    images = await run_in_threadpool(prepare_finger, data, position=pos, ppi=resolution)
+    images = prepare_finger(data, position=pos, ppi=resolution)
     tpl = service.add_template(
         session, subject_id=subject_id, modality="finger", position=pos, data=template,
         quality=quality, actor=actor, country=runtime.settings.country,
     )
     _keep_reference(runtime, session, tpl, images)
-    await run_in_threadpool(_commit_and_sync, runtime, session)
+    _commit_and_sync(runtime, session)
     return service.template_public(tpl)
 
 
