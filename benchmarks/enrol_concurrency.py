@@ -31,11 +31,15 @@ def main() -> None:
     parser.add_argument("--import-records", type=int, default=0,
                         help="also run one bulk import job of N LFW records in phase 2")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--source", type=Path, default=None,
+                        help="run the gateway from another checkout's sources (e.g. the code "
+                        "before a change, for a before/after comparison); same environment")
     parser.add_argument("--json", action="store_true", help="JSON only")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="fc-enrol-"))
-    gateway = serve_gateway(data_dir, database_url=args.database_url)
+    env = {"PYTHONPATH": str(args.source.resolve())} if args.source else {}
+    gateway = serve_gateway(data_dir, database_url=args.database_url, env=env)
     phases: list[tuple[str, dict]] = []
     try:
         load = Load(gateway.url)
@@ -48,6 +52,7 @@ def main() -> None:
         stop_s = gateway.stop()
     report = {
         "database": "postgresql" if args.database_url else "sqlite",
+        "source": str(args.source or Path(__file__).resolve().parents[1]),
         "phases": dict(phases),
         "sigterm_to_exit_s": round(stop_s, 2),
         "load_average": os.getloadavg(),

@@ -88,7 +88,9 @@ def serve(
     log.info("data directory %s; API docs at http://%s:%s/docs", settings.data_dir.resolve(),
              host, port)
     # log_config=None: uvicorn keeps the one configuration set above (its access line is ours).
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    # A bounded grace: without it, SIGTERM waits for every open long poll and event stream.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=settings.shutdown_grace_s)  # type: ignore[arg-type]
 
 
 def _preflight(settings) -> None:  # type: ignore[no-untyped-def]

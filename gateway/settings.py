@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_s: float = Field(
         5.0, gt=0, description="SQLite: how long a write waits for another process's lock",
     )
+    shutdown_grace_s: float = Field(
+        3.0, gt=0, description="on SIGTERM: how long requests in flight may finish before "
+        "they are cancelled (long polls, event streams)",
+    )
     shared_data_dir: Path = Field(
         Path(__file__).resolve().parent.parent.parent / "shared" / "data",
         description="real test data (tests and evaluation only)",

@@ -7,7 +7,6 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -66,12 +65,20 @@ def match_notices(session: Session, document: DocumentData) -> list[dict[str, An
     ]
 
 
+# Changes applied per transaction. A page of the feed holds up to 1,000 (a first sync after
+# install several thousand); applied in one go it kept SQLite's single write turn for seconds
+# while enrolments, checks and the delivery workers queued behind it.
+FEED_APPLY_CHUNK = 200
+
+
 def sync_feed(engine: Engine, client: CentralClient, *, page: int = 1000,
-              max_pages: int = 100) -> int:
+              max_pages: int = 100, chunk: int = FEED_APPLY_CHUNK) -> int:
     """Read central's change feed from where we stopped; returns the changes applied.
 
-    Each page is applied with the new feed version in one transaction, so a crash mid-sync
-    resumes at the last whole page.
+    Each page is applied in small transactions of about ``chunk`` changes, each committing the
+    feed version of its last change, so a crash mid-sync resumes after the last whole chunk
+    (changes are idempotent and in version order). Within a chunk the rows are looked up first
+    and written in one flush at the commit, so the write turn is held for that flush only.
     """
     applied = 0
     for _ in range(max_pages):
@@ -79,14 +86,10 @@ def sync_feed(engine: Engine, client: CentralClient, *, page: int = 1000,
             since = list_version(session)
         answer = client.changes(since=since, limit=page)
         changes = answer["changes"]
-        with Session(engine) as session:
-            for change in changes:
-                _apply(session, change)
-            state = session.get(FeedState, FEED) or FeedState(name=FEED)
-            state.version = max(state.version, int(answer["version"]))
-            state.synced_at = time.time()
-            session.add(state)
-            session.commit()
+        for part in _chunks(changes, chunk):
+            _apply_chunk(engine, part, version=int(part[-1].get("version", 0)))
+        # The page's own version (may be past its last change, or the page may be empty).
+        _apply_chunk(engine, [], version=int(answer["version"]))
         applied += len(changes)
         if not answer.get("more") or not changes:
             break
@@ -95,7 +98,52 @@ def sync_feed(engine: Engine, client: CentralClient, *, page: int = 1000,
     return applied
 
 
-def _apply(session: Session, change: dict[str, Any]) -> None:
+def _chunks(changes: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    """Consecutive runs of about ``size`` changes, never splitting one version (resuming
+    after a version must not skip the rest of it)."""
+    out: list[list[dict[str, Any]]] = []
+    for change in changes:
+        if out and (len(out[-1]) < size or out[-1][-1].get("version") == change.get("version")):
+            out[-1].append(change)
+        else:
+            out.append([change])
+    return out
+
+
+def _apply_chunk(engine: Engine, changes: list[dict[str, Any]], *, version: int) -> None:
+    with Session(engine) as session:
+        # No autoflush: every lookup runs before the first write, which waits for the commit.
+        with session.no_autoflush:
+            rows: dict[tuple[type, Any], Any] = {}  # this chunk's rows by key (None: deleted)
+            for change in changes:
+                _apply(session, change, rows)
+            state = session.get(FeedState, FEED) or FeedState(name=FEED)
+        if changes or version > state.version:
+            state.version = max(state.version, version)
+            state.synced_at = time.time()
+            session.add(state)
+            session.commit()
+
+
+def _row(session: Session, rows: dict[tuple[type, Any], Any], model: type, key: Any) -> Any:
+    """The chunk's current row for ``key``: one changed earlier in the chunk (not flushed yet,
+    so ``session.get`` cannot see it), else the stored one."""
+    if (model, key) not in rows:
+        rows[(model, key)] = session.get(model, key)
+    return rows[(model, key)]
+
+
+def _drop(session: Session, rows: dict[tuple[type, Any], Any], model: type, key: Any) -> None:
+    row = _row(session, rows, model, key)
+    if row is not None:
+        if row in session.new:
+            session.expunge(row)
+        else:
+            session.delete(row)
+    rows[(model, key)] = None
+
+
+def _apply(session: Session, change: dict[str, Any], rows: dict[tuple[type, Any], Any]) -> None:
     data = change.get("data") or {}
     version = int(change.get("version", 0))
     if change.get("kind") == "document":
@@ -104,21 +152,24 @@ def _apply(session: Session, change: dict[str, Any]) -> None:
         state = (data.get("issuing_state") or "").upper().replace("<", "")
         if not number:
             return
+        key = (number, state)
         if change.get("op") == "delete":
-            session.execute(delete(CachedDocument).where(
-                CachedDocument.document_number == number, CachedDocument.issuing_state == state))
+            _drop(session, rows, CachedDocument, key)
             return
-        row = session.get(CachedDocument, (number, state)) or CachedDocument(
+        row = _row(session, rows, CachedDocument, key) or CachedDocument(
             document_number=number, issuing_state=state, status=data.get("status", "stolen"))
         row.status, row.version = data.get("status", "stolen"), version
         session.add(row)
+        rows[(CachedDocument, key)] = row
     elif change.get("kind") == "notice":
         notice_id = str(data.get("notice_id") or change.get("key"))
         if change.get("op") == "delete":
-            session.execute(delete(CachedNotice).where(CachedNotice.notice_id == notice_id))
+            _drop(session, rows, CachedNotice, notice_id)
             return
-        notice = session.get(CachedNotice, notice_id) or CachedNotice(notice_id=notice_id)
+        notice = _row(session, rows, CachedNotice, notice_id) or CachedNotice(
+            notice_id=notice_id)
         notice.surname, notice.given_names = data.get("surname"), data.get("given_names")
         notice.birth_date, notice.category = data.get("birth_date"), data.get("category")
         notice.data, notice.version = data, version
         session.add(notice)
+        rows[(CachedNotice, notice_id)] = notice

@@ -78,6 +78,9 @@ class QueueStats:
 
 
 Hook = Callable[[Session | None, QueueItem], None]
+# Items expired per transaction: each one also updates its check row (the hook), and on SQLite
+# the whole transaction holds the single write turn. The worker's sweep repeats until done.
+EXPIRE_BATCH = 50
 COLUMNS = [c.name for c in OutboxItem.__table__.columns]  # type: ignore[attr-defined]
 
 
@@ -111,7 +114,8 @@ class QueueStorage(ABC):
         """Move to the dead-letter list (``owner`` None: no lease needed)."""
 
     @abstractmethod
-    def expire(self, *, now: float, limit: int = 500, hook: Hook | None = None) -> list[QueueItem]:
+    def expire(self, *, now: float, limit: int = EXPIRE_BATCH,
+               hook: Hook | None = None) -> list[QueueItem]:
         """Dead-letter pending unleased items past their TTL; returns them."""
 
     @abstractmethod
@@ -243,7 +247,8 @@ class MemoryQueueStorage(QueueStorage):
             row.locked_by, row.locked_until = None, 0.0
         return self._finish(item, owner, hook, change)
 
-    def expire(self, *, now: float, limit: int = 500, hook: Hook | None = None) -> list[QueueItem]:
+    def expire(self, *, now: float, limit: int = EXPIRE_BATCH,
+               hook: Hook | None = None) -> list[QueueItem]:
         with self._lock:
             rows = [i for i in self._items.values() if i.state == "pending"
                     and i.expires_at <= now and i.locked_until <= now][:limit]
@@ -335,6 +340,15 @@ class SqlQueueStorage(QueueStorage):
                     schema_translate_map=translate)
         self.table = OutboxItem.__table__  # type: ignore[attr-defined]
 
+    def _nothing_to_do(self, query: Select) -> bool:
+        """SQLite: a plain read first, so an idle worker's poll never takes the write turn
+        (``BEGIN IMMEDIATE`` takes it even when nothing is claimable). PostgreSQL's SKIP LOCKED
+        claim is cheap as it is."""
+        if self.dialect != "sqlite":
+            return False
+        with Session(self.engine) as session:
+            return session.execute(query.limit(1)).first() is None
+
     def _lock_ids(self, session: Session, query: Select) -> list[int]:
         """Run an id query inside the claiming transaction. On PostgreSQL the rows are locked
         with SKIP LOCKED, so concurrent workers pass over each other's rows instead of waiting
@@ -373,10 +387,11 @@ class SqlQueueStorage(QueueStorage):
             .where(t.c.state == "pending", t.c.available_at <= now, t.c.locked_until <= now,
                    t.c.expires_at > now)
             .order_by(t.c.priority.desc(), t.c.id)
-            .limit(limit)
         )
+        if self._nothing_to_do(query):
+            return []
         with self._tx() as session:
-            ids = self._lock_ids(session, query)
+            ids = self._lock_ids(session, query.limit(limit))
             if not ids:
                 return []
             session.execute(
@@ -430,15 +445,18 @@ class SqlQueueStorage(QueueStorage):
                                           "finished_at": now, "locked_by": None,
                                           "locked_until": 0.0}, hook)
 
-    def expire(self, *, now: float, limit: int = 500, hook: Hook | None = None) -> list[QueueItem]:
+    def expire(self, *, now: float, limit: int = EXPIRE_BATCH,
+               hook: Hook | None = None) -> list[QueueItem]:
         t = self.table
         query = (
             select(t.c.id)
             .where(t.c.state == "pending", t.c.expires_at <= now, t.c.locked_until <= now)
-            .order_by(t.c.id).limit(limit)
+            .order_by(t.c.id)
         )
+        if self._nothing_to_do(query):
+            return []
         with self._tx() as session:
-            ids = self._lock_ids(session, query)
+            ids = self._lock_ids(session, query.limit(limit))
             if not ids:
                 return []
             session.execute(

@@ -46,7 +46,6 @@ class UpstreamService:
         self.upstream = upstream
         self.engine = engine
         self.storage = storage or SqlQueueStorage(engine)
-        self._write_engine = getattr(self.storage, "_write_engine", engine)
         self.client = client
         self.url = settings.upstream_url
         self.breaker = CircuitBreaker(
@@ -156,7 +155,7 @@ class UpstreamService:
         while not self._feed_stop.is_set():
             if self.breaker.state != "open" and self.client is not None:
                 try:
-                    sync_feed(self._write_engine, self.client)
+                    sync_feed(self.engine, self.client)
                     self.feed_error, self.feed_synced_at = None, time.time()
                 except CentralError as exc:
                     self.feed_error = exc.reason

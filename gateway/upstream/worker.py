@@ -31,7 +31,7 @@ from gateway.upstream.client import (
     CentralRejected,
     CentralUnavailable,
 )
-from gateway.upstream.queue import QueueItem, QueueStorage
+from gateway.upstream.queue import EXPIRE_BATCH, QueueItem, QueueStorage
 from gateway.upstream.reconcile import apply_result, mark_dead, set_status
 from gateway.upstream.settings import UpstreamSettings
 
@@ -176,14 +176,20 @@ class DeliveryWorker:
             if now - self._last_sweep < 1.0:
                 return
             self._last_sweep = now
-        expired = self.storage.expire(now=now, hook=lambda s, i: mark_dead(
-            s, i, status="expired", reason=i.dead_reason or "expired"))
-        for item in expired:
-            log.warning("central query for check %s expired after %d attempts",
-                        item.check_id, item.attempts)
-            self.stats.fail(Failure(now, item.check_id, item.id, item.dead_reason or "expired",
-                                    "dead"))
-            self._on_change(item.check_id)
+        # Small transactions (EXPIRE_BATCH items each), repeated until none is left: after a
+        # long outage thousands may expire at once, and one transaction for all of them would
+        # hold SQLite's write turn for seconds.
+        while not self._stop.is_set():
+            expired = self.storage.expire(now=now, limit=EXPIRE_BATCH, hook=lambda s, i: mark_dead(
+                s, i, status="expired", reason=i.dead_reason or "expired"))
+            for item in expired:
+                log.warning("central query for check %s expired after %d attempts",
+                            item.check_id, item.attempts)
+                self.stats.fail(Failure(now, item.check_id, item.id,
+                                        item.dead_reason or "expired", "dead"))
+                self._on_change(item.check_id)
+            if len(expired) < EXPIRE_BATCH:
+                break
 
     def run_once(self, owner: str) -> bool:
         """Claim a batch and deliver it; False when there was nothing to do."""
