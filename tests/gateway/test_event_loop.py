@@ -48,8 +48,19 @@ HOLD_S = 0.5  # how long the test's writer keeps the write turn each time
 # Code that blocks when it runs on the loop: the innermost frames of a late loop in any of
 # these mean a route did blocking work there.
 BLOCKING_CODE = ("/sqlalchemy/", "/sqlmodel/", "/sqlite3/", "/psycopg/", "/matchers/",
-                 "/device_adapters/", "/gateway/db.py", "/threading.py", "/concurrent/futures/",
-                 "/queue.py", "/PIL/", "/numpy/")
+                 "/device_adapters/", "/gateway/db.py", "/PIL/", "/numpy/", "/cv2/")
+# Waiting in the standard library: only these functions, as the innermost frame (anyio hands
+# work to its threads through queue.put and Condition.notify, which never wait).
+BLOCKING_WAITS = {"wait", "join", "result", "acquire", "_wait_for_tstate_lock", "sleep"}
+
+
+def _blocking(stack: traceback.StackSummary) -> bool:
+    innermost = stack[-1]
+    if innermost.name in BLOCKING_WAITS and innermost.filename.endswith(
+        ("/threading.py", "/queue.py", "/concurrent/futures/_base.py")
+    ):
+        return True
+    return any(marker in f.filename for f in stack[-3:] for marker in BLOCKING_CODE)
 
 
 class LoopWatchdog:
@@ -79,7 +90,7 @@ class LoopWatchdog:
             if frame is None:
                 continue
             stack = traceback.extract_stack(frame)
-            if any(marker in f.filename for f in stack[-3:] for marker in BLOCKING_CODE):
+            if _blocking(stack):
                 where = "".join(traceback.format_list(stack[-10:]))
                 self.blocked.append(f"loop {late:.2f} s late, inside:\n{where}")
 
