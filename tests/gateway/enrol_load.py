@@ -92,6 +92,7 @@ class Samples:
     """Latencies (seconds) and status codes of one kind of request."""
 
     latencies: list[float] = field(default_factory=list)
+    at: list[float] = field(default_factory=list)  # wall-clock start of each request
     statuses: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # first few 5xx / transport failures
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,6 +100,7 @@ class Samples:
     def add(self, seconds: float, status: int | str, detail: str = "") -> None:
         with self.lock:
             self.latencies.append(seconds)
+            self.at.append(time.time() - seconds)
             self.statuses[str(status)] += 1
             if (not isinstance(status, int) or status >= 500) and len(self.errors) < 5:
                 self.errors.append(f"{status}: {detail[:300]}")
@@ -205,7 +207,7 @@ class Load:
                     files["face"] = ("f.jpg", self.photos[(i * 13) % len(self.photos)],
                                      "image/jpeg")
                 self._timed(self.check, c, "POST", "/v1/checks", files=files,
-                            data={"purpose": "load test"})
+                            data={"purpose": "patrol"})
                 i += 1
 
     def _prober(self, every_s: float) -> None:
@@ -274,6 +276,11 @@ class Load:
             "check": self.check.summary(duration),
             "healthz": {**self.healthz.summary(duration),
                         "over_1s": sum(1 for x in health if x > 1.0),
+                        "slowest": [
+                            {"ms": round(lat * 1000), "at": time.strftime(
+                                "%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 1000):03d}"}
+                            for lat, at in sorted(zip(self.healthz.latencies, self.healthz.at,
+                                                      strict=True))[-5:]],
                         "over_100ms": sum(1 for x in health if x > 0.1)},
             "imports": self.imports,
         }

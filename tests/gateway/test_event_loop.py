@@ -192,7 +192,8 @@ def test_no_route_blocks_the_event_loop_while_the_database_is_busy(
         sids = [admin.post("/v1/subjects", json={"name": f"Loop {i}", "category": "red"})
                 .json()["id"] for i in range(4)]
         with watched.client(device) as dev:
-            first = dev.post("/v1/checks", files={"finger_2": ("p.tif", prints[0].read_bytes())})
+            first = dev.post("/v1/checks", data={"purpose": "patrol"},
+                             files={"finger_2": ("p.tif", prints[0].read_bytes())})
             assert first.status_code == 200, first.text
         check_id = first.json()["check_id"]
 
@@ -204,11 +205,11 @@ def test_no_route_blocks_the_event_loop_while_the_database_is_busy(
         ("finger enrol", lambda c, d: c.post(
             f"/v1/subjects/{sids[2]}/fingerprints", data={"position": "2"},
             files={"image": ("p.tif", prints[1].read_bytes())})),
-        ("check", lambda c, d: d.post("/v1/checks", files={
+        ("check", lambda c, d: d.post("/v1/checks", data={"purpose": "patrol"}, files={
             "finger_2": ("p.tif", prints[2].read_bytes()),
             "face": ("f.jpg", photos[3].read_bytes())})),
         ("adapter check", lambda c, d: d.post(
-            "/v1/adapters/multipart/checks",
+            "/v1/adapters/multipart/checks", params={"purpose": "patrol"},
             files={"finger_7": ("p.tif", prints[3].read_bytes())})),
         ("bulk import", lambda c, d: c.post("/v1/subjects:batch", json={"subjects": [{
             "external_ref": "LOOP-IMP-1", "name": "Imported", "category": "yellow",

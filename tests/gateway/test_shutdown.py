@@ -27,7 +27,7 @@ def test_sigterm_does_not_wait_for_long_polls_and_event_streams(
         device = httpx.Client(base_url=gateway.url, timeout=120,
                               headers={"Authorization": f"Bearer {token['token']}"})
         image = sorted((shared_data / "fingerprints" / "fvc2002_db1_b").glob("*_1.tif"))[0]
-        check = device.post("/v1/checks", files={"finger_2": ("p.tif", image.read_bytes())})
+        check = device.post("/v1/checks", data={"purpose": "patrol"}, files={"finger_2": ("p.tif", image.read_bytes())})
         assert check.status_code == 200, check.text
         check_id = check.json()["check_id"]
         started = threading.Event()
