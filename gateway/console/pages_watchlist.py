@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -219,7 +220,9 @@ async def enrol_face(
     actor = page.allow(*ADMIN_ROLES)
     page.check_csrf(csrf)
     try:
-        await routes.add_face(subject_id, page.runtime, page.session, actor, image=image)
+        # the API's route is plain def (database and CPU work off the event loop): same here
+        await run_in_threadpool(routes.add_face, subject_id, page.runtime, page.session, actor,
+                                image=image)
     except Exception as exc:  # noqa: BLE001 - refusals are shown on the page, others re-raised
         if not _refusal(exc):
             raise
@@ -237,8 +240,8 @@ async def enrol_finger(
     page.check_csrf(csrf)
     try:
         parse_position(position)
-        await routes.add_fingerprint(subject_id, page.runtime, page.session, actor, image=image,
-                                     position=position, ppi=ppi or None)
+        await run_in_threadpool(routes.add_fingerprint, subject_id, page.runtime, page.session,
+                                actor, image=image, position=position, ppi=ppi or None)
     except Exception as exc:  # noqa: BLE001 - refusals are shown on the page, others re-raised
         if not _refusal(exc):
             raise

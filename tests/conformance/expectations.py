@@ -108,11 +108,11 @@ ANSI_NIST: dict[str, Accepted | Refused] = {
         "a Type-99 CBEFF record only: not searched", skipped=(("Type-99[2]", "not_searched"),),
         check="422:Type-99[2]"),
     "nbis_valid1.14.an2": Accepted(
-        "Type-4 WSQ right thumb (784x1133) read; Type-9 minutiae not searched. The check says "
-        "recapture because NFIQ 2 fails on this card scan (118 minutiae found): awaits the "
-        "NFIQ fix (fingerprint issue), then no_hit",
+        "Type-4 WSQ right thumb (784x1133) read; Type-9 minutiae not searched. NFIQ 2 fails on "
+        "this card scan; since the fingerprint issue that is 'unknown', not low quality, so the "
+        "print is searched: no_hit against an empty watchlist (was recapture)",
         fingers=((1, 500, "wsq"),), skipped=(("Type-9[3]", "not_searched"),),
-        check="recapture"),
+        check="no_hit"),
     "nbis_valid1.15.an2": Accepted(
         "a Type-9 minutiae record only: not searched",
         skipped=(("Type-9[2]", "not_searched"),), check="422:Type-9[2]"),

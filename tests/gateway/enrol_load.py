@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN = "fc_enrol_load_admin"
+ADMIN = "fc_enrol_load_admin_Tq7Wm2Zx9Kp4Rv6Ns1Jd"  # strong enough for the start-up check
 
 
 def free_port() -> int:
