@@ -20,11 +20,13 @@ def register(app: typer.Typer) -> None:
 def _session():  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
-    from gateway import db
-    from gateway.settings import get_settings
+    from gateway.cliconfig import ConfigError, open_database
 
-    engine = db.make_engine(get_settings().effective_database_url)
-    db.create_all(engine)
+    try:
+        _settings, engine = open_database()  # never a new empty database unless --create
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     return Session(engine, expire_on_commit=False)
 
 

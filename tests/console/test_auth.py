@@ -178,7 +178,7 @@ def test_cli_user_create(tmp_path, monkeypatch) -> None:  # type: ignore[no-unty
     get_settings.cache_clear()
     try:
         runner = CliRunner()
-        done = runner.invoke(app, ["user", "create", "--username", "nadia", "--role",
+        done = runner.invoke(app, ["--create", "user", "create", "--username", "nadia", "--role",
                                    "ncb_analyst", "--language", "pt", "--password-stdin"],
                              input=PASSWORD + "\n")
         assert done.exit_code == 0, done.output

@@ -56,7 +56,7 @@ def test_version(cli: CliRunner) -> None:
     assert result.output.strip() == "fieldcheck 0.1.0"
 
 
-@pytest.mark.parametrize("args", [["token", "list"], ["watchlist", "status"],
+@pytest.mark.parametrize("args", [["token", "list"], ["watchlist", "status"], ["user", "list"],
                                   ["token", "create", "--role", "device", "--name", "x"]])
 def test_no_new_database_from_the_wrong_folder(cli: CliRunner, tmp_path: Path,
                                                args: list[str]) -> None:
