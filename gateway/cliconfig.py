@@ -153,3 +153,17 @@ def open_database(*, create: bool | None = None):  # type: ignore[no-untyped-def
     engine = db.make_engine(url)
     db.create_all(engine)
     return settings, engine
+
+
+def open_session():  # type: ignore[no-untyped-def]
+    """(settings, Session) for a CLI command, or exit 2 with the reason (never a new empty
+    database unless --create): the one way commands open the database."""
+    import typer
+    from sqlmodel import Session
+
+    try:
+        settings, engine = open_database()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return settings, Session(engine, expire_on_commit=False)

@@ -18,16 +18,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _session():  # type: ignore[no-untyped-def]
-    from sqlmodel import Session
+    from gateway.cliconfig import open_session
 
-    from gateway.cliconfig import ConfigError, open_database
-
-    try:
-        _settings, engine = open_database()  # never a new empty database unless --create
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    return Session(engine, expire_on_commit=False)
+    return open_session()[1]
 
 
 @user_app.command("create")

@@ -34,16 +34,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _session():  # type: ignore[no-untyped-def]
-    from sqlmodel import Session
+    from gateway.cliconfig import open_session
 
-    from gateway.cliconfig import ConfigError, open_database
-
-    try:
-        settings, engine = open_database()  # never a new empty database unless --create
-    except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    return settings, Session(engine, expire_on_commit=False)
+    return open_session()
 
 
 def _fail(exc: Exception) -> typer.Exit:
