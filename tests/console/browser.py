@@ -32,7 +32,9 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running on the main
+# thread until stopped, and tests outside tests/console call asyncio.run on that thread.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     try:
         from playwright.sync_api import Error, sync_playwright
