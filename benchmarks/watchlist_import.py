@@ -62,16 +62,20 @@ def run_import(settings, folder: Path, workers: int) -> dict:  # type: ignore[no
     from sqlmodel import Session
 
     from gateway import db
+    from gateway.privacy.crypto import Keyring
     from gateway.watchlist import importer
 
     engine = db.make_engine(settings.effective_database_url)
     db.create_all(engine)
     rows = importer.read_folder(folder, allow_outside=True)  # the manifest names LFW in place
+    # As the CLI does: each image kept sealed beside its template.
+    keep_images = importer.KeepImages.from_settings(Keyring.from_settings(settings), settings)
     with Session(engine, expire_on_commit=False) as session:
         started = time.perf_counter()
         results = list(
             importer.run_import(
-                session, rows, actor=None, country=settings.country, workers=workers
+                session, rows, actor=None, country=settings.country, workers=workers,
+                keep_images=keep_images,
             )
         )
         elapsed = time.perf_counter() - started

@@ -38,9 +38,21 @@ class Prepared:
     position: int = 0
 
 
-def prepare_face(data: bytes, settings: Settings) -> Prepared:
-    photo, thumb = images.face_photo(data, max_px=settings.reference_face_max_px,
-                                     thumb_px=settings.thumbnail_px)
+@dataclass(frozen=True)
+class ImageBounds:
+    """The size limits of stored face images (plain ints: sent to import worker processes)."""
+
+    face_max_px: int
+    thumb_px: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImageBounds:
+        return cls(settings.reference_face_max_px, settings.thumbnail_px)
+
+
+def prepare_face(data: bytes, settings: Settings | ImageBounds) -> Prepared:
+    bounds = settings if isinstance(settings, ImageBounds) else ImageBounds.from_settings(settings)
+    photo, thumb = images.face_photo(data, max_px=bounds.face_max_px, thumb_px=bounds.thumb_px)
     return Prepared([("face", photo), ("face_thumb", thumb)])
 
 

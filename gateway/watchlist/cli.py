@@ -82,9 +82,17 @@ def import_cmd(
     """Bulk-import subjects with their images; re-running skips what is already in."""
     from gateway.audit.service import record
     from gateway.errors import DomainError
+    from gateway.privacy.crypto import Keyring
     from gateway.watchlist import importer
 
     settings, session = _session()
+    # The images are sealed like single enrolment's, with the gateway's own image key (the key
+    # file in the data dir, or FIELDCHECK_IMAGE_KEYS: give the CLI the gateway's settings).
+    try:
+        keyring = Keyring.from_settings(settings)
+    except (ValueError, OSError) as exc:
+        raise _fail(ValueError(f"the image key cannot be read: {exc}")) from None
+    keep_images = importer.KeepImages.from_settings(keyring, settings)
     with session:
         try:
             rows = importer.read_folder(path, allow_empty=allow_empty,
@@ -103,7 +111,7 @@ def import_cmd(
         session.commit()
         results: list[dict[str, Any]] = []
         started = time.perf_counter()
-        pool = _warm_pool(workers) if any(not r.error for r in rows) else None
+        pool = _warm_pool(workers) if importer.count_new(session, rows) else None
         with Progress(
             TextColumn("[bold]import"),
             BarColumn(),
@@ -115,7 +123,8 @@ def import_cmd(
         ) as progress:
             task = progress.add_task("import", total=len(rows), counts="")
             for result in importer.run_import(
-                session, rows, actor=None, country=settings.country, workers=workers, pool=pool
+                session, rows, actor=None, country=settings.country, workers=workers, pool=pool,
+                keep_images=keep_images,
             ):
                 results.append(result)
                 done = {

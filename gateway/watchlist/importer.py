@@ -3,12 +3,17 @@
 Recipe: read the manifest (``manifest.py``: CSV or JSON, one row per subject) -> refuse rows
 that are malformed or repeat an external reference -> skip rows whose external reference is
 already in the watchlist (so a re-run resumes) -> extract every image in a few worker processes
--> per record, create the subject and its templates in one transaction.
+-> per record, create the subject, its templates and (``keep_images``) their sealed reference
+images in one transaction, as single enrolment does (``gateway.privacy.service``), so imported
+subjects can be re-extracted and shown to reviewers like enrolled ones.
 
 A record is all or nothing: a crash mid-run leaves whole records only, and the re-run skips
 them. A refused image (two faces, poor print, missing file) is listed and the record keeps its
 other images; a record none of whose images is usable is rejected. Nothing stops the run but
 an unreadable manifest.
+
+The images are normalised (JPEG + thumbnail, WSQ) in the worker processes beside the
+extraction; only the sealing happens in the importing process, so the key never leaves it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ from sqlmodel import Session, col, select
 from device_adapters.errors import AdapterError
 from gateway.auth.service import Principal
 from gateway.errors import DomainError
+from gateway.privacy.crypto import Keyring
+from gateway.privacy.service import (
+    ImageBounds,
+    Prepared,
+    prepare_face,
+    prepare_finger,
+    store_reference,
+)
+from gateway.settings import Settings
 from gateway.watchlist import service
 from gateway.watchlist.manifest import (  # re-exported: the routes, jobs and CLI read through here
     MANIFEST_NAMES,
@@ -46,7 +60,9 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "Extracted",
     "ImageRef",
+    "KeepImages",
     "ManifestRow",
+    "count_new",
     "extraction_pool",
     "folder_opener",
     "parse_manifest",
@@ -58,18 +74,36 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class KeepImages:
+    """Keep each imported image sealed beside its template (the key and the size limits)."""
+
+    keyring: Keyring
+    bounds: ImageBounds
+
+    @classmethod
+    def from_settings(cls, keyring: Keyring | None, settings: Settings) -> KeepImages | None:
+        return cls(keyring, ImageBounds.from_settings(settings)) if keyring is not None else None
+
+
 @dataclass
 class Extracted:
     row: ManifestRow
-    templates: list[tuple[ImageRef, bytes, dict]] = field(default_factory=list)
+    # (image, template, quality, normalised images to seal or None)
+    templates: list[tuple[ImageRef, bytes, dict, Prepared | None]] = field(default_factory=list)
     refused: list[dict[str, str]] = field(default_factory=list)
 
 
 # --- running -------------------------------------------------------------------------------
 
 
-def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[str, Any, Any]]:
+def _extract_images(
+    jobs: list[tuple[str, str, bytes, int, int | None]], bounds: ImageBounds | None = None
+) -> list[tuple[str, Any, Any]]:
     """Extract a record's images; runs in a worker *process*, so it returns plain tuples.
+
+    With ``bounds``, each usable image is also normalised for storage (``Prepared``); one that
+    extracts but cannot be normalised is refused, so no template is kept without its image.
 
     Processes, not threads: the face models keep per-call state (matchers/face.py borrows one
     model set per thread for that reason) and NBIS's decoders are not all thread-safe; a worker
@@ -97,13 +131,26 @@ def _extract_images(jobs: list[tuple[str, str, bytes, int, int]]) -> list[tuple[
             log.exception("extracting %s (%s) failed", name, modality)
             out.append(("refused", name, f"unreadable: {type(exc).__name__}: {exc}"))
             continue
-        out.append(("ok", name, (template, quality)))
+        prepared = None
+        if bounds is not None:
+            try:
+                prepared = (prepare_face(data, bounds) if modality == "face"
+                            else prepare_finger(data, position=position, ppi=ppi))
+            except AdapterError as exc:
+                out.append(("refused", name, f"unreadable for storage: {exc.message}"))
+                continue
+            except Exception as exc:  # noqa: BLE001 - as above: refuse this image, go on
+                log.exception("normalising %s (%s) for storage failed", name, modality)
+                out.append(("refused", name,
+                            f"unreadable for storage: {type(exc).__name__}: {exc}"))
+                continue
+        out.append(("ok", name, (template, quality, prepared)))
     return out
 
 
 def _load_images(
     row: ManifestRow,
-) -> tuple[list[tuple[str, str, bytes, int, int]], list[dict[str, str]]]:
+) -> tuple[list[tuple[str, str, bytes, int, int | None]], list[dict[str, str]]]:
     """Read a record's image bytes (in the importing process); missing files are refused."""
     jobs, refused = [], []
     for image in row.images:
@@ -136,7 +183,7 @@ def _collect(
     out = Extracted(row=row, refused=list(refused))
     for status, name, value in results:
         if status == "ok":
-            out.templates.append((by_name[name], value[0], value[1]))
+            out.templates.append((by_name[name], value[0], value[1], value[2]))
         else:
             out.refused.append({"file": name, "reason": value})
     return out
@@ -163,12 +210,21 @@ def _existing_refs(session: Session, refs: list[str]) -> set[str]:
     return found
 
 
+def count_new(session: Session, rows: list[ManifestRow]) -> int:
+    """Rows a run would extract: well-formed and not yet in the watchlist (a resumed run of a
+    finished import has none, so its caller need not start extraction workers)."""
+    refs = [r.external_ref for r in rows if r.external_ref and not r.error]
+    present = _existing_refs(session, refs)
+    return sum(1 for r in rows if not r.error and r.external_ref not in present)
+
+
 def _commit_record(
     session: Session,
     extracted: Extracted,
     *,
     actor: Principal | None,
     country: str,
+    keep_images: KeepImages | None = None,
 ) -> dict[str, Any]:
     row = extracted.row
     result: dict[str, Any] = {"row": row.row, "external_ref": row.external_ref}
@@ -184,8 +240,9 @@ def _commit_record(
     assert row.data is not None
     try:
         subject = service.create_subject(session, data=row.data, actor=actor, country=country)
-        for image, template, quality in extracted.templates:
-            service.add_template(
+        kept = 0
+        for image, template, quality, prepared in extracted.templates:
+            tpl = service.add_template(
                 session,
                 subject_id=subject.id,
                 modality=image.modality,
@@ -195,6 +252,10 @@ def _commit_record(
                 actor=actor,
                 country=country,
             )
+            if keep_images is not None and prepared is not None:
+                session.flush()  # the template row first: its images refer to it
+                kept += len(store_reference(session, keep_images.keyring, subject_id=subject.id,
+                                            template_id=tpl.id, prepared=prepared))
         session.commit()
     except DomainError as exc:
         session.rollback()
@@ -208,13 +269,14 @@ def _commit_record(
         session.rollback()
         log.exception("importing row %s (%s) failed", row.row, row.external_ref)
         return {**result, "status": "rejected", "reason": f"{type(exc).__name__}: {exc}"[:500]}
-    faces = sum(1 for i, _, _ in extracted.templates if i.modality == "face")
+    faces = sum(1 for t in extracted.templates if t[0].modality == "face")
     return {
         **result,
         "status": "imported",
         "subject_id": subject.id,
         "faces": faces,
         "fingerprints": len(extracted.templates) - faces,
+        "reference_images": kept,
     }
 
 
@@ -227,12 +289,16 @@ def run_import(
     workers: int = 2,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     pool: Executor | None = None,
+    keep_images: KeepImages | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Import ``rows``, yielding one result per row in manifest order.
 
     ``on_result`` runs after each commit (e.g. a cache sync, so checks find the record at once).
     ``pool`` lets a caller reuse warm extraction workers; by default ``workers`` processes.
+    ``keep_images``: seal each image beside its template (None: templates only, as a gateway
+    without an image key).
     """
+    bounds = keep_images.bounds if keep_images is not None else None
     present = _existing_refs(
         session, [r.external_ref for r in rows if r.external_ref and not r.error]
     )
@@ -253,7 +319,7 @@ def run_import(
                     pending.append((row, [], None))
                     continue
                 jobs, refused = _load_images(row)
-                pending.append((row, refused, executor.submit(_extract_images, jobs)))
+                pending.append((row, refused, executor.submit(_extract_images, jobs, bounds)))
 
         fill()
         while pending:
@@ -285,7 +351,8 @@ def run_import(
                     }
                 else:
                     extracted = _collect(row, refused, outcome)
-                    result = _commit_record(session, extracted, actor=actor, country=country)
+                    result = _commit_record(session, extracted, actor=actor, country=country,
+                                            keep_images=keep_images)
                     if on_result is not None and result["status"] == "imported":
                         on_result(result)
             fill()

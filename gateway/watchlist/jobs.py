@@ -144,6 +144,7 @@ def _run(
                 country=runtime.settings.country,
                 workers=workers,
                 on_result=lambda _r: runtime.cache.sync(work),
+                keep_images=importer.KeepImages.from_settings(runtime.keyring, runtime.settings),
             ):
                 results.append(result)
                 if time.monotonic() - last_flush >= PROGRESS_EVERY_S:
