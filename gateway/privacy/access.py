@@ -4,6 +4,12 @@ record and the parts shown).
 The reason comes from the ``X-Access-Reason`` header (at most 200 characters); without it the
 role's ordinary reason is recorded (a device reads its own check, an analyst reviews...), so a
 read is never unexplained. The entry is written in the read's own short transaction.
+
+A device waiting for central (long-poll ``GET /v1/checks/{id}/upstream?wait=``, event stream
+``GET /v1/checks/{id}/events``) is audited per disclosure, not per server-side re-read: one
+entry per long-poll answer and one per event that carries the check's state
+(``audit_upstream_read``); keep-alives and the stream's timeout event carry nothing and are not
+recorded. Why this and not one entry per session: docs/PRIVACY.md, "Purpose and access".
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gateway.audit.service import record
 from gateway.auth.models import Role
 from gateway.auth.service import Principal
+from gateway.checks.models import Check
 from gateway.errors import Invalid
 
 DEFAULT_REASON = {
@@ -51,3 +59,26 @@ def audit_read(session: Session, *, actor: Principal, action: str, target_type: 
 
 
 ReasonDep = Annotated[str | None, Depends(access_reason)]
+
+
+UPSTREAM_READ = "check.upstream.read"  # one long-poll answer
+UPSTREAM_EVENT = "check.upstream.event"  # one server-sent event with the check's state
+
+
+def audit_upstream_read(engine: Engine, *, actor: Principal, view: dict[str, Any],
+                        reason: str | None, action: str = UPSTREAM_READ,
+                        **shown: Any) -> None:
+    """Record one disclosure of a check's central state (``view``: the long-poll/event body)
+    to ``actor``, with the central candidates it named; ``shown`` adds e.g. ``waited_s``."""
+    central = view.get("central") or {}
+    result = (view.get("upstream") or {}).get("result") or {}
+    named = [c.get("subject_id") for c in (central.get("candidates") or
+                                           result.get("candidates") or [])]
+    with Session(engine) as session:
+        check = session.get(Check, view["check_id"])
+        audit_read(session, actor=actor, action=action, target_type="check",
+                   target_id=view["check_id"], reason=reason,
+                   device_id=check.device_id if check else None,
+                   shown={"upstream_status": (view.get("upstream") or {}).get("status"),
+                          "decision": view.get("decision"), "central_candidates": named,
+                          **shown})

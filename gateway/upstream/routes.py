@@ -19,6 +19,7 @@ from gateway.boundary import DB_INT_MAX
 from gateway.checks.service import get_check
 from gateway.deps import AdminDep, RuntimeDep, require_role
 from gateway.errors import NotFound
+from gateway.privacy.access import UPSTREAM_EVENT, ReasonDep, audit_upstream_read
 from gateway.runtime import Runtime
 
 router = APIRouter(tags=["central link"])
@@ -77,11 +78,13 @@ def requeue(
 @router.get("/v1/checks/{check_id}/upstream",
             summary="The check's central status; long-polls with ?wait=")
 async def wait_upstream(
-    check_id: str, runtime: RuntimeDep, principal: CheckWatcherDep,
+    check_id: str, runtime: RuntimeDep, principal: CheckWatcherDep, reason: ReasonDep,
     wait: float = Query(0, ge=0, le=60, description="seconds to wait for a change (max 60)"),
     since: str | None = Query(None, description="status the device already knows; default: "
                               "the current one"),
 ) -> dict[str, Any]:
+    """Each answer is audited (``check.upstream.read``), not the re-reads while waiting."""
+    started = time.monotonic()
     view = await run_in_threadpool(_upstream_view, runtime, check_id, principal)
     known = since if since is not None else view["upstream"]["status"]
     deadline = time.monotonic() + wait
@@ -91,15 +94,19 @@ async def wait_upstream(
         await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
         view = await run_in_threadpool(_upstream_view, runtime, check_id, principal)
     view["changed"] = view["upstream"]["status"] != known
+    await run_in_threadpool(audit_upstream_read, runtime.engine, actor=principal, view=view,
+                            reason=reason, via="long-poll", changed=view["changed"],
+                            waited_s=round(time.monotonic() - started, 2))
     return view
 
 
 @router.get("/v1/checks/{check_id}/events", summary="Server-sent events of the check's "
             "central status until it is final (or 60 s)")
 async def upstream_events(
-    check_id: str, runtime: RuntimeDep, principal: CheckWatcherDep,
+    check_id: str, runtime: RuntimeDep, principal: CheckWatcherDep, reason: ReasonDep,
     timeout: float = Query(60, ge=1, le=300),
 ) -> StreamingResponse:
+    """Each ``upstream`` event is audited before it is sent (``check.upstream.event``)."""
     first = await run_in_threadpool(_upstream_view, runtime, check_id, principal)
 
     async def stream() -> AsyncIterator[str]:
@@ -109,6 +116,9 @@ async def upstream_events(
         while True:
             status = view["upstream"]["status"]
             if status != last:
+                await run_in_threadpool(audit_upstream_read, runtime.engine, actor=principal,
+                                        view=view, reason=reason, action=UPSTREAM_EVENT,
+                                        via="events")
                 yield f"event: upstream\ndata: {json.dumps(view)}\n\n"
                 last = status
                 if status in TERMINAL:
