@@ -189,8 +189,6 @@ def test_analyst_day_in_french_quick(browser, gateway: LiveGateway, shared_data:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="written this session but never run to the end before "
-                   "the stop; see docs/STATUS.md (issue 18)")
 @pytest.mark.parametrize("lang", ["fr", "en", "pt"])
 def test_analyst_day_ten_hits(browser, tmp_path: Path, shared_data: Path, shots: Path,
                               lang: str) -> None:
