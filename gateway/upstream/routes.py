@@ -17,18 +17,18 @@ from gateway.auth.models import Role
 from gateway.auth.service import Principal
 from gateway.boundary import DB_INT_MAX
 from gateway.checks.service import get_check
-from gateway.deps import AdminDep, RuntimeDep, require_role
+from gateway.deps import STATUS_READER_ROLES, AdminDep, RuntimeDep, require_role
 from gateway.errors import NotFound
 from gateway.privacy.access import UPSTREAM_EVENT, ReasonDep, audit_upstream_read
 from gateway.runtime import Runtime
 
 router = APIRouter(tags=["central link"])
 
-StatusReaderDep = Annotated[
-    Principal, Depends(require_role(Role.ncb_admin, Role.ncb_analyst, Role.auditor))
-]
+# The shared role sets, so the console's central-link page and this API cannot drift apart.
+StatusReaderDep = Annotated[Principal, Depends(require_role(*STATUS_READER_ROLES))]
+# A check's own device may follow it too.
 CheckWatcherDep = Annotated[
-    Principal, Depends(require_role(Role.device, Role.ncb_admin, Role.ncb_analyst, Role.auditor))
+    Principal, Depends(require_role(Role.device, *STATUS_READER_ROLES))
 ]
 TERMINAL = ("completed", "failed", "expired", "not_forwarded")
 POLL_S = 0.25  # server-side re-read interval: one primary-key read, cheap

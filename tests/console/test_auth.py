@@ -160,6 +160,19 @@ def test_roles_are_the_apis(gateway: LiveGateway) -> None:
     assert client.get("/console/reviews").status_code == 200
 
 
+def test_central_link_status_admits_the_same_roles_in_console_and_api(gateway: LiveGateway) -> None:
+    """Who may read the link's state: one role set (deps.STATUS_READER_ROLES) for both."""
+    for role in ("ncb_admin", "ncb_analyst", "auditor"):
+        make_user(gateway, f"link-reader-{role}", role=role)
+        console = sign_in(gateway, f"link-reader-{role}").get("/console/link")
+        with gateway.client(gateway.token(role)) as api:
+            status = api.get("/v1/upstream/status")
+        assert console.status_code != 403, role
+        assert status.status_code != 403, role  # 200, or 404 where no link runs
+    with gateway.client(gateway.token("device")) as device:
+        assert device.get("/v1/upstream/status").status_code == 403
+
+
 def test_devices_cannot_have_staff_accounts(gateway: LiveGateway) -> None:
     from gateway.console.auth import create_user
     from gateway.errors import Invalid
