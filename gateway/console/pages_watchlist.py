@@ -169,7 +169,8 @@ async def update(page: PageDep, request: Request, subject_id: str) -> Response:
             if values.get(key) is None:
                 values.pop(key)
         body = SubjectUpdate(**values)
-        routes.update_subject(subject_id, body, page.runtime, page.session, actor)
+        routes.edit_subject(subject_id, body, page.runtime, page.session, actor,
+                            reason=form.get("reason"), reason_required=True)
     except (DomainError, ValidationError) as exc:
         page.session.rollback()
         record = routes.get_subject(subject_id, page.runtime, page.session, actor, None)

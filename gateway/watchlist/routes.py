@@ -60,9 +60,22 @@ def get_subject(subject_id: str, runtime: RuntimeDep, session: SessionDep, actor
 def update_subject(
     subject_id: str, body: SubjectUpdate, runtime: RuntimeDep, session: SessionDep,
     actor: AdminDep,
+    reason: Annotated[str | None, Query(max_length=2000, description=(
+        "why the record is changed, kept in the audit trail (subject.update); the console "
+        "always asks for one"))] = None,
 ) -> dict:
+    return edit_subject(subject_id, body, runtime, session, actor, reason=reason)
+
+
+def edit_subject(
+    subject_id: str, body: SubjectUpdate, runtime: RuntimeDep, session: SessionDep,
+    actor: AdminDep, *, reason: str | None, reason_required: bool = False,
+) -> dict:
+    """The update, committed and synced: the API's route and the console's form (which
+    requires the reason) both go through here."""
     subject = service.update_subject(
-        session, subject_id=subject_id, data=body, actor=actor, country=runtime.settings.country
+        session, subject_id=subject_id, data=body, actor=actor, country=runtime.settings.country,
+        reason=reason, reason_required=reason_required,
     )
     _commit_and_sync(runtime, session)
     return service.subject_public(subject, service.templates_of(session, subject_id))

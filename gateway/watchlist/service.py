@@ -152,10 +152,25 @@ def get_visible_subject(session: Session, *, subject_id: str, country: str) -> S
     return subject
 
 
+def _stated_reason(reason: str | None, *, required: bool, doing: str, fix: str) -> str | None:
+    """The reason an NCB user gave for changing the watchlist (kept as the audit entry's detail)."""
+    text = reason.strip() if reason else ""
+    if required and not text:
+        raise Invalid(f"{doing} needs a reason", field="reason", fix=fix)
+    return text or None
+
+
 def update_subject(
     session: Session, *, subject_id: str, data: SubjectUpdate, actor: Principal | None,
-    country: str,
+    country: str, reason: str | None = None, reason_required: bool = False,
 ) -> Subject:
+    """Change the fields sent; ``reason`` (why) goes into the ``subject.update`` audit entry.
+
+    The API accepts an edit without one (scripts, older clients); the console requires it
+    (``reason_required``), as deletion always does.
+    """
+    why = _stated_reason(reason, required=reason_required, doing="changing a subject",
+                         fix="say why the record is changed (e.g. the notice was updated)")
     subject = get_visible_subject(session, subject_id=subject_id, country=country)
     before = subject_public(subject)
     values = _validated(data.model_dump(exclude_unset=True), country=country)
@@ -177,7 +192,7 @@ def update_subject(
     bump(session, subject.id)
     record(
         session, actor=actor, action="subject.update", target_type="subject",
-        target_id=subject.id, before=before, after=subject_public(subject),
+        target_id=subject.id, before=before, after=subject_public(subject), detail=why,
     )
     return subject
 
@@ -185,9 +200,8 @@ def update_subject(
 def delete_subject(
     session: Session, *, subject_id: str, reason: str, actor: Principal | None, country: str,
 ) -> None:
-    if not reason or not reason.strip():
-        raise Invalid("deleting a subject needs a reason", field="reason",
-                      fix="add ?reason=... saying why the record is removed")
+    why = _stated_reason(reason, required=True, doing="deleting a subject",
+                         fix="add ?reason=... saying why the record is removed")
     subject = get_visible_subject(session, subject_id=subject_id, country=country)
     before = subject_public(subject)
     for tpl in templates_of(session, subject_id):
@@ -196,7 +210,7 @@ def delete_subject(
     bump(session, subject_id, "delete")
     record(
         session, actor=actor, action="subject.delete", target_type="subject",
-        target_id=subject_id, before=before, detail=reason.strip(),
+        target_id=subject_id, before=before, detail=why,
     )
 
 

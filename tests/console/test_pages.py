@@ -50,11 +50,24 @@ def test_edit_and_delete_with_reason_go_through_the_audit_trail(
         record = api.get(f"/v1/subjects/{sid}").json()
     assert record["aliases"] == ["Jo", "J. E."] and record["sharing"] == ["KE", "TZ"]
     assert record["expires_at"].startswith("2031-01-31T23:59:59")
+    change = {"name": "João Edité", "category": "red", "external_ref": "PG-EDIT-1"}
+    unexplained = _post(admin_console, f"/console/subjects/{sid}/edit",
+                        f"/console/subjects/{sid}/edit", {**change, "reason": " "})
+    assert unexplained.status_code == 422 and "needs a reason" in unexplained.text
+    assert 'value="João Edité"' in unexplained.text  # the form is kept
+    with gateway.client() as api:
+        assert api.get(f"/v1/subjects/{sid}").json()["name"] == "Joao Edit"  # nothing changed
     edited = _post(admin_console, f"/console/subjects/{sid}/edit", f"/console/subjects/{sid}/edit",
-                   {"name": "João Edité", "category": "red", "external_ref": "PG-EDIT-1"})
+                   {**change, "reason": "notice reissued with the full name"})
     assert edited.status_code == 303
     page = admin_console.get(f"/console/subjects/{sid}")
     assert "João Edité" in page.text and "subject.update" in page.text  # history
+    assert "notice reissued with the full name" in page.text  # the reason, in the history
+    with gateway.client() as api:
+        audit = api.get("/v1/audit", params={"target_id": sid, "action": "subject.update"}).json()
+    [update] = audit["items"]
+    assert update["detail"] == "notice reissued with the full name"
+    assert update["before"]["name"] == "Joao Edit" and update["after"]["name"] == "João Edité"
     no_reason = _post(admin_console, f"/console/subjects/{sid}", f"/console/subjects/{sid}/delete",
                       {"reason": "  "})
     assert no_reason.status_code == 422
@@ -67,6 +80,22 @@ def test_edit_and_delete_with_reason_go_through_the_audit_trail(
     [entry] = audit["items"]
     assert entry["detail"] == "notice withdrawn by the requesting country"
     assert entry["actor_token_id"].startswith("usr_") and entry["actor_name"] == "pages-admin"
+
+
+def test_api_edit_records_the_reason_given(gateway: LiveGateway) -> None:
+    """PATCH /v1/subjects/{id}?reason=... keeps why in the audit entry; without one it still
+    works (scripts), and an over-long reason is refused before anything changes."""
+    with gateway.client() as api:
+        sid = api.post("/v1/subjects", json={"name": "Api Edit", "category": "blue"}).json()["id"]
+        assert api.patch(f"/v1/subjects/{sid}", json={"category": "red"},
+                         params={"reason": "  upgraded to a Red Notice  "}).status_code == 200
+        assert api.patch(f"/v1/subjects/{sid}", json={"notes": "seen"}).status_code == 200
+        long = api.patch(f"/v1/subjects/{sid}", json={"name": "X"}, params={"reason": "r" * 2001})
+        assert long.status_code == 422 and long.json()["field"] == "reason"
+        entries = api.get("/v1/audit", params={"target_id": sid, "action": "subject.update"}).json()
+        assert api.get(f"/v1/subjects/{sid}").json()["name"] == "Api Edit"
+    details = sorted((e["detail"] or "") for e in entries["items"])
+    assert details == ["", "upgraded to a Red Notice"]
 
 
 def test_search_ignores_accents_and_pages(gateway: LiveGateway, admin_console: httpx.Client) -> None:
