@@ -28,6 +28,7 @@ from device_adapters.capture import Capture
 from gateway.audit.service import record
 from gateway.auth.models import Role
 from gateway.auth.service import Principal
+from gateway.checks.document_messages import document_message
 from gateway.checks.models import DECISION_RANK, Check
 from gateway.errors import Invalid, NotFound
 from gateway.i18n import N_, translate
@@ -267,7 +268,7 @@ def _message(
     if decision == "recapture":
         return translate(RECAPTURE_MESSAGE, language)
     if document_only:
-        return _document_message(document or {})  # English until the catalogues have it
+        return document_message(document or {}, language)
     return translate(NO_HIT_MESSAGE, language)
 
 
@@ -276,18 +277,6 @@ def _localise(candidates: list[dict[str, Any]], language: str) -> None:
     for c in candidates:
         c["category_name"] = category_name(c["category"], language)
         c["handling_instructions"] = translate(c["handling_instructions"], language)
-
-
-def _document_message(document: dict) -> str:
-    """A document-only check that found nothing: what was (and was not) established."""
-    if not document.get("valid", True):
-        errors = ", ".join(document.get("errors") or [])
-        return (f"The MRZ fails its checks ({errors}): examine the document and read it "
-                "again; it may be damaged or forged.")
-    if not document.get("check"):
-        return ("The MRZ is valid. The stolen/lost document list could not be consulted: "
-                "check it again later.")
-    return "The travel document is not reported stolen or lost. Proceed normally."
 
 
 def _nothing_to_check(capture: Capture) -> Invalid:

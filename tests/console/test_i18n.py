@@ -143,3 +143,66 @@ def test_hit_message_and_instructions_in_french(gateway: LiveGateway, device_tok
         assert "Notice rouge" in answer["message"]
     else:
         assert answer["message"].startswith("Candidat possible")
+
+
+def _every_mrz_error() -> set[str]:
+    """Every error text the MRZ reader gives when one digit of a specimen is changed."""
+    from device_adapters.mrz import check_digit, parse_mrz
+    from tests.adapters.builders import TD1, TD3
+    from tests.adapters.test_mrz import MRV_A, MRV_B
+
+    td2 = "D231458907UTO7408122F1204159<<<<<<<"
+    td2 += check_digit(td2[0:10] + td2[13:20] + td2[21:35])
+    specimens = [list(TD3), list(TD1), ["I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", td2], MRV_A, MRV_B]
+    found: set[str] = set()
+    for lines in specimens:
+        for row, text in enumerate(lines):
+            for col, char in enumerate(text):
+                if not char.isdigit():
+                    continue
+                for other in ("0", "9"):  # "9" in a month or day also makes an impossible date
+                    if other == char:
+                        continue
+                    changed = list(lines)
+                    changed[row] = text[:col] + other + text[col + 1:]
+                    found |= set(parse_mrz(changed).errors)
+    return found
+
+
+def test_every_mrz_error_is_in_the_catalogues() -> None:
+    """The reader's error names appear inside the officer's message, so each must be translated."""
+    from gateway.checks.document_messages import MRZ_ERRORS
+
+    produced = _every_mrz_error()
+    assert {"birth_date is not a date", "composite check digit"} <= produced  # the walk reaches them
+    assert produced <= set(MRZ_ERRORS), sorted(produced - set(MRZ_ERRORS))
+
+
+def test_document_only_messages_in_the_devices_language(gateway: LiveGateway,
+                                                        device_token: str) -> None:
+    """A passport alone: valid and not listed, or failing its check digits, told in French and
+    Portuguese with the failed part named in that language."""
+    from tests.upstream.procs import td3_mrz
+
+    good = td3_mrz(number="ZZ1357913", state="UTO")
+    line1, line2 = good.split("\n")
+    bad = line1 + "\n" + line2[:9] + str((int(line2[9]) + 1) % 10) + line2[10:]
+    answers = {}
+    with gateway.client(device_token) as device:
+        for lang in ("fr", "pt", "en"):
+            for name, mrz in (("good", good), ("bad", bad)):
+                r = device.post("/v1/checks", files={"mrz": (None, mrz)},
+                                data={"purpose": "port entry"}, headers={"Accept-Language": lang})
+                assert r.status_code == 200, r.text
+                answers[lang, name] = r.json()
+    # The number's digit is inside the composite too: both fail.
+    assert answers["en", "bad"]["document"]["errors"] == ["document_number check digit",
+                                                          "composite check digit"]
+    for lang in ("fr", "pt"):
+        for name in ("good", "bad"):
+            assert answers[lang, name]["message"] != answers["en", name]["message"], (lang, name)
+    if answers["en", "good"]["document"].get("check"):  # the stolen/lost list was consulted
+        assert answers["fr", "good"]["message"] == (
+            "Le document de voyage n'est pas signalé volé ou perdu. Poursuivez normalement.")
+    assert "chiffre de contrôle du numéro de document" in answers["fr", "bad"]["message"]
+    assert "dígito de controlo do número do documento" in answers["pt", "bad"]["message"]
