@@ -24,11 +24,14 @@ class FingerprintTemplate:
     # ("request", "image_header", "default"); not part of the ISO record.
     capture_ppi: int | None = None
     ppi_source: str | None = None
+    # ISO type code per minutia (``iso19794.OTHER`` / ``RIDGE_ENDING`` / ``BIFURCATION``) when
+    # known, e.g. from a device's record; None when the extractor gave none (written "other").
+    minutia_types: np.ndarray | None = None
 
     def to_iso(self) -> bytes:
         return iso19794.encode(
             self.minutiae, width=self.width, height=self.height, position=self.position,
-            quality=self.nfiq2 or 0,
+            quality=self.nfiq2 or 0, types=self.minutia_types,
         )
 
     @classmethod
@@ -37,6 +40,7 @@ class FingerprintTemplate:
         return cls(
             minutiae=minutiae, width=header["width"], height=header["height"],
             position=header["position"], nfiq2=header["quality"] or None,
+            minutia_types=header["types"],
         )
 
 
