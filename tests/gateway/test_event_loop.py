@@ -41,6 +41,7 @@ from sqlalchemy import text
 from gateway import db
 from matchers import face as face_matcher
 from tests.conftest import LiveGateway
+from tests.watchlist.helpers import network_settings
 
 # The issue's bound: a loop step longer than this is a blocked loop.
 LOOP_BLOCK_LIMIT_S = 0.1
@@ -132,7 +133,7 @@ class WatchedGateway(LiveGateway):
 
 @pytest.fixture()
 def watched(tmp_path: Path) -> Iterator[WatchedGateway]:
-    with WatchedGateway(tmp_path / "gw", snapshot_key="loop-test-key") as gw:
+    with WatchedGateway(tmp_path / "gw", **network_settings("loop")) as gw:
         yield gw
 
 
@@ -188,11 +189,6 @@ def test_face_extraction_lets_the_event_loop_run(shared_data: Path) -> None:
     assert lag < LOOP_BLOCK_LIMIT_S, f"a face extraction stalled the event loop {lag:.2f} s"
 
 
-@pytest.mark.xfail(
-    reason="after rebasing onto the LEADER fingerprint extractor (11:20) one request of this "
-    "test hit the 60 s client timeout on the loaded machine; not diagnosed before the deadline: "
-    "see the issue 20 report", strict=False,
-)
 def test_no_route_blocks_the_event_loop_while_the_database_is_busy(
     watched: WatchedGateway, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

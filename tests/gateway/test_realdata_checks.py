@@ -77,6 +77,7 @@ def test_lfw_enrolled_are_hits_and_strangers_are_not(gateway: LiveGateway, devic
     assert false_alarms / stranger_probes <= 0.15
 
 
+@pytest.mark.slow  # 40 LEADER extractions over HTTP: ~60 s of the default run
 def test_fvc_impression_one_enrolled_other_impressions_hit(gateway: LiveGateway,
                                                            device_token: str,
                                                            shared_data: Path) -> None:

@@ -103,6 +103,7 @@ def test_persistence_round_trip_gives_identical_results(gallery, tmp_path: Path)
     assert loaded.remove("t5")
 
 
+@pytest.mark.slow  # 80 LEADER extractions: ~100 s of the default run
 def test_fvc_real_prints_beat_impostors(fvc_db1: dict) -> None:
     """FVC2002 DB1 B: every first impression identified from its other impressions mostly at
     rank 1, and the FVC-protocol EER well below NBIS's 5.83% on this set (LEADER minutiae:
