@@ -33,7 +33,7 @@ from gateway.checks.models import DECISION_RANK, Check
 from gateway.errors import Invalid, NotFound
 from gateway.i18n import N_, translate
 from gateway.privacy.purpose import parse_purpose
-from gateway.privacy.service import store_probe_images
+from gateway.privacy.service import probe_keeping, store_probe_images
 from gateway.runtime import Runtime
 from gateway.watchlist.categories import (
     HANDLING,
@@ -374,12 +374,14 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
     )
     response["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     session.add(check)
-    if check.review_status == "pending" and runtime.keyring is not None:
-        # Kept sealed for the reviewer only; a no_hit keeps no probe image at all.
-        store_probe_images(session, runtime.keyring, check_id=check_id, capture=capture,
-                           settings=runtime.settings)
     if runtime.upstream is not None:
         runtime.upstream.on_check(session, check, capture, templates=_probe_templates(probes))
+    keeping = probe_keeping(check)
+    if keeping is not None and runtime.keyring is not None:
+        # Sealed for the reviewer, or held for central's answer (a hit only central knows needs
+        # them); a no_hit that stays local keeps no probe image at all.
+        store_probe_images(session, runtime.keyring, check_id=check_id, capture=capture,
+                           settings=runtime.settings, held=keeping == "held")
     record(
         session, actor=principal, action="check.create", target_type="check", target_id=check_id,
         # The device is who its token says (the name it was issued to); the serial in the

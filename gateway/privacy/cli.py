@@ -81,13 +81,15 @@ def export_cmd(
 
     from gateway.errors import DomainError
     from gateway.privacy import requests
+    from gateway.privacy.service import ImageBounds
 
     _one_target(subject, check)
-    _, engine, keyring = _open()
+    settings, engine, keyring = _open()
     with Session(engine) as session:
         try:
             doc = (requests.export_subject(session, keyring, subject_id=subject) if subject
-                   else requests.export_check(session, keyring, check_id=check or ""))
+                   else requests.export_check(session, keyring, check_id=check or "",
+                                              bounds=ImageBounds.from_settings(settings)))
         except DomainError as exc:
             raise _fail(exc) from None
         session.commit()

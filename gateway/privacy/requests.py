@@ -18,8 +18,16 @@ from gateway.audit.service import AuditFilter, entry_public, iter_entries, recor
 from gateway.checks.models import Check
 from gateway.checks.service import check_view
 from gateway.errors import NotFound
-from gateway.privacy.crypto import Keyring
-from gateway.privacy.service import open_probe, open_reference, probes_of, references_of
+from gateway.privacy.crypto import ImageKeyUnavailable, Keyring
+from gateway.privacy.service import (
+    HELD_TYPE,
+    ImageBounds,
+    held_as_image,
+    open_probe,
+    open_reference,
+    probes_of,
+    references_of,
+)
 from gateway.upstream.models import OutboxItem
 from gateway.watchlist.models import Subject
 from gateway.watchlist.service import bump, subject_public, template_public, templates_of
@@ -60,13 +68,24 @@ def export_subject(session: Session, keyring: Keyring, *, subject_id: str) -> di
     return doc
 
 
-def export_check(session: Session, keyring: Keyring, *, check_id: str) -> dict[str, Any]:
+def export_check(session: Session, keyring: Keyring, *, check_id: str,
+                 bounds: ImageBounds | None = None) -> dict[str, Any]:
     check = _check(session, check_id)
-    images = [
-        {"id": p.id, "kind": p.kind, "position": p.position, "content_type": p.content_type,
-         "data_base64": base64.b64encode(open_probe(keyring, p)).decode()}
-        for p in probes_of(session, check_id)
-    ]
+    images = []
+    for p in probes_of(session, check_id):
+        if p.content_type == HELD_TYPE:  # held for central: exported as the image it stands for
+            try:
+                enc = held_as_image(keyring, p, bounds or ImageBounds(1024, 160))
+            except ImageKeyUnavailable:
+                raise
+            except Exception:  # noqa: BLE001 - a capture that does not decode shows nothing
+                continue
+            content_type, data = enc.content_type, enc.data
+        else:
+            content_type, data = p.content_type, open_probe(keyring, p)
+        images.append({"id": p.id, "kind": p.kind, "position": p.position,
+                       "content_type": content_type,
+                       "data_base64": base64.b64encode(data).decode()})
     outbox = [{"id": o.id, "state": o.state, "attempts": o.attempts,
                "biometrics_held": not o.payload.get("scrubbed")}
               for o in session.exec(select(OutboxItem).where(OutboxItem.check_id == check_id))]

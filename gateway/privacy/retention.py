@@ -6,7 +6,10 @@ Rules (days from ``FIELDCHECK_RETENTION_*``; defaults and reasons in docs/PRIVAC
   a query central never took (dead letter) keeps them ``retention_undelivered_days``;
 - a hit/possible check's sealed probe images stay until its review closes plus
   ``retention_confirmed_days`` / ``retention_rejected_days``; a review never closed ends after
-  ``retention_unreviewed_days`` from the check.
+  ``retention_unreviewed_days`` from the check;
+- a check queued for central holds its capture until central answers (no hit: deleted with the
+  answer, ``upstream.reconcile``; a hit: the review rules above); a query central never took
+  holds it as long as its dead letter holds the biometrics (``retention_undelivered_days``).
 
 ``purge`` runs nightly in ``serve`` (``PurgeJob``, at ``FIELDCHECK_PURGE_HOUR_UTC``, and once at
 start so a gateway that was off catches up) and on demand (``fieldcheck privacy purge``).
@@ -50,6 +53,14 @@ def evidence_deadline(check: Check | None, settings: Settings) -> datetime | Non
     return _aware(closed) + timedelta(days=days)
 
 
+def awaiting_central(session: Session, check_id: str) -> bool:
+    """The check's query still carries its biometrics: waiting for (or retrying) delivery, or a
+    dead letter an NCB admin may still re-queue."""
+    items = session.exec(select(OutboxItem).where(OutboxItem.check_id == check_id))
+    return any(i.state == "pending" or (i.state == "dead" and not i.payload.get("scrubbed"))
+               for i in items)
+
+
 @dataclass
 class PurgeReport:
     probe_images_deleted: int = 0
@@ -63,17 +74,7 @@ def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) ->
     now = now or datetime.now(UTC)
     report = PurgeReport()
     with Session(engine) as session:
-        check_ids = set(session.exec(select(ProbeImage.check_id).distinct()))
-        due = []
-        for check_id in check_ids:
-            deadline = evidence_deadline(session.get(Check, check_id), settings)
-            if deadline is None or deadline <= now:
-                due.append(check_id)
-        for check_id in due:
-            for row in session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id)):
-                session.delete(row)
-                report.probe_images_deleted += 1
-        report.checks_cleared = len(due)
+        # Dead letters first: a capture held for central goes with its query's biometrics.
         cutoff = (now - timedelta(days=settings.retention_undelivered_days)).timestamp()
         dead = session.exec(select(OutboxItem).where(
             OutboxItem.state == "dead", col(OutboxItem.finished_at) <= cutoff))
@@ -84,6 +85,22 @@ def purge(engine: Engine, settings: Settings, *, now: datetime | None = None) ->
                             "scrubbed": True, "reason": "retention_undelivered_days"}
             session.add(item)
             report.outbox_payloads_scrubbed += 1
+        session.flush()
+        check_ids = set(session.exec(select(ProbeImage.check_id).distinct()))
+        due = []
+        for check_id in check_ids:
+            check = session.get(Check, check_id)
+            if check is not None and check.review_status is None and awaiting_central(
+                    session, check_id):
+                continue
+            deadline = evidence_deadline(check, settings)
+            if deadline is None or deadline <= now:
+                due.append(check_id)
+        for check_id in due:
+            for row in session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id)):
+                session.delete(row)
+                report.probe_images_deleted += 1
+        report.checks_cleared = len(due)
         if report.probe_images_deleted or report.outbox_payloads_scrubbed:
             record(session, actor=None, action="privacy.purge", target_type="privacy",
                    after={**asdict(report), "checks": sorted(due)[:1000]},

@@ -20,7 +20,15 @@ from gateway.privacy.access import ReasonDep, audit_read
 from gateway.privacy.crypto import ImageKeyUnavailable, Keyring
 from gateway.privacy.models import ProbeImage, ReferenceImage
 from gateway.privacy.retention import evidence_deadline
-from gateway.privacy.service import open_probe, open_reference, probes_of, references_of
+from gateway.privacy.service import (
+    HELD_TYPE,
+    ImageBounds,
+    open_probe,
+    open_reference,
+    probes_of,
+    references_of,
+    settle_held,
+)
 from gateway.runtime import Runtime
 from gateway.watchlist.cache import visible_to
 from gateway.watchlist.models import Subject
@@ -41,10 +49,22 @@ def _image_view(row: ReferenceImage | ProbeImage, url: str) -> dict[str, Any]:
             "content_type": shown_type, "width": row.width, "height": row.height, "url": url}
 
 
+def _settle(session: SessionDep, runtime: Runtime, check: Check) -> None:
+    """A check under review whose capture was held for central (a hit central raised): turn the
+    capture into evidence images now (the caller's audit entry commits it). A held capture of a
+    check not under review (still waiting for central) is not evidence and is never shown."""
+    if check.review_status is not None and any(p.content_type == HELD_TYPE
+                                               for p in probes_of(session, check.id)):
+        settle_held(session, _keyring(runtime), check_id=check.id,
+                    bounds=ImageBounds.from_settings(runtime.settings))
+        session.flush()
+
+
 def evidence_view(session: SessionDep, runtime: Runtime, check: Check) -> dict[str, Any]:
     country = runtime.settings.country
+    _settle(session, runtime, check)
     probe = [_image_view(p, f"/v1/checks/{check.id}/evidence/images/{p.id}")
-             for p in probes_of(session, check.id)]
+             for p in probes_of(session, check.id) if p.content_type != HELD_TYPE]
     candidates = []
     for cand in check.response.get("candidates", []):
         subject = session.get(Subject, cand.get("subject_id"))
@@ -109,8 +129,11 @@ FormatQuery = Annotated[str, Query(pattern="^(display|original)$",
             summary="One probe image of a check under review (decrypted; NCB staff)")
 def get_probe_image(check_id: str, image_id: str, runtime: RuntimeDep, session: SessionDep,
                     actor: AnalystDep, reason: ReasonDep) -> Response:
+    check = session.get(Check, check_id)
+    if check is not None:
+        _settle(session, runtime, check)
     row = session.get(ProbeImage, image_id)
-    if row is None or row.check_id != check_id:
+    if row is None or row.check_id != check_id or row.content_type == HELD_TYPE:
         raise NotFound(f"check {check_id} keeps no image {image_id!r} (purged or never kept)",
                        field="image_id")
     data = open_probe(_keyring(runtime), row)

@@ -4,26 +4,39 @@ images (its review). Keyword-only, no HTTP here; callers commit.
 Recipe at enrolment: the route extracts the template (as before), then ``prepare_face`` /
 ``prepare_finger`` (CPU, outside any transaction) and ``store_reference`` (in the enrolment's
 transaction, so a template never exists without its image or the other way round).
-At a check: ``store_probe_images`` for hit/possible answers only; a no_hit keeps nothing.
+At a check (``probe_keeping``): a hit/possible answer's probe images are normalised and sealed
+for its reviewer; a check queued for central keeps its capture *held*, sealed as received (no
+CPU on the officer's path), because central may answer a hit the local watchlist lacked and its
+reviewer then needs the probe. Central's answer settles a held capture: no hit, it is deleted in
+the same transaction (``drop_probe_images``, from ``upstream.reconcile``); a hit, the check goes
+under review and ``settle_held`` normalises the capture when the evidence is first opened. A
+no_hit that stays local keeps nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlmodel import Session, col, select
 
 from device_adapters.capture import Capture
 from gateway.privacy import images
-from gateway.privacy.crypto import Keyring
+from gateway.privacy.crypto import ImageKeyUnavailable, Keyring
 from gateway.privacy.models import ProbeImage, ReferenceImage
 from gateway.settings import Settings
 
+if TYPE_CHECKING:
+    from gateway.checks.models import Check
+
 log = logging.getLogger(__name__)
+# A capture held for central's answer, sealed as received: a JSON header line, then the bytes.
+HELD_TYPE = "application/vnd.fieldcheck.held-capture"
 
 
 def _id(prefix: str) -> str:
@@ -98,42 +111,125 @@ def probes_of(session: Session, check_id: str) -> list[ProbeImage]:
                              .order_by(col(ProbeImage.kind), col(ProbeImage.position))))
 
 
+def probe_keeping(check: Check) -> str | None:
+    """What a stored check keeps of its probe images: "evidence" (a hit/possible under review:
+    normalised now), "held" (queued for central: sealed as received until central answers) or
+    None (nothing: a no_hit or recapture that stays local). Call after ``UpstreamService.on_check``
+    (it sets ``upstream_status``)."""
+    if check.review_status == "pending":
+        return "evidence"
+    if check.upstream_status == "queued":
+        return "held"
+    return None
+
+
+def _normalised(kind: str, position: int, data: bytes | None, pixels: object | None,
+                ppi: int | None, bounds: ImageBounds) -> images.Encoded:
+    """A probe image as the reviewer sees it: face JPEG (<= the reference bound), print PNG at
+    500 ppi."""
+    if kind == "face":
+        assert data is not None
+        return images.face_photo(data, max_px=bounds.face_max_px, thumb_px=bounds.thumb_px)[0]
+    return images.finger_png(images.finger_pixels(data, pixels, ppi=ppi,
+                                                  field=f"finger_{position}"))
+
+
+def _seal_probe(keyring: Keyring, *, check_id: str, kind: str, position: int,
+                enc: images.Encoded) -> ProbeImage:
+    row_id = _id("prb")
+    sealed = keyring.seal(enc.data, aad=f"probe_image:{row_id}")
+    return ProbeImage(id=row_id, check_id=check_id, kind=kind, position=position,
+                      content_type=enc.content_type, width=enc.width, height=enc.height,
+                      key_id=sealed.key_id, blob=sealed.blob, size=len(enc.data))
+
+
+def _held(header: dict[str, Any], data: bytes) -> images.Encoded:
+    return images.Encoded(json.dumps(header).encode() + b"\n" + data, HELD_TYPE, 0, 0)
+
+
 def store_probe_images(session: Session, keyring: Keyring, *, check_id: str, capture: Capture,
-                       settings: Settings) -> list[ProbeImage]:
-    """Seal a hit/possible check's probe images for its reviewer (in the check's transaction).
+                       settings: Settings, held: bool = False) -> list[ProbeImage]:
+    """Seal a check's probe images in the check's transaction: normalised for its reviewer, or
+    (``held``) as received, for central's answer (``probe_keeping`` says which).
 
     A capture that cannot be normalised (the matcher already refused it) is left out: the
     evidence shows what the decision was made on.
     """
-    encoded: list[tuple[str, int, images.Encoded]] = []
-    for face in capture.faces:
-        try:
-            photo, _ = images.face_photo(face.image, max_px=settings.reference_face_max_px,
-                                         thumb_px=settings.thumbnail_px)
-        except Exception:  # noqa: BLE001 - evidence is best effort, the answer is not
-            log.info("probe face of %s not kept: it does not decode", check_id)
-            continue
-        encoded.append(("face", 0, photo))
-    for finger in capture.fingers:
-        try:
-            pixels = images.finger_pixels(finger.image, finger.pixels, ppi=finger.ppi,
-                                          field=f"finger_{finger.position}")
-        except Exception:  # noqa: BLE001
-            log.info("probe finger %s of %s not kept: it does not decode", finger.position,
-                     check_id)
-            continue
-        encoded.append(("finger", finger.position, images.finger_png(pixels)))
+    bounds = ImageBounds.from_settings(settings)
     rows = []
-    for kind, position, enc in encoded:
-        row_id = _id("prb")
-        sealed = keyring.seal(enc.data, aad=f"probe_image:{row_id}")
-        rows.append(ProbeImage(
-            id=row_id, check_id=check_id, kind=kind, position=position,
-            content_type=enc.content_type, width=enc.width, height=enc.height,
-            key_id=sealed.key_id, blob=sealed.blob, size=len(enc.data),
-        ))
+    for face in capture.faces:
+        if held:
+            enc = _held({"kind": "face"}, face.image)
+        else:
+            try:
+                enc = _normalised("face", 0, face.image, None, None, bounds)
+            except Exception:  # noqa: BLE001 - evidence is best effort, the answer is not
+                log.info("probe face of %s not kept: it does not decode", check_id)
+                continue
+        rows.append(_seal_probe(keyring, check_id=check_id, kind="face", position=0, enc=enc))
+    for finger in capture.fingers:
+        if held and finger.pixels is not None:
+            pixels = np.ascontiguousarray(np.asarray(finger.pixels, dtype=np.uint8))
+            enc = _held({"kind": "finger", "ppi": finger.ppi, "shape": list(pixels.shape)},
+                        pixels.tobytes())
+        elif held and finger.image is not None:
+            enc = _held({"kind": "finger", "ppi": finger.ppi}, finger.image)
+        elif held:
+            continue
+        else:
+            try:
+                enc = _normalised("finger", finger.position, finger.image, finger.pixels,
+                                  finger.ppi, bounds)
+            except Exception:  # noqa: BLE001
+                log.info("probe finger %s of %s not kept: it does not decode", finger.position,
+                         check_id)
+                continue
+        rows.append(_seal_probe(keyring, check_id=check_id, kind="finger",
+                                position=finger.position, enc=enc))
     session.add_all(rows)
     return rows
+
+
+def held_as_image(keyring: Keyring, row: ProbeImage, bounds: ImageBounds) -> images.Encoded:
+    """The evidence image a held capture stands for (raises when the capture does not decode)."""
+    header_line, _, data = open_probe(keyring, row).partition(b"\n")
+    header = json.loads(header_line)
+    pixels = None
+    if "shape" in header:
+        pixels, data = np.frombuffer(data, np.uint8).reshape(header["shape"]), None
+    return _normalised(row.kind, row.position, data, pixels, header.get("ppi"), bounds)
+
+
+def settle_held(session: Session, keyring: Keyring, *, check_id: str,
+                bounds: ImageBounds) -> int:
+    """Normalise a check's held captures into evidence images, in place (same row ids); one
+    that does not decode is deleted. Returns how many were settled. The caller commits."""
+    done = 0
+    for row in session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id,
+                                                     ProbeImage.content_type == HELD_TYPE)):
+        try:
+            enc = held_as_image(keyring, row, bounds)
+        except ImageKeyUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - as at the check: evidence is best effort
+            log.info("held probe %s of %s does not decode: deleted", row.kind, check_id)
+            session.delete(row)
+            continue
+        sealed = keyring.seal(enc.data, aad=f"probe_image:{row.id}")
+        row.content_type, row.width, row.height = enc.content_type, enc.width, enc.height
+        row.key_id, row.blob, row.size = sealed.key_id, sealed.blob, len(enc.data)
+        session.add(row)
+        done += 1
+    return done
+
+
+def drop_probe_images(session: Session, check_id: str) -> int:
+    """Delete a check's probe images (held for a central answer that found nothing); returns
+    how many. In the caller's transaction."""
+    rows = list(session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id)))
+    for row in rows:
+        session.delete(row)
+    return len(rows)
 
 
 def thumbnails(session: Session, keyring: Keyring, subject_ids: list[str]

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from gateway.audit.service import record
 from gateway.checks.models import DECISION_RANK, Check
+from gateway.privacy.service import drop_probe_images
 from gateway.upstream.queue import QueueItem
 
 CENTRAL_SHOWN = 5
@@ -74,6 +75,9 @@ def apply_result(session: Session | None, item: QueueItem, result: dict[str, Any
         )
     check.response = response
     session.add(check)
+    if check.review_status is None:
+        # Central found nothing either: the probe images held for its answer go with it.
+        drop_probe_images(session, check.id)
     record(
         session, actor=None, action="check.upstream_result", target_type="check",
         target_id=check.id, before=before if upgraded else None,
