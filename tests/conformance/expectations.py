@@ -2,8 +2,10 @@
 
 Each entry says whether the adapter accepts the file and what it yields (finger positions with
 resolution and format, faces, records skipped and why), or refuses it (status, exact field and
-the words that say why). ``check`` is what a check of the file answers on an empty watchlist:
-a decision, or the field a 422 names (files that hold no searchable biometric).
+the words that say why). ``check`` is what a check of the file answers over HTTP against the
+conformance watchlist (``WATCHLIST``: references enrolled from a few corpus files): a decision
+and, for a hit, the reference of the top candidate (``candidate``); or the field a 422 names
+(files that hold no searchable biometric). A ``no_hit`` means no candidate at all.
 
 The reasons are in ``why``: they are the point of the table (docs/ADAPTERS.md repeats it).
 """
@@ -19,7 +21,8 @@ class Accepted:
     fingers: tuple[tuple[int, int, str], ...] = ()  # (ANSI/NIST position, ppi, format), in order
     faces: tuple[str, ...] = ()  # formats
     skipped: tuple[tuple[str, str], ...] = ()  # (record, reason code)
-    check: str = "no_hit"  # decision on an empty watchlist, or "422:<field>"
+    check: str = "no_hit"  # decision against WATCHLIST, or "422:<field>"
+    candidate: str | None = None  # the top candidate's reference when check is "hit"
     extra: dict = field(default_factory=dict)
 
 
@@ -42,8 +45,9 @@ def _binary(rtype: int) -> tuple[tuple[str, str], ...]:
 
 ANSI_NIST: dict[str, Accepted | Refused] = {
     "nbis_face_jpb_DOM_GMT_DCS.an2": Accepted(
-        "Type-10 JPEG face (JPEGB, SRGB); Type-1 1.014 GMT gives the capture time",
-        faces=("jpeg",),
+        "Type-10 JPEG face (JPEGB, SRGB); Type-1 1.014 GMT gives the capture time; enrolled as "
+        "NBIS-FACE-JPB, so it finds itself",
+        faces=("jpeg",), check="hit", candidate="NBIS-FACE-JPB",
         extra={"captured_at": "2005-11-05T05:25:00+00:00"}),
     "nbis_sign_raw.an2": Accepted(
         "a Type-8 signature only: skipped, so nothing to search", skipped=(("Type-8[1]",
@@ -69,11 +73,14 @@ ANSI_NIST: dict[str, Accepted | Refused] = {
         "the same card as Type-6 high-resolution binary images: skipped likewise",
         skipped=_binary(6), check="422:Type-6[2]"),
     "nbis_valid1.1.an2": Accepted(
-        "one Type-4 WSQ finger (left little, 500 ppi)", fingers=((10, 500, "wsq"),)),
+        "one Type-4 WSQ finger (left little, 500 ppi); searched (the check's quality floor), but "
+        "enrolment refuses it as too low in NFIQ 2 (ENROLMENT_REFUSED), so nothing to find",
+        fingers=((10, 500, "wsq"),)),
     "nbis_valid1.2.an2": Accepted(
         "Type-4 WSQ left little finger used; its Type-6 binary twin skipped",
         fingers=((10, 500, "wsq"),), skipped=(("Type-6[3]", "binary_image"),)),
-    "nbis_valid1.3.an2": Accepted("Type-10 JPEG face", faces=("jpeg",)),
+    "nbis_valid1.3.an2": Accepted("Type-10 JPEG face, enrolled as NBIS-VALID1.3",
+                                  faces=("jpeg",), check="hit", candidate="NBIS-VALID1.3"),
     "nbis_valid1.4.an2": Accepted(
         "a Type-13 latent only: not searched at a field check",
         skipped=(("Type-13[2]", "not_searched"),), check="422:Type-13[2]"),
@@ -90,12 +97,14 @@ ANSI_NIST: dict[str, Accepted | Refused] = {
         "three Type-14 WSQ slaps segmented: right four (FGP 13), left four (FGP 14), both "
         "thumbs (FGP 15 -> 6 left, 1 right); HLL/VLL (1800x1000) disagree with the WSQ "
         "frames (1600x976): the image's own size is used; 14.021 boxes are degenerate "
-        "(31,31,31,31), so the slaps are segmented from the image",
+        "(31,31,31,31), so the slaps are segmented from the image; its right thumb does not "
+        "match NBIS-VALID1.9's (another person's): no candidate",
         fingers=RIGHT_SLAP + LEFT_SLAP + ((6, 500, "wsq"), (1, 500, "wsq"))),
     "nbis_valid1.9.an2": Accepted(
         "Type-4 WSQ right thumb and Type-10 JPEG face used; Type-7, Type-8, Type-17 not "
-        "searched; Type-14 FGP 19 entire-joint image skipped",
-        fingers=((1, 500, "wsq"),), faces=("jpeg",),
+        "searched; Type-14 FGP 19 entire-joint image skipped; its thumb and face are enrolled "
+        "as NBIS-VALID1.9: a hit on both",
+        fingers=((1, 500, "wsq"),), faces=("jpeg",), check="hit", candidate="NBIS-VALID1.9",
         skipped=(("Type-7[3]", "not_searched"), ("Type-8[4]", "not_searched"),
                  ("Type-14[6]", "not_a_fingertip"), ("Type-17[7]", "not_searched"))),
     "nbis_valid1.10.an2": Accepted(
@@ -110,7 +119,8 @@ ANSI_NIST: dict[str, Accepted | Refused] = {
     "nbis_valid1.14.an2": Accepted(
         "Type-4 WSQ right thumb (784x1133) read; Type-9 minutiae not searched. NFIQ 2 fails on "
         "this card scan; since the fingerprint issue that is 'unknown', not low quality, so the "
-        "print is searched: no_hit against an empty watchlist (was recapture)",
+        "print is searched (was recapture): no candidate, NBIS-VALID1.9's right thumb is "
+        "another person's",
         fingers=((1, 500, "wsq"),), skipped=(("Type-9[3]", "not_searched"),),
         check="no_hit"),
     "nbis_valid1.15.an2": Accepted(
@@ -133,6 +143,10 @@ class IsoRecord:
     size: tuple[int, int]  # decoded width, height
     fmt: str
     compression: int | None  # ISO 19794-4:2011 code: 2 WSQ, 4 JPEG 2000 lossy, 5 lossless
+    # Checked over HTTP inside an unsigned SBI response, against WATCHLIST: every one is
+    # MOSIP-REG-0001's (the Auth ones are other encodings of the same captures).
+    check: str = "hit"
+    candidate: str | None = "MOSIP-REG-0001"
 
 
 MOSIP_ISO: dict[str, IsoRecord] = {
@@ -162,11 +176,11 @@ MOSIP_RCAPTURE: dict[str, Accepted] = {
     "rcapture_1finger_mosip_hash.json": Accepted(
         "MOSIP's hash chain over raw digests, RS256 signed (x5c): right thumb ISO 19794-4 "
         "JPEG 2000 lossless at 500 ppi; device from the digitalId",
-        fingers=((1, 500, "jp2"),),
+        fingers=((1, 500, "jp2"),), check="hit", candidate="MOSIP-REG-0001",
         extra={"serial": "1234567890", "model": "MOSIP SLAP01", "quality": 80.0}),
     "rcapture_face_mosip_hash.json": Accepted(
         "MOSIP's hash chain, RS256 signed: ISO 19794-5 face with JPEG 2000 inside",
-        faces=("jp2",)),
+        faces=("jp2",), check="hit", candidate="MOSIP-REG-0001"),
 }
 
 MOSIP_OTHER: dict[str, str] = {
@@ -177,6 +191,36 @@ MOSIP_OTHER: dict[str, str] = {
     "test-device-cert.pem": (
         "the test device's certificate: trusted, the rcapture signatures verify; a rogue "
         "key refuses them"),
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A watchlist subject enrolled (through the API) from the fingers and faces of corpus files."""
+
+    why: str
+    sources: tuple[tuple[str, str], ...]  # (folder under the corpus, file name)
+
+
+_MOSIP_REG = "Profile_Automatic_Registration_0001"
+WATCHLIST: dict[str, Reference] = {
+    "MOSIP-REG-0001": Reference(
+        "MOSIP's mock device registration captures: left and right index and right thumb "
+        "(ISO 19794-4, JPEG 2000 lossless) and the face (ISO 19794-5); the Auth captures are the "
+        "same fingers and face encoded otherwise (JPEG 2000 lossy, WSQ), a real cross-codec match",
+        tuple(("mosip-sbi/iso", f"{_MOSIP_REG}{part}.iso")
+              for part in ("Left_Index", "Right_Index", "Right_Thumb", "Face"))),
+    "NBIS-VALID1.9": Reference("NBIS valid1.9's right thumb (WSQ) and face (JPEG)",
+                               (("ansi-nist", "nbis_valid1.9.an2"),)),
+    "NBIS-VALID1.3": Reference("NBIS valid1.3's face", (("ansi-nist", "nbis_valid1.3.an2"),)),
+    "NBIS-FACE-JPB": Reference("NBIS's face transaction with GMT dates",
+                               (("ansi-nist", "nbis_face_jpb_DOM_GMT_DCS.an2"),)),
+}
+
+# Prints enrolment refuses (it asks more quality than a check): file -> (problem type, why).
+ENROLMENT_REFUSED: dict[str, tuple[str, str]] = {
+    "nbis_valid1.1.an2": ("low_quality", "the left little finger's NFIQ 2 is under the "
+                                         "enrolment floor (a check still searches it)"),
 }
 
 
