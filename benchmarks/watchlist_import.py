@@ -1,9 +1,11 @@
 """Bulk import throughput and enrolment-to-searchable latency on the 75 LFW identities.
 
     uv run python benchmarks/watchlist_import.py [--workers 2] [--photos 10] [--latency-runs 10]
+        [--templates-only]
 
 1. Writes a manifest (one row per identity, ``--photos`` photos each) and imports it into a fresh
-   SQLite watchlist with the same code as ``fieldcheck watchlist import``: subjects/s, images/s,
+   SQLite watchlist with the same code as ``fieldcheck watchlist import`` (reference images kept
+   sealed, unless ``--templates-only``): subjects/s, images/s,
    and the summary of refused images. A second run measures the resume (everything skipped).
 2. Serves a gateway on that database over loopback; for ``--latency-runs`` identities: delete
    the subject, then time create + enrol one photo + a device check with another photo of the
@@ -58,7 +60,8 @@ def write_manifest(folder: Path, people: list[Path], photos: int) -> Path:
     return folder
 
 
-def run_import(settings, folder: Path, workers: int) -> dict:  # type: ignore[no-untyped-def]
+def run_import(settings, folder: Path, workers: int,  # type: ignore[no-untyped-def]
+               templates_only: bool = False) -> dict:
     from sqlmodel import Session
 
     from gateway import db
@@ -69,7 +72,8 @@ def run_import(settings, folder: Path, workers: int) -> dict:  # type: ignore[no
     db.create_all(engine)
     rows = importer.read_folder(folder, allow_outside=True)  # the manifest names LFW in place
     # As the CLI does: each image kept sealed beside its template.
-    keep_images = importer.KeepImages.from_settings(Keyring.from_settings(settings), settings)
+    keep_images = (None if templates_only else
+                   importer.KeepImages.from_settings(Keyring.from_settings(settings), settings))
     with Session(engine, expire_on_commit=False) as session:
         started = time.perf_counter()
         results = list(
@@ -88,6 +92,7 @@ def run_import(settings, folder: Path, workers: int) -> dict:  # type: ignore[no
         "subjects_per_s": round(summary["imported"] / elapsed, 2),
         "images_per_s": round(images / elapsed, 2),
         "images_enrolled": images,
+        "reference_images_kept": sum(r.get("reference_images", 0) for r in results),
     }
 
 
@@ -170,6 +175,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--photos", type=int, default=10)
     parser.add_argument("--latency-runs", type=int, default=10)
+    parser.add_argument("--templates-only", action="store_true",
+                        help="import without keeping reference images (to measure their cost)")
     args = parser.parse_args()
     lfw = shared_data() / "faces" / "lfw"
     if not lfw.is_dir():
@@ -180,8 +187,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", admin_token=ADMIN, country="KE")
         folder = write_manifest(Path(tmp), people, args.photos)
-        first = run_import(settings, folder, args.workers)
-        resume = run_import(settings, folder, args.workers)
+        first = run_import(settings, folder, args.workers, args.templates_only)
+        resume = run_import(settings, folder, args.workers, args.templates_only)
         server, thread, url = serve(settings)
         try:
             latency = enrol_to_searchable(url, people, args.latency_runs)
@@ -205,6 +212,7 @@ def main() -> None:
                 "subjects_per_s",
                 "images_per_s",
                 "images_enrolled",
+                "reference_images_kept",
             )
         },
         "refused_images": first["refused_images"],
