@@ -77,7 +77,26 @@ def _real_cases(root: Path) -> dict:
         else:
             body = b.sbi_response([("Finger", "Left IndexFinger", data)], seed=None)
             cases[name] = (lambda d=body: MosipSbiAdapter().parse(d, js), len(data))
+    vendor = _vendor_iso_templates(root)
+    if vendor:
+        from matchers.templates import FingerprintTemplate
+
+        record = vendor[0].read_bytes()
+
+        def parse_vendor(d: bytes = record) -> object:
+            [finger] = IsoTemplateAdapter().parse(d, octet).templates
+            return FingerprintTemplate.from_iso(finger.iso_19794_2)
+
+        cases["Vendor ISO 19794-2 minutiae (+ matcher template)"] = (parse_vendor, len(record))
     return cases
+
+
+def _vendor_iso_templates(conformance_root: Path) -> list[Path]:
+    """Another vendor's ISO 19794-2 records (FIELDCHECK_ISO_TEMPLATES_DIR, else ../shared/datasets)."""
+    env = os.environ.get("FIELDCHECK_ISO_TEMPLATES_DIR")
+    root = Path(env) if env else (conformance_root.parent / "datasets" / "fingerprints"
+                                  / "iso19794-2_templates")
+    return sorted(root.rglob("*.iso")) if root.is_dir() else []
 
 
 def conformance_table(root: Path) -> list[dict]:
