@@ -1,9 +1,10 @@
 """The console in a real browser (headless Chromium): an NCB analyst's day, in each language.
 
-Sign in, switch language, create a subject and enrol a photo by upload, find it again, import a
-batch (live progress, rejected rows), review the hits from the keyboard, search the audit trail
-and export it as CSV. Labels are looked up in the user's language through the same catalogues,
-so a page that is not translated, or a control without its label, fails the test.
+Sign in, switch language, create a subject and enrol a photo by upload, edit it with a reason,
+find it again, import a batch (live progress, rejected rows), review the hits from the keyboard,
+search the audit trail and export it as CSV. Labels are looked up in the user's language through
+the same catalogues, so a page that is not translated, or a control without its label, fails the
+test.
 
 The default suite runs one quick pass in French; ``-m slow`` runs the full day (ten hits) in
 English, French and Portuguese. Screenshots go to FIELDCHECK_SCREENSHOT_DIR (else a tmp dir).
@@ -96,6 +97,15 @@ def analyst_day(chromium, gateway: LiveGateway, shared_data: Path, shots: Path, 
         assert faces.count() == 1 and re.search(r"\d", faces.first.inner_text())
         assert t("Red Notice (wanted)") in page.locator("h1").inner_text()
         _accessible(page, "subject page")
+        # Edit it: the form asks why, and the history shows the reason.
+        page.get_by_role("link", name=t("Edit"), exact=True).click()
+        _accessible(page, "edit form")
+        page.get_by_label(t("Notes"), exact=True).fill("seen at the port, 2026-12-01")
+        reason = f"notice {lang.upper()}-CONSOLE-1 updated by the requesting country"
+        page.get_by_label(t("Reason for the change (kept in the audit trail)")).fill(reason)
+        page.get_by_role("button", name=t("Save changes")).click()
+        page.get_by_text(t("Changes saved.")).wait_for()
+        assert reason in page.locator("section[aria-labelledby=h-history]").inner_text()
         page.screenshot(path=str(shots / f"{lang}-subject.png"), full_page=True)
 
         # Find it again: part of the name, lower case.
