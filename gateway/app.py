@@ -194,6 +194,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             yield
         finally:
             stop.set()
+            jobs.stop_running(runtime)  # import jobs end "interrupted" (resumable), not "failed"
             purger.stop()
             if runtime.upstream is not None:
                 runtime.upstream.stop()

@@ -19,6 +19,8 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +48,38 @@ INTERRUPTED_NOTE = (
     "{status}; post the same import again to resume it: records already imported are skipped "
     "(by external_ref), the rest are imported"
 )
+
+
+# Shutdown of a gateway (by its runtime's id): its running jobs stop between two records and end
+# "interrupted" (resumable), not "failed". Keyed per runtime because tests run several gateways
+# in one process.
+_stopping: dict[int, threading.Event] = {}
+_threads: dict[int, set[threading.Thread]] = {}
+_registry_lock = threading.Lock()
+
+
+class _Stopped(Exception):
+    """The gateway is stopping: the job ends between two records."""
+
+
+def _stop_event(runtime: Runtime) -> threading.Event:
+    with _registry_lock:
+        return _stopping.setdefault(id(runtime), threading.Event())
+
+
+def stop_running(runtime: Runtime, *, timeout_s: float = 2.0) -> None:
+    """At shutdown: ask this gateway's running jobs to stop and wait up to ``timeout_s`` for
+    them to write "interrupted" (a job still extracting when the wait ends is marked so by the
+    next start, as after a crash)."""
+    _stop_event(runtime).set()
+    deadline = time.monotonic() + timeout_s
+    with _registry_lock:
+        threads = list(_threads.get(id(runtime), ()))
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with _registry_lock:
+        _stopping.pop(id(runtime), None)
+        _threads.pop(id(runtime), None)
 
 
 def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
@@ -105,6 +139,11 @@ def start_job(
         name=f"import-{job.id}",
         daemon=True,
     )
+    stop = _stop_event(runtime)
+    with _registry_lock:
+        _threads.setdefault(id(runtime), set()).add(thread)
+    if stop.is_set():  # the gateway is already stopping: the next start marks the job
+        return job
     thread.start()
     return job
 
@@ -136,8 +175,9 @@ def _run(
             _heartbeat(status)
             status.commit()
 
+        stopping = _stop_event(runtime)
         try:
-            for result in importer.run_import(
+            with closing(importer.run_import(
                 work,
                 rows,
                 actor=actor,
@@ -145,16 +185,27 @@ def _run(
                 workers=workers,
                 on_result=lambda _r: runtime.cache.sync(work),
                 keep_images=importer.KeepImages.from_settings(runtime.keyring, runtime.settings),
-            ):
-                results.append(result)
-                if time.monotonic() - last_flush >= PROGRESS_EVERY_S:
-                    flush()
-                    last_flush = time.monotonic()
+            )) as imported:
+                for result in imported:
+                    results.append(result)
+                    if stopping.is_set():
+                        raise _Stopped
+                    if time.monotonic() - last_flush >= PROGRESS_EVERY_S:
+                        flush()
+                        last_flush = time.monotonic()
             job.status = "done"
+        except (_Stopped, BrokenProcessPool) as exc:
+            # A stop (SIGTERM reaches the extraction workers too, which breaks their pool) is
+            # not a failure of the import: it resumes when posted again.
+            log.warning("import job %s interrupted by the gateway stopping (%s)", job_id,
+                        type(exc).__name__)
+            job.status, job.error = "interrupted", INTERRUPTED_NOTE.format(status="running")
         except Exception as exc:  # noqa: BLE001 - the job reports what stopped it
             log.exception("import job %s failed", job_id)
             job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"[:2000]
         flush(final=True)
+        with _registry_lock:
+            _threads.get(id(runtime), set()).discard(threading.current_thread())
         summary = importer.summarise(results)
         record(
             status,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session
 
 from tests.conftest import LiveGateway
@@ -54,3 +55,60 @@ def test_live_jobs_are_left_alone(tmp_path: Path) -> None:
         session.expire_all()
         assert session.get(ImportJob, "job_other_fresh").status == "interrupted"  # type: ignore[union-attr]
         assert session.get(ImportJob, "job_ours").status == "running"  # type: ignore[union-attr]
+
+
+@pytest.mark.slow  # two real serve processes and 10 LEADER extractions: ~80 s
+def test_sigterm_during_an_import_ends_the_job_interrupted_and_a_repost_resumes_it(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """Issue 20: SIGTERM reached the extraction workers too, their pool broke and the job ended
+    "failed" (BrokenProcessPool) although nothing was wrong with the import."""
+    import base64
+    import time
+
+    import httpx
+
+    from tests.gateway.enrol_load import ADMIN, serve_gateway
+
+    prints = sorted((shared_data / "fingerprints" / "fvc2002_db1_b").glob("*_1.tif"))[:10]
+    if len(prints) < 10:
+        pytest.skip("fvc2002_db1_b not in shared data")
+    body = {"subjects": [{
+        "external_ref": f"SIG-{i}", "name": f"Sig {i}", "category": "red",
+        "fingerprints": [{"position": 2, "image": base64.b64encode(p.read_bytes()).decode()}],
+    } for i, p in enumerate(prints)]}
+    data_dir = tmp_path / "gw"
+    env = {"FIELDCHECK_UPSTREAM_URL": "http://127.0.0.1:9"}
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    gateway = serve_gateway(data_dir, env=env)
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=60, headers=auth) as admin:
+            job_id = admin.post("/v1/subjects:batch", json=body).json()["id"]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                job = admin.get(f"/v1/jobs/{job_id}").json()
+                if job["status"] == "running" and job["processed"] >= 1:
+                    break
+                time.sleep(0.2)
+            assert job["status"] == "running" and job["processed"] < len(prints), job
+        gateway.stop(timeout_s=60)
+    finally:
+        gateway.stop()
+    gateway = serve_gateway(data_dir, env=env)
+    try:
+        with httpx.Client(base_url=gateway.url, timeout=60, headers=auth) as admin:
+            job = admin.get(f"/v1/jobs/{job_id}").json()
+            assert job["status"] == "interrupted", job
+            assert "post the same import again to resume" in job["error"]
+            before = job["imported"]
+            again = admin.post("/v1/subjects:batch", json=body).json()["id"]
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                job = admin.get(f"/v1/jobs/{again}").json()
+                if job["status"] not in ("queued", "running"):
+                    break
+                time.sleep(0.5)
+            assert job["status"] == "done", job
+            assert job["skipped"] == before and job["imported"] + job["skipped"] == len(prints)
+    finally:
+        gateway.stop()
