@@ -17,6 +17,7 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from gateway.privacy.models import ProbeImage
+from gateway.privacy.requests import export_check
 from gateway.privacy.retention import purge
 from gateway.privacy.service import HELD_TYPE
 from matchers import fingerprint as finger_matcher
@@ -80,6 +81,11 @@ def test_a_hit_raised_only_by_central_keeps_the_probe_for_review(
     assert view["decision"] == "hit" and view["review"]["status"] == "pending", view
     assert view["central"]["candidates"][0]["subject_id"] == "CENTRAL-ONLY-7"
     assert len(_probes(gw, body["check_id"])) == 2  # the central hit kept them
+    # A data subject's export shows the images the held capture stands for (not raw bytes).
+    with Session(gw.runtime.engine) as session:
+        exported = export_check(session, gw.runtime.keyring, check_id=body["check_id"])
+        session.commit()
+    assert sorted(i["content_type"] for i in exported["images"]) == ["image/jpeg", "image/png"]
 
     with gw.client(gw.token("ncb_analyst")) as analyst:
         evidence = analyst.get(f"/v1/checks/{body['check_id']}/evidence").json()
@@ -113,14 +119,19 @@ def test_a_capture_held_for_central_survives_the_purge_then_goes_with_a_no_hit(
 ) -> None:
     photo = sorted(lfw_people(shared_data)[74].glob("*.jpg"))[0].read_bytes()
     stub = gw.runtime.upstream.stub.url
-    assert httpx.post(stub + "/admin/faults", json={"latency_ms": 4000}, timeout=10).status_code == 200
+    assert httpx.post(stub + "/admin/faults", json={"outage": True}, timeout=10).status_code == 200
     with gw.client(gw.token("device")) as dev:
         body = dev.post("/v1/checks", data=PURPOSE, files={"face": ("p.jpg", photo)}).json()
         assert body["decision"] == "no_hit", body
-        # Central is slow to answer: the nightly purge must not take the capture meanwhile.
+        # Central is down: the nightly purge must not take the capture meanwhile.
         purge(gw.runtime.engine, gw.settings)
         assert [p.content_type for p in _probes(gw, body["check_id"])] == [HELD_TYPE]
-        httpx.post(stub + "/admin/faults", json={"latency_ms": 0}, timeout=10)
+        # Held for central is not evidence: no reviewer sees it while the check is no hit.
+        with gw.client(gw.token("ncb_analyst")) as analyst:
+            evidence = analyst.get(f"/v1/checks/{body['check_id']}/evidence").json()
+        assert evidence["probe"]["images"] == []
+        assert [p.content_type for p in _probes(gw, body["check_id"])] == [HELD_TYPE]
+        httpx.post(stub + "/admin/faults", json={"outage": False}, timeout=10)
         view = _wait_completed(dev, body["check_id"])
     assert view["decision"] == "no_hit" and view["upstream"]["result"]["decision"] == "no_hit"
     assert _probes(gw, body["check_id"]) == []  # deleted with central's answer

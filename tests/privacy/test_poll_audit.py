@@ -4,7 +4,6 @@ one per event of the stream, never per server-side re-read, keep-alive or timeou
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
