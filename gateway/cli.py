@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from matchers.cli import evaluate_app, register_bench
 from simulator.cli import register as register_simulator
@@ -79,9 +80,13 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.settings import get_settings
+    from gateway.cliconfig import ConfigError, load_settings
 
-    settings = get_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        console.print(f"[red]cannot start:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
     _logging(log_level.upper(), settings.log_format)
     _preflight(settings)
     log = logging.getLogger("fieldcheck")
@@ -94,18 +99,21 @@ def serve(
 
 
 def _preflight(settings) -> None:  # type: ignore[no-untyped-def]
-    """Refuse to start with a clear message (not a stack trace) when the database is unusable."""
+    """Refuse to start with a clear message (not a stack trace) when a secret is weak, a file the
+    settings name is missing or unsafe, or the database is unusable."""
     from sqlalchemy.exc import OperationalError
     from sqlmodel import Session
 
     from gateway import db
+    from gateway.cliconfig import ConfigError, check_files
     from gateway.deployment.service import CountryMismatch, bind_country
     from gateway.keys import WeakSecret, check_secrets
 
     try:
         check_secrets(settings)
-    except WeakSecret as exc:
-        console.print(f"[red]cannot start:[/red] {exc}")
+        check_files(settings)
+    except (WeakSecret, ConfigError) as exc:
+        console.print(f"[red]cannot start:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     try:
         engine = db.make_engine(settings.effective_database_url)

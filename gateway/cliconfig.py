@@ -11,6 +11,11 @@ table for the ``FIELDCHECK_UPSTREAM_*`` settings. Its values enter as environmen
 that are not already set, which is what gives them the environment's meaning and a place just
 below it. Relative paths in the file are relative to the file's folder.
 
+``load_settings`` builds the nested settings once for a command and turns a validation error
+into a ``ConfigError`` that names the environment variable (and the config file) to fix;
+``check_files`` opens the files the settings name (mutual TLS, MOSIP certificates) so a missing
+or unsafe one is refused before ``serve`` starts, not when the central link first connects.
+
 ``open_database`` is the one way a command reaches the database: it refuses to create an empty
 one where the operator expected theirs (run from the wrong folder, a mistyped ``--data-dir``)
 unless ``--create`` says so.
@@ -48,7 +53,80 @@ def _known_keys() -> tuple[set[str], set[str]]:
     from gateway.settings import Settings
     from gateway.upstream.settings import UpstreamSettings
 
-    return set(Settings.model_fields), set(UpstreamSettings.model_fields)
+    return set(Settings.model_fields) - {"upstream"}, set(UpstreamSettings.model_fields)
+
+
+_SECRET_WORDS = ("token", "key", "password", "url")  # a URL may carry a password
+
+
+def describe_invalid(exc: Any) -> str:
+    """A pydantic ``ValidationError`` from the settings as lines that name what to set."""
+    prefix = f"{ENV_PREFIX}UPSTREAM_" if exc.title == "UpstreamSettings" else ENV_PREFIX
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ())]
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        if loc and loc[0] == "upstream" and len(loc) > 1:
+            name = f"{ENV_PREFIX}UPSTREAM_{loc[1].upper()}"
+        elif loc:
+            name = f"{prefix}{loc[0].upper()}"
+        else:
+            lines.append(f"- {message}")
+            continue
+        value = error.get("input")
+        shown = "" if (any(w in name.lower() for w in _SECRET_WORDS) or value is None
+                       or isinstance(value, dict) or repr(value) in message) else (
+            f" (got {str(value)[:80]!r})")
+        lines.append(f"- {name}: {message}{shown}")
+    where = (f" or in {state.config_file}" if state.config_file is not None else "")
+    return ("invalid settings (fix the environment variable" + where + "):\n"
+            + "\n".join(lines))
+
+
+def load_settings():  # type: ignore[no-untyped-def]
+    """The process's settings (``get_settings``), or ConfigError saying which value to fix."""
+    from pydantic import ValidationError
+
+    from gateway.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_invalid(exc)) from None
+
+
+def check_files(settings: Any) -> None:
+    """Open the certificate and key files the settings name; ConfigError when one is missing,
+    unreadable, malformed or (a private key) readable by every user of the machine."""
+    import ssl
+
+    from gateway.upstream.client import _tls_context
+
+    up = settings.upstream
+    named = [("FIELDCHECK_UPSTREAM_CLIENT_CERT", up.client_cert),
+             ("FIELDCHECK_UPSTREAM_CLIENT_KEY", up.client_key),
+             ("FIELDCHECK_UPSTREAM_CA_BUNDLE", up.ca_bundle),
+             ("FIELDCHECK_MOSIP_TRUSTED_CERTS", settings.mosip_trusted_certs)]
+    for name, path in named:
+        if path is None:
+            continue
+        if not Path(path).is_file():
+            raise ConfigError(f"{name}: {path} is not a file")
+        try:
+            Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{name}: {path} cannot be read: {exc.strerror}") from None
+    if up.client_key is not None and Path(up.client_key).stat().st_mode & 0o007:
+        raise ConfigError(
+            f"FIELDCHECK_UPSTREAM_CLIENT_KEY: the private key {up.client_key} is readable by "
+            f"every user of this machine; chmod 600 {up.client_key}")
+    cert = (str(up.client_cert), str(up.client_key)) if up.client_cert else None
+    try:
+        _tls_context(cert=cert, verify=str(up.ca_bundle) if up.ca_bundle else True)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        what = ("FIELDCHECK_UPSTREAM_CLIENT_CERT / _CLIENT_KEY (a PEM certificate and its "
+                "private key)" if cert else "FIELDCHECK_UPSTREAM_CA_BUNDLE (PEM certificates)")
+        raise ConfigError(f"{what} cannot be loaded: {exc}") from None
 
 
 def _env_value(value: Any) -> str:
@@ -131,9 +209,8 @@ def database_exists(url: str) -> bool:
 def open_database(*, create: bool | None = None):  # type: ignore[no-untyped-def]
     """(settings, engine) for a command; refuses to make a new database unless asked."""
     from gateway import db
-    from gateway.settings import get_settings
 
-    settings = get_settings()
+    settings = load_settings()
     url = settings.effective_database_url
     allowed = state.create if create is None else create
     if not allowed and not database_exists(url):

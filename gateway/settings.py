@@ -1,4 +1,12 @@
-"""Deployment settings: one pydantic-settings class, environment prefix ``FIELDCHECK_``.
+"""Deployment settings: one nested pydantic-settings object, environment prefix ``FIELDCHECK_``.
+
+``Settings`` holds the central link's settings in ``settings.upstream`` (``UpstreamSettings``,
+environment prefix ``FIELDCHECK_UPSTREAM_``; ``FIELDCHECK_UPSTREAM_URL`` and ``_TOKEN`` stay main
+settings). Building ``Settings()`` therefore validates both at once: ``fieldcheck serve`` refuses a
+malformed or unsafe value in its preflight (``gateway.cliconfig.load_settings``), before anything
+starts, and a test or embedding program injects its own with
+``create_app(Settings(upstream=UpstreamSettings(...)))``. Rules that need both halves (a
+forwarding policy naming purposes the gateway accepts) are checked here too.
 
 Algorithm constants are not here: they live in ``matchers.params``.
 """
@@ -8,9 +16,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.upstream.settings import UpstreamSettings, policy_purposes
 
 
 class Settings(BaseSettings):
@@ -42,6 +53,11 @@ class Settings(BaseSettings):
     )
     upstream_url: str | None = Field(None, description="central API; unset: bundled stub")
     upstream_token: str | None = None
+    upstream: UpstreamSettings = Field(
+        default_factory=UpstreamSettings,
+        description="the central link (FIELDCHECK_UPSTREAM_*, or the [upstream] table of the "
+        "config file)",
+    )
     stub_data_dir: Path | None = None
     mosip_trusted_certs: Path | None = Field(
         None, description="PEM file of trusted MOSIP device certificates; when set, MOSIP SBI "
@@ -166,6 +182,42 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown categories {unknown}; use {', '.join(Category)}")
         return value
 
+    @field_validator("upstream_url")
+    @classmethod
+    def _upstream_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises on a malformed port)
+        except ValueError as exc:
+            raise ValueError(f"upstream_url {value!r} is not a URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"upstream_url {value!r} must be an http:// or https:// URL with a "
+                             "host, e.g. https://central.example.org")
+        if parts.username or parts.password:
+            raise ValueError("upstream_url must not carry a user or password (it is logged): "
+                             "put the bearer token in FIELDCHECK_UPSTREAM_TOKEN")
+        return value
+
+    @model_validator(mode="after")
+    def _policy_purposes(self) -> Settings:
+        """A ``purpose:`` policy may only name purposes a check can give, spelt as configured:
+        the forwarder compares the stored purpose exactly, so any other name would silently
+        forward nothing for it."""
+        configured = self.purposes
+        for name in policy_purposes(self.upstream.policy):
+            if name in configured:
+                continue
+            same = [p for p in configured if _norm_purpose(p) == _norm_purpose(name)]
+            hint = (f"write it as configured: {same[0]!r}" if same
+                    else "known purposes (FIELDCHECK_CHECK_PURPOSES): " + ", ".join(configured))
+            raise ValueError(
+                f"FIELDCHECK_UPSTREAM_POLICY names the purpose {name!r}, which no check can "
+                f"have, so those checks would never be forwarded; {hint}")
+        return self
+
     @property
     def purposes(self) -> list[str]:
         return [p.strip() for p in self.check_purposes.split(",") if p.strip()]
@@ -191,6 +243,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'fieldcheck.db').resolve()}"
+
+
+def _norm_purpose(value: str) -> str:
+    from gateway.privacy.purpose import _norm
+
+    return _norm(value)
 
 
 @lru_cache

@@ -66,7 +66,7 @@ class UpstreamService:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> UpstreamService:
-        return cls(settings=settings, upstream=UpstreamSettings(), engine=engine)
+        return cls(settings=settings, upstream=settings.upstream, engine=engine)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

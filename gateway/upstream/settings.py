@@ -1,7 +1,8 @@
 """Central-link deployment settings (environment prefix ``FIELDCHECK_UPSTREAM_``).
 
 ``FIELDCHECK_UPSTREAM_URL`` and ``FIELDCHECK_UPSTREAM_TOKEN`` belong to the main ``Settings``
-(``upstream_url``/``upstream_token``); everything else about the link lives here.
+(``upstream_url``/``upstream_token``); everything else about the link lives here, nested in the
+main settings as ``Settings.upstream`` (so it is validated with them, in the CLI preflight).
 """
 
 from __future__ import annotations
@@ -50,12 +51,38 @@ class UpstreamSettings(BaseSettings):
         value = value.strip()
         if value in ("all", "hits"):
             return value
-        if value.startswith("purpose:") and any(p.strip() for p in value[8:].split(",")):
+        if value.startswith("purpose:") and policy_purposes(value):
             return value
-        raise ValueError("policy must be 'all', 'hits' or 'purpose:<a,b,...>'")
+        raise ValueError(f"policy {value!r} must be 'all', 'hits' or 'purpose:<a,b,...>' "
+                         "(purposes as in FIELDCHECK_CHECK_PURPOSES)")
 
     @model_validator(mode="after")
     def _mtls_pair(self) -> UpstreamSettings:
         if (self.client_cert is None) != (self.client_key is None):
-            raise ValueError("mutual TLS needs both _CLIENT_CERT and _CLIENT_KEY")
+            raise ValueError("mutual TLS needs both FIELDCHECK_UPSTREAM_CLIENT_CERT and "
+                             "FIELDCHECK_UPSTREAM_CLIENT_KEY (or neither)")
         return self
+
+    @model_validator(mode="after")
+    def _safe_timing(self) -> UpstreamSettings:
+        # A lease shorter than one HTTP attempt hands every slow delivery to a second worker
+        # while the first is still sending it: duplicate deliveries and lost acknowledgements.
+        attempt_s = self.connect_timeout_s + self.read_timeout_s
+        if self.lease_s <= attempt_s:
+            raise ValueError(
+                f"FIELDCHECK_UPSTREAM_LEASE_S={self.lease_s:g} must exceed one delivery attempt "
+                f"(CONNECT_TIMEOUT_S + READ_TIMEOUT_S = {attempt_s:g} s), or a second worker "
+                "re-sends items still in flight; raise the lease or lower the timeouts")
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError(
+                f"FIELDCHECK_UPSTREAM_BACKOFF_MAX_S={self.backoff_max_s:g} is below "
+                f"FIELDCHECK_UPSTREAM_BACKOFF_BASE_S={self.backoff_base_s:g}")
+        return self
+
+
+def policy_purposes(policy: str) -> list[str]:
+    """The purposes a ``purpose:<a,b,...>`` policy names (empty for ``all`` and ``hits``)."""
+    policy = policy.strip()
+    if not policy.startswith("purpose:"):
+        return []
+    return [p.strip() for p in policy.removeprefix("purpose:").split(",") if p.strip()]
