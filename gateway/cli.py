@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gateway.dbcli import db_app
 from matchers.cli import evaluate_app, register_bench
 from simulator.cli import register as register_simulator
 from simulator.cli import synth_app
@@ -22,6 +23,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(bench_app, name="bench")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(synth_app, name="synth")
+app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
 
@@ -117,12 +119,18 @@ def _preflight(settings) -> None:  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
     try:
         engine = db.make_engine(settings.effective_database_url)
-        db.create_all(engine)
+        before = db.current_revision(engine)
+        db.upgrade(engine)  # the schema migrations run here, before anything else starts
+        after = db.current_revision(engine)
+        if before != after:
+            logging.getLogger("fieldcheck").info(
+                "database schema upgraded from %s to %s", before or "none (new, or made "
+                "before migrations)", after)
         with Session(engine) as session:
             bind_country(session, settings.country)
         engine.dispose()
-    except CountryMismatch as exc:
-        console.print(f"[red]cannot start:[/red] {exc}")
+    except (CountryMismatch, db.SchemaError) as exc:
+        console.print(f"[red]cannot start:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except OperationalError as exc:
         console.print(f"[red]cannot start:[/red] the database is unreachable: {exc.orig}")

@@ -206,8 +206,9 @@ def database_exists(url: str) -> bool:
         engine.dispose()
 
 
-def open_database(*, create: bool | None = None):  # type: ignore[no-untyped-def]
-    """(settings, engine) for a command; refuses to make a new database unless asked."""
+def open_database(*, create: bool | None = None, upgrade: bool = True):  # type: ignore[no-untyped-def]
+    """(settings, engine) for a command; refuses to make a new database unless asked, and
+    brings its schema to the newest revision (unless ``upgrade=False``: ``fieldcheck db``)."""
     from gateway import db
 
     settings = load_settings()
@@ -228,7 +229,12 @@ def open_database(*, create: bool | None = None):  # type: ignore[no-untyped-def
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(url)
-    db.create_all(engine)
+    if upgrade:
+        try:
+            db.upgrade(engine)
+        except db.SchemaError as exc:
+            engine.dispose()
+            raise ConfigError(str(exc)) from None
     return settings, engine
 
 

@@ -15,7 +15,10 @@ calls) before the first write, then write and commit at once; never hold a write
 connection while writing on another from the same thread (that would wait for itself: it is
 refused at once). PostgreSQL needs none of this (row locks); its engine is left as it is.
 
-``create_all`` imports every domain's models first so their tables exist.
+The schema is made and changed by Alembic revisions shipped in ``gateway/migrations``:
+``upgrade`` (alias ``create_all``) runs them at every start and from ``fieldcheck db upgrade``;
+``import_models`` is only for tools that need the whole metadata (autogenerate, the tests that
+compare the migrated schema with the models).
 """
 
 from __future__ import annotations
@@ -30,11 +33,14 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from gateway.errors import DatabaseBusy
 
 log = logging.getLogger(__name__)
+# Alembic's own INFO lines (plugins, "Context impl") are noise in the gateway's log; the start-up
+# logs the revision change itself (gateway.cli).
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 # Between processes on one SQLite file (only): how long SQLite itself retries a locked write.
 SQLITE_BUSY_TIMEOUT_S = 5.0
@@ -222,70 +228,93 @@ def import_models() -> None:
             importlib.import_module(mod.name)
 
 
-# The audit trail is append-only in the database itself, not only by the application's habits:
-# an UPDATE or DELETE on it fails whoever issues it.
-_SQLITE_AUDIT_GUARDS = [
-    "CREATE TRIGGER IF NOT EXISTS audit_entry_no_update BEFORE UPDATE ON audit_entry "
-    "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS audit_entry_no_delete BEFORE DELETE ON audit_entry "
-    "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
-]
-_POSTGRES_AUDIT_GUARDS = [
-    "CREATE OR REPLACE FUNCTION fieldcheck_audit_append_only() RETURNS trigger "
-    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit entries are append-only'; END $$",
-    "DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_entry",
-    "CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry "
-    "FOR EACH ROW EXECUTE FUNCTION fieldcheck_audit_append_only()",
-]
+MIGRATIONS = "gateway:migrations"  # the revisions ship inside the package (gateway/migrations)
+_PG_MIGRATION_LOCK = 4603  # advisory lock: gateways starting together migrate one at a time
+
+
+def alembic_config():  # type: ignore[no-untyped-def]
+    """Alembic's configuration for the packaged revisions (no ini file needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's revision; None for an empty database or one made before migrations."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Between processes on one SQLite file: one migrates, the others wait and then find the
+    work done (PostgreSQL: an advisory lock inside the migration's transaction instead)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as handle:  # flock, not SQLite's own fcntl locks: they are separate
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class SchemaError(Exception):
+    """The database's schema revision cannot be brought to this code's (the message says why
+    and what to do): it is newer than this code, or a revision failed."""
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (the newest by default) with the packaged Alembic
+    revisions. A database made before migrations (tables but no ``alembic_version``) is
+    adopted: the initial revision creates only what it lacks. Safe to call at every start and
+    from several processes at once."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    config = alembic_config()
+    with _migration_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        from alembic.migration import MigrationContext
+
+        current = MigrationContext.configure(conn).get_current_revision()
+        script = ScriptDirectory.from_config(config)
+        if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+            raise SchemaError(
+                f"the database is at schema revision {current!r}, which this FieldCheck does "
+                f"not know (its newest is {script.get_current_head()!r}): it was upgraded by a "
+                "newer version. Run that version, or restore the backup taken before the upgrade")
+        config.attributes["connection"] = conn
+        try:
+            command.upgrade(config, revision)
+        except CommandError as exc:
+            raise SchemaError(f"the schema cannot be upgraded to {revision!r}: {exc}") from None
 
 
 def create_all(engine: Engine) -> None:
-    import_models()
-    SQLModel.metadata.create_all(engine)
-    _add_template_model_column(engine)
-    guards = {"sqlite": _SQLITE_AUDIT_GUARDS, "postgresql": _POSTGRES_AUDIT_GUARDS}
-    statements = guards.get(engine.dialect.name, [])
-    if statements:
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                # Gateways starting together must not race on the trigger's replacement.
-                conn.execute(text("SELECT pg_advisory_xact_lock(4603)"))
-            for statement in statements:
-                conn.execute(text(statement))
-
-
-def _add_template_model_column(engine: Engine) -> None:
-    """Databases made before templates named their model lack ``biometric_template.model``: add
-    it (idempotent) and mark the old rows with the models of that time
-    (``LEGACY_MODELS``), so their embeddings are never compared with a newer model's."""
-    from sqlalchemy import inspect
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from gateway.watchlist.models import LEGACY_MODELS
-
-    columns = {c["name"] for c in inspect(engine).get_columns("biometric_template")}
-    if "model" in columns:
-        return
-    postgres = engine.dialect.name == "postgresql"
-    backfill = text(
-        "UPDATE biometric_template SET model = CASE modality WHEN 'face' THEN :face "
-        "ELSE :finger END WHERE model = ''"
-    )
-    try:
-        with engine.begin() as conn:
-            if postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(4604)"))
-            conn.execute(text(
-                "ALTER TABLE biometric_template ADD COLUMN "
-                + ("IF NOT EXISTS " if postgres else "")
-                + "model VARCHAR(60) NOT NULL DEFAULT ''"
-            ))
-            conn.execute(backfill, {"face": LEGACY_MODELS["face"],
-                                    "finger": LEGACY_MODELS["finger"]})
-    except (OperationalError, ProgrammingError):
-        # Another process added it between our look and our ALTER (SQLite has no IF NOT EXISTS).
-        if "model" not in {c["name"] for c in inspect(engine).get_columns("biometric_template")}:
-            raise
+    """Every table this code needs, at the newest revision (``upgrade``; the name is kept for
+    the callers from before migrations)."""
+    upgrade(engine)
 
 
 @contextmanager

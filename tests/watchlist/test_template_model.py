@@ -28,10 +28,12 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _old_database(url: str):  # type: ignore[no-untyped-def]
-    """A database as gateways made it before the model column: one face and one finger row."""
+    """A database as gateways made it before the model column (and before migrations, so no
+    ``alembic_version``): one face and one finger row."""
     eng = db.make_engine(url)
     db.create_all(eng)
     with eng.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("ALTER TABLE biometric_template DROP COLUMN model"))
         conn.execute(text(
             "INSERT INTO subject (id, name, aliases, category, originating_country, created_at, "
