@@ -205,8 +205,9 @@ def settle_held(session: Session, keyring: Keyring, *, check_id: str,
     """Normalise a check's held captures into evidence images, in place (same row ids); one
     that does not decode is deleted. Returns how many were settled. The caller commits."""
     done = 0
-    for row in session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id,
-                                                     ProbeImage.content_type == HELD_TYPE)):
+    held = list(session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id,
+                                                      ProbeImage.content_type == HELD_TYPE)))
+    for row in held:  # read first: rows are changed or deleted below
         try:
             enc = held_as_image(keyring, row, bounds)
         except ImageKeyUnavailable:
