@@ -311,6 +311,31 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             raise SchemaError(f"the schema cannot be upgraded to {revision!r}: {exc}") from None
 
 
+def schema_differences(engine: Engine) -> list[str]:
+    """What the database's schema lacks or has beyond the models' (Alembic's autogenerate
+    comparison: tables, columns, types, nullability, indexes); empty when they agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import_models()
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    return [_describe(d) for d in diff]
+
+
+def _describe(difference: Any) -> str:
+    if isinstance(difference, list):  # column changes come as a list of modify_* tuples
+        return "; ".join(_describe(d) for d in difference)
+    kind, *rest = difference
+    names = [getattr(r, "name", None) or str(r) for r in rest
+             if r is not None and not isinstance(r, dict)]
+    what = {"add": "missing", "remove": "not in the models", "modify": "differs"}
+    verb, _, thing = kind.partition("_")
+    return f"{thing} {'.'.join(str(n) for n in names[:2])}: {what.get(verb, verb)}"
+
+
 def create_all(engine: Engine) -> None:
     """Every table this code needs, at the newest revision (``upgrade``; the name is kept for
     the callers from before migrations)."""

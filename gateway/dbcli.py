@@ -82,3 +82,30 @@ def upgrade(
         typer.echo(f"already at {state['current']}: nothing to do")
     else:
         typer.echo(f"upgraded {state['database']} from {before or 'none'} to {state['current']}")
+
+
+@db_app.command("check")
+def check(json_out: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
+    """Compare the database's schema with this FieldCheck's models; exit 1 on a difference."""
+    from gateway import db
+
+    _, engine = _open()
+    try:
+        state: dict[str, object] = {**_state(engine),
+                                    "differences": db.schema_differences(engine)}
+    finally:
+        engine.dispose()
+    ok = state["up_to_date"] and not state["differences"]
+    state["ok"] = ok
+    if json_out:
+        typer.echo(json.dumps(state))
+    elif ok:
+        typer.echo(f"schema at {state['current']} matches the models")
+    else:
+        if not state["up_to_date"]:
+            typer.echo(f"revision {state['current'] or 'none'} is not the newest "
+                       f"({state['head']}): run `fieldcheck db upgrade`")
+        for line in state["differences"]:  # type: ignore[attr-defined]
+            typer.echo(f"differs: {line}")
+    if not ok:
+        raise typer.Exit(1)

@@ -29,10 +29,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from gateway.settings import Settings
+    from gateway.settings import get_settings
 
     url = context.get_x_argument(as_dictionary=True).get("url") or (
-        Settings().effective_database_url)
+        get_settings().effective_database_url)
     engine = db.make_engine(url)
     try:
         with engine.begin() as connection:

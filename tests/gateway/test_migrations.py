@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,16 +71,8 @@ def engine(url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-def schema_differences(engine: Engine) -> list[object]:
-    """What Alembic's autogenerate would change to make the database match the models."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlmodel import SQLModel
-
-    db.import_models()
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return list(compare_metadata(context, SQLModel.metadata))
+def schema_differences(engine: Engine) -> list[str]:
+    return db.schema_differences(engine)
 
 
 def assert_audit_append_only(engine: Engine) -> None:
@@ -265,6 +258,18 @@ def test_db_current_and_upgrade_commands(cli: CliRunner, tmp_path: Path) -> None
     now = _cli(cli, ["--data-dir", str(data), "db", "current"])
     assert f"revision: {db.head_revision()}" in now.output and "up to date" in now.output
 
+    checked = _cli(cli, ["--data-dir", str(data), "db", "check"])
+    assert checked.exit_code == 0 and "matches the models" in checked.output
+    engine = db.make_engine(f"sqlite:///{data / 'fieldcheck.db'}")
+    with engine.begin() as conn:  # drift an operator's hand could make
+        conn.execute(text("DROP INDEX ix_subject_category"))
+    engine.dispose()
+    drifted = _cli(cli, ["--data-dir", str(data), "db", "check", "--json"])
+    assert drifted.exit_code == 1
+    report = json.loads(drifted.output.splitlines()[-1])
+    assert report["ok"] is False
+    assert any("ix_subject_category" in d for d in report["differences"]), report
+
 
 @pytest.mark.slow  # builds the wheel: ~12 s
 def test_the_migrations_ship_in_the_wheel(tmp_path: Path) -> None:
@@ -294,3 +299,45 @@ def test_the_migrations_ship_in_the_wheel(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == db.head_revision()
+
+
+@pytest.mark.slow  # a real `fieldcheck serve` with its model warm-up: ~15 s
+def test_serve_migrates_a_database_made_before_migrations_at_start(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.conftest import free_port
+
+    data = tmp_path / "data"
+    load_pre_alembic(f"sqlite:///{data / 'fieldcheck.db'}")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDCHECK_")}
+    env.update(FIELDCHECK_DATA_DIR=str(data), FIELDCHECK_ADMIN_TOKEN=ADMIN_TOKEN,
+               FIELDCHECK_UPSTREAM_URL="http://127.0.0.1:9")
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "fieldcheck"), "serve",
+                                 "--port", str(port)], cwd=tmp_path, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        found = httpx.get(url + "/v1/subjects", params={"q": "Old Record"}, headers=headers,
+                          timeout=30)
+        assert found.status_code == 200, log.read_text()[-2000:]
+        assert [s["external_ref"] for s in found.json()["items"]] == ["legacy-001"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    text_log = log.read_text()
+    assert f"database schema upgraded from none (new, or made before migrations) to " \
+           f"{db.head_revision()}" in text_log
+    engine = db.make_engine(f"sqlite:///{data / 'fieldcheck.db'}")
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
