@@ -263,10 +263,13 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     """Between processes on one SQLite file: one migrates, the others wait and then find the
     work done (PostgreSQL: an advisory lock inside the migration's transaction instead)."""
     path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:":
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock between processes (the gateway targets Linux)
+        fcntl = None  # type: ignore[assignment]
+    if not path or path == ":memory:" or fcntl is None:
         yield
         return
-    import fcntl
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as handle:  # flock, not SQLite's own fcntl locks: they are separate
