@@ -40,7 +40,7 @@ def _shared_data(settings: Settings) -> Path:
     return Path(env) if env else settings.shared_data_dir
 
 
-def _fill_synthetic(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-untyped-def]
+def _fill_synthetic(engine, n: int, seed: int = 7, *, fingers: bool = True) -> None:  # type: ignore[no-untyped-def]
     from gateway.watchlist.models import (
         BiometricTemplate,
         Subject,
@@ -52,22 +52,27 @@ def _fill_synthetic(engine, n: int, seed: int = 7) -> None:  # type: ignore[no-u
 
     rng = np.random.default_rng(seed)
     faces = synthetic.face_embeddings(rng, n)
+    batch = 2000
     with Session(engine) as session:
-        for i in range(n):
-            sid = f"sub_synth_{i:07d}"
-            session.add(Subject(id=sid, name=f"Synthetic {i}", category="blue",
-                                originating_country="MU"))
-            session.flush()  # no ORM relationship orders the inserts: parents first
-            session.add(BiometricTemplate(id=f"tpl_sf_{i:07d}", subject_id=sid, modality="face",
-                                          data=FaceTemplate(faces[i]).to_bytes(), quality={},
-                                          model=current_model("face")))
-            for pos in (2, 7):
-                tpl = synthetic.fingerprint_template(rng, position=pos)
-                session.add(BiometricTemplate(id=f"tpl_s{pos}_{i:07d}", subject_id=sid,
-                                              modality="finger", position=pos, data=tpl.to_iso(),
-                                              quality={}, model=current_model("finger")))
-            if i % 2000 == 1999:
-                session.commit()
+        for start in range(0, n, batch):
+            ids = range(start, min(n, start + batch))
+            # Parents flushed first (no ORM relationship orders the inserts), once per batch.
+            session.add_all([Subject(id=f"sub_synth_{i:07d}", name=f"Synthetic {i}",
+                                     category="blue", originating_country="MU") for i in ids])
+            session.flush()
+            for i in ids:
+                sid = f"sub_synth_{i:07d}"
+                session.add(BiometricTemplate(
+                    id=f"tpl_sf_{i:07d}", subject_id=sid, modality="face",
+                    data=FaceTemplate(faces[i]).to_bytes(), quality={},
+                    model=current_model("face")))
+                for pos in (2, 7) if fingers else ():
+                    tpl = synthetic.fingerprint_template(rng, position=pos)
+                    session.add(BiometricTemplate(
+                        id=f"tpl_s{pos}_{i:07d}", subject_id=sid, modality="finger",
+                        position=pos, data=tpl.to_iso(), quality={},
+                        model=current_model("finger")))
+            session.commit()
         session.add(WatchlistChange(subject_id="sub_synth_0000000", op="upsert"))
         session.commit()
 
@@ -95,8 +100,10 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
 
 
-def enrol_real_people(admin: httpx.Client, lfw: Path, fvc: Path, *, people: int) -> list[dict]:
-    """Enrol ``people`` LFW identities (one photo each) with two FVC fingers (impression 1).
+def enrol_real_people(admin: httpx.Client, lfw: Path, fvc: Path, *, people: int,
+                      fingers: bool = True) -> list[dict]:
+    """Enrol ``people`` LFW identities (one photo each) with two FVC fingers (impression 1;
+    ``fingers=False``: faces only).
 
     Returns the probes: each identity's other photos with other impressions of its fingers.
     """
@@ -113,7 +120,7 @@ def enrol_real_people(admin: httpx.Client, lfw: Path, fvc: Path, *, people: int)
             if r.status_code == 201:
                 enrolled_face = photo
                 break
-        for pos, fid in zip((2, 7), finger_ids, strict=True):
+        for pos, fid in zip((2, 7), finger_ids, strict=True) if fingers else ():
             admin.post(f"/v1/subjects/{sid}/fingerprints", data={"position": str(pos)},
                        files={"image": ("f.tif", (fvc / f"{fid}_1.tif").read_bytes())})
         for j, photo in enumerate(p for p in photos if p != enrolled_face):
@@ -126,7 +133,15 @@ def enrol_real_people(admin: httpx.Client, lfw: Path, fvc: Path, *, people: int)
     return probes
 
 
-def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
+SCENARIOS = {
+    "face": ("face",),
+    "two_fingers": ("finger_2", "finger_7"),
+    "face_two_fingers": ("face", "finger_2", "finger_7"),
+}
+
+
+def run_check_bench(*, subjects: int, requests: int, json_out: bool,
+                    scenarios: tuple[str, ...] = tuple(SCENARIOS)) -> dict:
     import uvicorn
 
     from gateway import db
@@ -142,10 +157,16 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
         raise SystemExit(f"bench check needs real probes: LFW and FVC under {data}")
     engine = db.make_engine(settings.effective_database_url)
     db.create_all(engine)
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown or not scenarios:
+        raise SystemExit(f"unknown scenario(s) {unknown}: choose from {', '.join(SCENARIOS)}")
+    fingers = any(f.startswith("finger") for s in scenarios for f in SCENARIOS[s])
     t0 = time.perf_counter()
-    _fill_synthetic(engine, subjects)
+    _fill_synthetic(engine, subjects, fingers=fingers)
     fill_s = time.perf_counter() - t0
     engine.dispose()
+    console.print(f"{subjects} synthetic subjects written in {fill_s:.1f} s"
+                  + ("" if fingers else " (faces only: no finger scenario asked)"))
 
     port = _free_port()
     app = create_app(settings, start_upstream=False)
@@ -156,20 +177,17 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
     base = f"http://127.0.0.1:{port}"
     wait_ready(base)
     start_s = time.perf_counter() - t0
+    console.print(f"gateway ready {start_s:.1f} s after start (indexes built from the database)")
     admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
     created = admin.post("/v1/tokens", json={"role": "device", "name": "bench"})
     device_token = created.json()["token"]
     device = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {device_token}"},
                           timeout=60)
 
-    probes = enrol_real_people(admin, lfw, fvc, people=10)
-    scenarios = {
-        "face": ("face",),
-        "two_fingers": ("finger_2", "finger_7"),
-        "face_two_fingers": ("face", "finger_2", "finger_7"),
-    }
+    probes = enrol_real_people(admin, lfw, fvc, people=10, fingers=fingers)
     results: dict[str, dict] = {}
-    for name, fields in scenarios.items():
+    for name in scenarios:
+        fields = SCENARIOS[name]
         latencies: list[float] = []
         right = 0
         for i in range(requests):
@@ -189,6 +207,8 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
             "max_ms": round(max(latencies), 1),
             "top1_correct": round(right / requests, 3),
         }
+        console.print(f"{name}: p50 {results[name]['p50_ms']:.0f} ms, "
+                      f"p95 {results[name]['p95_ms']:.0f} ms")
     ready = admin.get("/readyz").json()
     server.should_exit = True
     thread.join(timeout=10)
@@ -200,8 +220,12 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool) -> dict:
         "start_to_ready_s": round(start_s, 1),
         "cpu_count": os.cpu_count(),
         "scenarios": results,
-        "target": "face_two_fingers p95 <= 1000 ms",
-        "target_met": results["face_two_fingers"]["p95_ms"] <= 1000,
+        "targets_met": {
+            target: results[name]["p95_ms"] <= limit
+            for target, name, limit in (("face_two_fingers p95 <= 1000 ms", "face_two_fingers",
+                                         1000), ("face p95 <= 150 ms", "face", 150))
+            if name in results
+        },
     }
     table = Table(title=f"POST /v1/checks over loopback, {ready['watchlist']['subjects']} subjects")
     for col in ("scenario", "p50 ms", "p95 ms", "mean ms", "max ms", "top-1 correct"):

@@ -269,12 +269,17 @@ def _audit(session, action: str, target_id: str, after: dict | None) -> None:  #
 def bench_check(
     subjects: int = typer.Option(10_000, help="synthetic subjects in the cache"),
     requests: int = typer.Option(40, help="requests per scenario"),
+    scenarios: str = typer.Option(
+        "face,two_fingers,face_two_fingers",
+        help="comma-separated: face, two_fingers, face_two_fingers (faces only: no synthetic "
+        "fingerprints are built, which makes the start much faster)"),
     json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
 ) -> None:
     """p50/p95 of POST /v1/checks over loopback: face, two fingers, face + two fingers."""
     from gateway.bench import run_check_bench
 
-    run_check_bench(subjects=subjects, requests=requests, json_out=json_out)
+    run_check_bench(subjects=subjects, requests=requests, json_out=json_out,
+                    scenarios=tuple(s.strip() for s in scenarios.split(",") if s.strip()))
 
 
 @bench_app.command("startup")
