@@ -30,13 +30,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _open():  # type: ignore[no-untyped-def]
-    from gateway import db
+    """(settings, engine, keyring) like every other command: --config/--data-dir honoured, bad
+    settings exit 2 naming the fix, and no new empty database unless --create."""
+    from gateway.cliconfig import ConfigError, open_database
     from gateway.privacy.crypto import Keyring
-    from gateway.settings import get_settings
 
-    settings = get_settings()
-    engine = db.make_engine(settings.effective_database_url)
-    db.create_all(engine)
+    try:
+        settings, engine = open_database()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     return settings, engine, Keyring.from_settings(settings)
 
 

@@ -57,7 +57,9 @@ def test_version(cli: CliRunner) -> None:
 
 
 @pytest.mark.parametrize("args", [["token", "list"], ["watchlist", "status"], ["user", "list"],
-                                  ["token", "create", "--role", "device", "--name", "x"]])
+                                  ["token", "create", "--role", "device", "--name", "x"],
+                                  ["privacy", "purge"], ["privacy", "reencrypt"],
+                                  ["watchlist", "reextract"]])
 def test_no_new_database_from_the_wrong_folder(cli: CliRunner, tmp_path: Path,
                                                args: list[str]) -> None:
     result = _run(cli, args)
