@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -79,10 +80,35 @@ FACE = Calibration("face-sface-cosine", params.FACE_SCORE_FMR)
 FINGER = Calibration("finger-mcc-lssr", params.FINGER_SCORE_FMR)
 
 
-@dataclass(frozen=True)
-class Decision:
-    decision: str  # "hit" | "possible" | "no_hit"
-    expected_fpir: float
+class Decision(StrEnum):
+    """What a check answers, the one vocabulary of the whole code (API, storage, metrics).
+
+    ``hit``: act on it (expected FPIR <= ``HIT_TARGET_FPIR``); ``possible``: an NCB analyst
+    reviews it (<= ``POSSIBLE_TARGET_FPIR``); ``no_hit``: nothing above the targets;
+    ``recapture``: no capture was usable, so nothing was searched (never from ``decide``).
+    """
+
+    HIT = "hit"
+    POSSIBLE = "possible"
+    NO_HIT = "no_hit"
+    RECAPTURE = "recapture"
+
+    @property
+    def rank(self) -> int:
+        """How serious: a merge (central's result, a stolen document) only ever raises it."""
+        return _RANK[self]
+
+    @property
+    def needs_review(self) -> bool:
+        """Hit and possible go to the NCB's review queue (and to central first)."""
+        return self in (Decision.HIT, Decision.POSSIBLE)
+
+    def raised_to(self, other: Decision) -> Decision:
+        """The more serious of the two (this one when they rank alike)."""
+        return other if other.rank > self.rank else self
+
+
+_RANK = {Decision.NO_HIT: 0, Decision.RECAPTURE: 0, Decision.POSSIBLE: 1, Decision.HIT: 2}
 
 
 def fused_fmr(total_evidence: float, captures: int) -> float:
@@ -103,10 +129,12 @@ def fused_fmr(total_evidence: float, captures: int) -> float:
     return min(1.0, math.exp(-s) * tail)
 
 
-def decide(
+def expected_fpir(
     evidences: Sequence[float], gallery_size: int, captures: int | None = None
-) -> Decision:
-    """Decide from one candidate's evidences over a gallery of ``gallery_size`` subjects.
+) -> float:
+    """Expected false positive identification rate of one candidate's evidences over a gallery
+    of ``gallery_size`` subjects: N x the fused FMR of the evidences at or above
+    ``FUSION_MIN_EVIDENCE``.
 
     ``captures``: how many independent captures were searched (a candidate may have evidence
     from fewer of them); defaults to ``len(evidences)``.
@@ -115,9 +143,21 @@ def decide(
     # would only add noise to the sum (the Gamma tail stays a conservative bound for it).
     total = sum(e for e in evidences if e >= params.FUSION_MIN_EVIDENCE)
     k = max(len(evidences), captures or 0)
-    fpir = min(1.0, max(1, gallery_size) * fused_fmr(total, k))
+    return min(1.0, max(1, gallery_size) * fused_fmr(total, k))
+
+
+def decision_at(fpir: float) -> Decision:
+    """``hit`` at most ``HIT_TARGET_FPIR``, ``possible`` at most ``POSSIBLE_TARGET_FPIR``."""
     if fpir <= params.HIT_TARGET_FPIR:
-        return Decision("hit", fpir)
+        return Decision.HIT
     if fpir <= params.POSSIBLE_TARGET_FPIR:
-        return Decision("possible", fpir)
-    return Decision("no_hit", fpir)
+        return Decision.POSSIBLE
+    return Decision.NO_HIT
+
+
+def decide(
+    evidences: Sequence[float], gallery_size: int, captures: int | None = None
+) -> Decision:
+    """Decide from one candidate's evidences over a gallery of ``gallery_size`` subjects
+    (``expected_fpir`` then ``decision_at``)."""
+    return decision_at(expected_fpir(evidences, gallery_size, captures))

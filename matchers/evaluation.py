@@ -427,10 +427,10 @@ def evaluate_faces_open_set(
             if not r:
                 continue
             decision = calibration.decide([face_calibration.evidence(r[0].score)], gallery, 1)
-            if decision.decision == "no_hit":
+            if not decision.needs_review:
                 continue
             right = name is not None and r[0].subject_id == name
-            counts[decision.decision if right else f"{decision.decision}_wrong_subject"] += 1
+            counts[decision if right else f"{decision}_wrong_subject"] += 1
         n = max(len(results), 1)
         return {k: round(v / n, 4) for k, v in counts.items()} | {"searches": len(results)}
 

@@ -22,23 +22,24 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from matchers.calibration import Decision
 from simulator.devices import CheckRecord
 from simulator.fleet import RunResult
 
-POSITIVE = ("hit", "possible")
+POSITIVE = (Decision.HIT, Decision.POSSIBLE)
 
 
 def outcome(r: CheckRecord) -> str | None:
     if r.status != "acknowledged":
         return None
-    if r.decision == "recapture":
+    if r.decision == Decision.RECAPTURE:
         return "recapture"
     expected = r.plan.expected_subject
     if r.decision in POSITIVE and expected is not None and r.top_subject == expected:
         return "true_hit"
-    if r.decision == "hit":
+    if r.decision == Decision.HIT:
         return "false_hit"
-    if r.decision == "possible":
+    if r.decision == Decision.POSSIBLE:
         # A "possible" candidate is reviewed by a person before anyone acts (DOMAIN: yellow);
         # counted apart from false hits, which would send an officer after the wrong person.
         return "false_possible"

@@ -17,14 +17,15 @@ from sqlmodel import Session, col, select
 from gateway.audit.service import record
 from gateway.auth.service import Principal
 from gateway.boundary import DB_INT_MAX
-from gateway.checks.models import Check
+from gateway.checks.models import Check, ReviewStatus
 from gateway.checks.service import check_view
 from gateway.deps import AnalystDep, SessionDep
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.privacy.access import ReasonDep, audit_read
+from matchers.calibration import Decision
 
 router = APIRouter(tags=["review"])
-STATUSES = ("pending", "confirmed", "rejected")
+STATUSES = tuple(ReviewStatus)
 
 
 class ReviewIn(BaseModel):
@@ -51,12 +52,13 @@ def list_reviews(
     if status != "all":
         query = query.where(Check.review_status == status)
     if decision:
-        if decision not in ("hit", "possible"):
+        if decision not in (Decision.HIT, Decision.POSSIBLE):
             raise Invalid(f"unknown decision {decision!r}", field="decision", fix="hit or possible")
         query = query.where(Check.local_decision == decision)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     # Oldest pending first: the queue is worked in arrival order.
-    order = col(Check.created_at).asc() if status == "pending" else col(Check.created_at).desc()
+    order = (col(Check.created_at).asc() if status == ReviewStatus.PENDING
+             else col(Check.created_at).desc())
     rows = list(session.exec(query.order_by(order).offset(offset).limit(limit)))
     return rows, int(total)
 
@@ -78,7 +80,7 @@ def review_check(
         "comment": check.review_comment,
         "reviewed_by": check.reviewed_by,
     }
-    check.review_status = outcome
+    check.review_status = ReviewStatus(outcome)
     check.review_comment = comment.strip()
     check.reviewed_by = actor.token_id
     check.reviewed_at = datetime.now(UTC)

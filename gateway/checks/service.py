@@ -29,7 +29,7 @@ from gateway.audit.service import record
 from gateway.auth.models import Role
 from gateway.auth.service import Principal
 from gateway.checks.document_messages import document_message
-from gateway.checks.models import DECISION_RANK, Check
+from gateway.checks.models import Check, ReviewStatus
 from gateway.errors import Invalid, NotFound
 from gateway.i18n import N_, translate
 from gateway.privacy.purpose import parse_purpose
@@ -43,10 +43,12 @@ from gateway.watchlist.categories import (
     Category,
     category_name,
 )
-from matchers import calibration, params
+from matchers import calibration, fusion, quality
 from matchers import face as face_matcher
 from matchers import fingerprint as finger_matcher
+from matchers.calibration import Decision
 from matchers.errors import MatcherError, UnusableCapture
+from matchers.quality import Stage
 from matchers.templates import FaceTemplate, FingerprintTemplate
 
 log = logging.getLogger(__name__)
@@ -61,33 +63,30 @@ MALFORMED_REASONS = {"unreadable_image", "image_too_large", "resolution_too_low"
 
 @dataclass
 class Probes:
-    faces: list[FaceTemplate] = field(default_factory=list)
-    fingers: list[FingerprintTemplate] = field(default_factory=list)
+    """A check's usable templates by capture key (``matchers.fusion.capture_key``), and the
+    quality of every capture under the same keys."""
+
+    faces: dict[str, FaceTemplate] = field(default_factory=dict)
+    fingers: dict[str, FingerprintTemplate] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)
-
-
-def _finger_key(position: int, seen: dict[str, Any]) -> str:
-    key = f"finger_{position}"
-    n = 2
-    while key in seen:
-        key = f"finger_{position}_{n}"
-        n += 1
-    return key
 
 
 def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
     """Extract every capture (in parallel); unusable ones are reported, not raised."""
     probes = Probes()
     jobs: list[tuple[str, str, str, Future]] = []
-    for i, face in enumerate(capture.faces):
-        key = "face" if i == 0 else f"face_{i + 1}"
+    keys: list[str] = []
+    for face in capture.faces:
+        key = fusion.capture_key("face", None, keys)
+        keys.append(key)
         # Two people of similar size and neither framed centrally: ask for a recapture.
         fut = runtime.extractor_pool.submit(
             face_matcher.extract, face.image, refuse_ambiguous=True
         )
         jobs.append((key, "face", "face", fut))
     for finger in capture.fingers:
-        key = _finger_key(finger.position, {job[0]: 1 for job in jobs})
+        key = fusion.capture_key("finger", finger.position, keys)
+        keys.append(key)
         fut = runtime.extractor_pool.submit(
             finger_matcher.extract, finger.image, pixels=finger.pixels, ppi=finger.ppi,
             position=finger.position,
@@ -110,38 +109,31 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
                     f"{runtime.settings.extract_budget_s:g} s (FIELDCHECK_EXTRACT_BUDGET_S); "
                     "send an ordinary photo or print",
                 ) from None
+            if kind == "face":
+                probes.quality[key] = {"status": "ok", **quality.face_quality(template)}
+                probes.faces[key] = template
+            else:
+                measured = quality.finger_quality(template, Stage.CHECK)
+                del measured["ppi_source"]  # the check's quality has always shown ppi only
+                probes.quality[key] = {"status": "ok", **measured}
+                probes.fingers[key] = template
         except UnusableCapture as exc:
             if exc.reason in MALFORMED_REASONS:
                 # Bytes that are no image at all are a device/software fault, not a poor
                 # capture: refuse the request (4xx naming the field) instead of "recapture".
                 exc.field = form_field  # type: ignore[attr-defined]
                 raise
+            measured = {k: v for k, v in exc.quality.items() if k != "ppi_source"}
             probes.quality[key] = {"status": "unusable", "reason": exc.reason,
-                                   "detail": exc.message, **exc.quality}
-            continue
+                                   "detail": exc.message, **measured}
         except Exception:
             # A matcher bug on one capture must not cost the officer the whole answer: the
             # other captures are still searched, this one is reported.
             log.exception("extraction failed on %s", key)
             probes.quality[key] = {"status": "unusable", "reason": "extraction_failed",
                                    "detail": "this capture could not be processed; capture again"}
-            continue
-        if kind == "face":
-            probes.faces.append(template)
-            probes.quality[key] = {"status": "ok", **template.quality}
-            continue
-        q = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae),
-             "ppi": template.capture_ppi}
-        # NFIQ 2 None = it could not be computed: unknown, not low; refuse only for what was
-        # measured (a low NFIQ 2, or too few minutiae).
-        low_nfiq = template.nfiq2 is not None and template.nfiq2 < params.FINGER_MIN_NFIQ2_CHECK
-        if low_nfiq or len(template.minutiae) < params.FINGER_MIN_MINUTIAE:
-            probes.quality[key] = {"status": "unusable", "reason": "low_quality", **q}
-            continue
-        probes.fingers.append(template)
-        probes.quality[key] = {"status": "ok", **q}
     for template in capture.templates:
-        key = _finger_key(template.position, probes.quality)
+        key = fusion.capture_key("finger", template.position, probes.quality)
         try:
             probe = FingerprintTemplate.from_iso(template.iso_19794_2)
         except MatcherError as exc:
@@ -150,104 +142,78 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
             }
             continue
         probe.position = template.position
-        if len(probe.minutiae) < params.FINGER_MIN_MINUTIAE:
-            probes.quality[key] = {"status": "unusable", "reason": "too_few_minutiae",
-                                   "minutiae": len(probe.minutiae)}
+        try:
+            quality.finger_quality(probe, Stage.CHECK)
+        except UnusableCapture as exc:
+            probes.quality[key] = {"status": "unusable", "reason": exc.reason,
+                                   "detail": exc.message, "minutiae": len(probe.minutiae)}
             continue
-        probes.fingers.append(probe)
+        probes.fingers[key] = probe
         probes.quality[key] = {"status": "ok", "minutiae": len(probe.minutiae),
                                "source": "device_template"}
     return probes
 
 
-def search(runtime: Runtime, probes: Probes) -> tuple[str, list[dict[str, Any]]]:
-    """Search the cache and fuse; returns (decision, candidates best first)."""
+def search(runtime: Runtime, probes: Probes) -> tuple[Decision, list[dict[str, Any]]]:
+    """Search the cache per capture and fuse (``matchers.fusion``); returns (decision,
+    candidates best first)."""
     cache = runtime.cache
     pool = runtime.extractor_pool
     # The face batch and each finger search run in parallel on the two cores.
     face_job = (
-        pool.submit(cache.faces.search_batch, np.stack([f.embedding for f in probes.faces]),
-                    SEARCH_K)
+        pool.submit(cache.faces.search_batch,
+                    np.stack([f.embedding for f in probes.faces.values()]), SEARCH_K)
         if probes.faces
         else None
     )
-    finger_jobs = [(probe, pool.submit(cache.fingers.search, probe, SEARCH_K))
-                   for probe in probes.fingers]
-    # subject -> [(capture key, gallery key, raw score, evidence)]
-    pairs: dict[str, list[tuple[str, str, float, float]]] = {}
-    for matches in face_job.result() if face_job else []:
+    finger_jobs = [(key, pool.submit(cache.fingers.search, probe, SEARCH_K))
+                   for key, probe in probes.fingers.items()]
+    found: dict[str, list[fusion.Match]] = {}
+    for key, matches in zip(probes.faces, face_job.result() if face_job else [], strict=True):
         for m in matches:
-            # Several photos of one face are one piece of evidence: key them all "face".
-            pairs.setdefault(m.subject_id, []).append(
-                ("face", "face", m.score, calibration.FACE.evidence(m.score))
-            )
-    for i, (probe, job) in enumerate(finger_jobs):
-        key = f"finger_{probe.position}" if probe.position else f"finger_0_{i + 1}"
-        for m in job.result():
-            # A gallery finger is one piece of evidence however many impressions it has.
-            gallery_key = f"finger_{m.position}" if m.position else m.template_id
-            pairs.setdefault(m.subject_id, []).append(
-                (key, gallery_key, m.score, calibration.FINGER.evidence(m.score))
-            )
-    evidence = {subject: _independent(found) for subject, found in pairs.items()}
-    gallery = max(1, len(cache.subjects))
+            found.setdefault(m.subject_id, []).append(fusion.Match(
+                key, fusion.face_gallery_key(), m.score, calibration.FACE.evidence(m.score)))
+    for key, job in finger_jobs:
+        for fm in job.result():
+            found.setdefault(fm.subject_id, []).append(fusion.Match(
+                key, fusion.finger_gallery_key(fm.position, fm.template_id), fm.score,
+                calibration.FINGER.evidence(fm.score)))
     # Independent captures searched: one face (several photos are one face) plus each finger.
     captures = (1 if probes.faces else 0) + len(probes.fingers)
     now = datetime.now(UTC)
     candidates = []
-    for subject_id, per_capture in evidence.items():
-        card = cache.card(subject_id)
-        if card is None or card.expired(now):
-            continue
-        decision = calibration.decide([ev for _, ev in per_capture.values()], gallery,
-                                      captures=captures)
-        if decision.decision == "no_hit":
+    for fused in fusion.fuse(found, gallery_size=max(1, len(cache.subjects)),
+                             captures=captures):
+        card = cache.card(fused.subject_id)
+        if not fused.decision.needs_review or card is None or card.expired(now):
             continue
         candidates.append({
-            "subject_id": subject_id,
+            "subject_id": fused.subject_id,
             "name": card.name,
             "category": card.category,
-            "decision": decision.decision,
+            "decision": fused.decision,
             "scores": {
-                k: {"score": round(s, 4), "evidence": round(ev, 2)}
-                for k, (s, ev) in sorted(per_capture.items())
+                k: {"score": round(m.score, 4), "evidence": round(m.evidence, 2)}
+                for k, m in sorted(fused.scores.items())
             },
-            "fused_score": round(sum(ev for _, ev in per_capture.values()), 2),
-            "expected_fpir": decision.expected_fpir,
+            "fused_score": round(fused.fused_score, 2),
+            "expected_fpir": fused.expected_fpir,
             "handling_instructions": card.handling_instructions
             or HANDLING[Category(card.category)],
         })
-    candidates.sort(key=lambda c: (-DECISION_RANK[c["decision"]], -c["fused_score"]))
-    decision = candidates[0]["decision"] if candidates else "no_hit"
-    return decision, candidates[:CANDIDATES_SHOWN]
-
-
-def _independent(
-    found: list[tuple[str, str, float, float]],
-) -> dict[str, tuple[float, float]]:
-    """Keep evidence that is independent: each capture and each gallery finger used once.
-
-    Greedy, strongest first. Without it the same print sent as finger_0 and finger_2 (or one
-    probe matching two impressions of the same enrolled finger) would count twice.
-    """
-    used_captures: set[str] = set()
-    used_gallery: set[str] = set()
-    kept: dict[str, tuple[float, float]] = {}
-    for capture_key, gallery_key, score, ev in sorted(found, key=lambda f: -f[3]):
-        if capture_key in used_captures or gallery_key in used_gallery:
-            continue
-        used_captures.add(capture_key)
-        used_gallery.add(gallery_key)
-        kept[capture_key] = (score, ev)
-    return kept
+        if len(candidates) == CANDIDATES_SHOWN:
+            break
+    decision = candidates[0]["decision"] if candidates else Decision.NO_HIT
+    return decision, candidates
 
 
 def _message(
-    decision: str, candidates: list[dict[str, Any]], document: dict | None, language: str = "en",
+    decision: Decision, candidates: list[dict[str, Any]], document: dict | None,
+    language: str = "en",
     *, document_only: bool = False,
 ) -> str:
     """The officer's message in ``language`` (the catalogues in ``gateway/locales``)."""
-    if decision == "hit" and candidates:
+    if decision == Decision.HIT and candidates:
         top = candidates[0]
         # A default instruction is a catalogue entry; an NCB's own wording passes unchanged.
         return translate(
@@ -259,13 +225,13 @@ def _message(
     if doc_check.get("hit"):
         return translate(N_("The travel document is reported stolen or lost: retain it and "
                             "contact the NCB."), language)
-    if decision == "possible" and not candidates and doc_check.get("notices"):
+    if decision == Decision.POSSIBLE and not candidates and doc_check.get("notices"):
         return translate(N_("The document holder's name and birth date match an international "
                             "notice: an NCB analyst will review it. Do not act on this alone."),
                          language)
-    if decision == "possible":
+    if decision == Decision.POSSIBLE:
         return translate(POSSIBLE_MESSAGE, language)
-    if decision == "recapture":
+    if decision == Decision.RECAPTURE:
         return translate(RECAPTURE_MESSAGE, language)
     if document_only:
         return document_message(document or {}, language)
@@ -331,9 +297,9 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
                                          "detail": skipped.detail}
     version = runtime.cache.version
     if document_only:
-        decision, candidates = "no_hit", []  # the document's result below decides
+        decision, candidates = Decision.NO_HIT, []  # the document's result below decides
     elif not probes.faces and not probes.fingers:
-        decision, candidates = "recapture", []
+        decision, candidates = Decision.RECAPTURE, []
     else:
         decision, candidates = search(runtime, probes)
     document = None
@@ -343,12 +309,11 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
             doc_check = runtime.upstream.check_document(session, capture.document)
             if doc_check:
                 document["check"] = doc_check
-                if doc_check.get("hit") and DECISION_RANK[decision] < DECISION_RANK["hit"]:
-                    decision = "hit"
-                elif doc_check.get("notices") and DECISION_RANK[decision] < DECISION_RANK[
-                    "possible"
-                ]:
-                    decision = "possible"  # a name and birth date alone: for an analyst
+                if doc_check.get("hit"):
+                    decision = decision.raised_to(Decision.HIT)
+                elif doc_check.get("notices"):
+                    # A name and birth date alone: for an analyst.
+                    decision = decision.raised_to(Decision.POSSIBLE)
     check_id = "chk_" + uuid.uuid4().hex[:20]
     _localise(candidates, language)
     response: dict[str, Any] = {
@@ -370,7 +335,7 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
         device_id=device_id or capture.device.serial, adapter=capture.adapter,
         purpose=capture.purpose, local_decision=decision, decision=decision,
         watchlist_version=version, response=response,
-        review_status="pending" if decision in ("hit", "possible") else None,
+        review_status=ReviewStatus.PENDING if decision.needs_review else None,
     )
     response["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     session.add(check)
@@ -398,10 +363,10 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
 
 def _probe_templates(probes: Probes) -> dict[str, Any]:
     return {
-        "faces": [base64.b64encode(f.to_bytes()).decode() for f in probes.faces],
+        "faces": [base64.b64encode(f.to_bytes()).decode() for f in probes.faces.values()],
         "fingers": [
             {"position": f.position, "iso_19794_2": base64.b64encode(f.to_iso()).decode()}
-            for f in probes.fingers
+            for f in probes.fingers.values()
         ],
     }
 

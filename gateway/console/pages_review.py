@@ -11,19 +11,21 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from gateway.checks import review_routes
+from gateway.checks.models import ReviewStatus
 from gateway.checks.service import check_view, get_check
 from gateway.console.evidence import evidence_for
 from gateway.console.web import ConsoleRoute, Page, PageDep, as_domain_error
 from gateway.deps import ANALYST_ROLES
 from gateway.errors import DomainError
 from gateway.i18n import N_
+from matchers.calibration import Decision
 
 router = APIRouter(route_class=ConsoleRoute)
 QUEUE_PAGE = 50
-DECISIONS = {"hit": N_("Hit"), "possible": N_("Possible"), "no_hit": N_("No hit"),
-             "recapture": N_("Recapture")}
-REVIEW_STATUSES = {"pending": N_("Pending"), "confirmed": N_("Confirmed"),
-                   "rejected": N_("Rejected"), "all": N_("All")}
+DECISIONS = {Decision.HIT: N_("Hit"), Decision.POSSIBLE: N_("Possible"),
+             Decision.NO_HIT: N_("No hit"), Decision.RECAPTURE: N_("Recapture")}
+REVIEW_STATUSES = {ReviewStatus.PENDING: N_("Pending"), ReviewStatus.CONFIRMED: N_("Confirmed"),
+                   ReviewStatus.REJECTED: N_("Rejected"), "all": N_("All")}
 
 
 def _labels(page: Page) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from matchers.calibration import Decision
+
 log = logging.getLogger(__name__)
 # The *_created series double every counter and histogram for a value no dashboard uses.
 disable_created_metrics()
@@ -41,7 +43,7 @@ __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics", "TimedExecutor", "check_moda
 CHECK_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 EXTRACT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0)
-DECISIONS = ("hit", "possible", "no_hit", "recapture")
+DECISIONS = tuple(Decision)
 # Extraction functions by module: the label of the extraction histogram.
 EXTRACTORS = {"matchers.face": "face", "matchers.fingerprint": "finger"}
 

@@ -26,10 +26,12 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from device_adapters.capture import Capture
+from gateway.checks.models import ReviewStatus
 from gateway.privacy import images
 from gateway.privacy.crypto import ImageKeyUnavailable, Keyring
 from gateway.privacy.models import ProbeImage, ReferenceImage
 from gateway.settings import Settings
+from gateway.upstream.status import UpstreamStatus
 
 if TYPE_CHECKING:
     from gateway.checks.models import Check
@@ -116,9 +118,9 @@ def probe_keeping(check: Check) -> str | None:
     normalised now), "held" (queued for central: sealed as received until central answers) or
     None (nothing: a no_hit or recapture that stays local). Call after ``UpstreamService.on_check``
     (it sets ``upstream_status``)."""
-    if check.review_status == "pending":
+    if check.review_status == ReviewStatus.PENDING:
         return "evidence"
-    if check.upstream_status == "queued":
+    if check.upstream_status == UpstreamStatus.QUEUED:
         return "held"
     return None
 

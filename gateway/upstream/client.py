@@ -25,9 +25,12 @@ from typing import Any
 
 import httpx
 
+from matchers.calibration import Decision
+
 log = logging.getLogger(__name__)
 
-DECISIONS = ("hit", "possible", "no_hit")
+# What central may answer (it never asks for a recapture: it searches what it was sent).
+DECISIONS = (Decision.HIT, Decision.POSSIBLE, Decision.NO_HIT)
 DOCUMENT_STATUSES = ("clear", "stolen", "lost")
 
 

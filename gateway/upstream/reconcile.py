@@ -12,9 +12,11 @@ from typing import Any
 from sqlmodel import Session
 
 from gateway.audit.service import record
-from gateway.checks.models import DECISION_RANK, Check
+from gateway.checks.models import Check, ReviewStatus
 from gateway.privacy.service import drop_probe_images
 from gateway.upstream.queue import QueueItem
+from gateway.upstream.status import UpstreamStatus
+from matchers.calibration import Decision
 
 CENTRAL_SHOWN = 5
 
@@ -24,13 +26,13 @@ def _locked_check(session: Session, check_id: str) -> Check | None:
     return session.get(Check, check_id, with_for_update=True)
 
 
-def set_status(session: Session | None, item: QueueItem, status: str,
-               only_from: tuple[str, ...] | None = None) -> None:
+def set_status(session: Session | None, item: QueueItem, status: UpstreamStatus,
+               only_from: tuple[UpstreamStatus, ...] | None = None) -> None:
     """Move the check's ``upstream_status`` (e.g. queued -> pending while delivering)."""
     if session is None:
         return
     check = _locked_check(session, item.check_id)
-    if check is None or check.upstream_status == "completed":
+    if check is None or check.upstream_status == UpstreamStatus.COMPLETED:
         return
     if only_from is not None and check.upstream_status not in only_from:
         return
@@ -47,7 +49,7 @@ def apply_result(session: Session | None, item: QueueItem, result: dict[str, Any
         return False
     candidates = list(result.get("candidates") or [])
     document = result.get("document")
-    check.upstream_status = "completed"
+    check.upstream_status = UpstreamStatus.COMPLETED
     check.upstream_result = {
         "decision": result.get("decision"),
         "search_id": result.get("search_id"),
@@ -56,8 +58,8 @@ def apply_result(session: Session | None, item: QueueItem, result: dict[str, Any
         "attempts": item.attempts,
     }
     before = {"decision": check.decision, "review_status": check.review_status}
-    central = str(result.get("decision"))
-    upgraded = DECISION_RANK.get(central, 0) > DECISION_RANK.get(check.decision, 0)
+    central = Decision(result["decision"])  # validated by the client (``client.DECISIONS``)
+    upgraded = central.rank > Decision(check.decision).rank
     response = dict(check.response or {})
     if candidates or (document and document.get("hit")):
         response["central"] = {
@@ -65,12 +67,12 @@ def apply_result(session: Session | None, item: QueueItem, result: dict[str, Any
         }
     if upgraded:
         check.decision = central
-        check.review_status = "pending"
+        check.review_status = ReviewStatus.PENDING
         response["decision"] = central
         response["message"] = (
             "Central databases report a match the local watchlist did not have: "
             "follow the handling instructions and contact the NCB."
-            if central == "hit" else
+            if central == Decision.HIT else
             "Central databases report a possible match: the NCB will review it."
         )
     check.response = response
@@ -89,12 +91,13 @@ def apply_result(session: Session | None, item: QueueItem, result: dict[str, Any
     return upgraded
 
 
-def mark_dead(session: Session | None, item: QueueItem, *, status: str, reason: str) -> None:
+def mark_dead(session: Session | None, item: QueueItem, *, status: UpstreamStatus,
+              reason: str) -> None:
     """Dead-lettered: the check shows ``failed`` or ``expired`` with the reason."""
     if session is None:
         return
     check = _locked_check(session, item.check_id)
-    if check is not None and check.upstream_status != "completed":
+    if check is not None and check.upstream_status != UpstreamStatus.COMPLETED:
         check.upstream_status = status
         check.upstream_result = {"error": reason, "attempts": item.attempts}
         session.add(check)

@@ -30,7 +30,6 @@ StatusReaderDep = Annotated[Principal, Depends(require_role(*STATUS_READER_ROLES
 CheckWatcherDep = Annotated[
     Principal, Depends(require_role(Role.device, *STATUS_READER_ROLES))
 ]
-TERMINAL = ("completed", "failed", "expired", "not_forwarded")
 POLL_S = 0.25  # server-side re-read interval: one primary-key read, cheap
 
 
@@ -89,7 +88,7 @@ async def wait_upstream(
     known = since if since is not None else view["upstream"]["status"]
     deadline = time.monotonic() + wait
     # A final status never changes again: waiting on it would only hold the device for `wait`.
-    while (view["upstream"]["status"] == known and view["upstream"]["status"] not in TERMINAL
+    while (view["upstream"]["status"] == known and not view["upstream"]["status"].terminal
            and time.monotonic() < deadline):
         await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
         view = await run_in_threadpool(_upstream_view, runtime, check_id, principal)
@@ -121,7 +120,7 @@ async def upstream_events(
                                         via="events")
                 yield f"event: upstream\ndata: {json.dumps(view)}\n\n"
                 last = status
-                if status in TERMINAL:
+                if status.terminal:
                     return
             if time.monotonic() >= deadline:
                 yield "event: timeout\ndata: {}\n\n"

@@ -26,14 +26,17 @@ from gateway.upstream.breaker import CircuitBreaker
 from gateway.upstream.client import CentralClient, CentralError, HttpCentralClient
 from gateway.upstream.documents import check_document_locally, list_version, sync_feed
 from gateway.upstream.models import OUTBOX_VERSION
+from gateway.upstream.policy import ForwardingPolicy
 from gateway.upstream.queue import NewItem, QueueItem, QueueStorage, SqlQueueStorage
 from gateway.upstream.reconcile import set_status
 from gateway.upstream.settings import UpstreamSettings
+from gateway.upstream.status import UpstreamStatus
 from gateway.upstream.worker import DeliveryWorker
+from matchers.calibration import Decision
 
 log = logging.getLogger(__name__)
 
-PRIORITY = {"hit": 20, "possible": 10}  # local hits reach central first
+PRIORITY = {Decision.HIT: 20, Decision.POSSIBLE: 10}  # local hits reach central first
 STUB_START_TIMEOUT_S = 600.0  # seeding a large stub population on a loaded machine
 
 
@@ -59,10 +62,7 @@ class UpstreamService:
         self._start_lock = threading.Lock()
         self.feed_error: str | None = None
         self.feed_synced_at: float | None = None
-        self._purposes = (
-            {p.strip() for p in upstream.policy[8:].split(",") if p.strip()}
-            if upstream.policy.startswith("purpose:") else set()
-        )
+        self.policy = ForwardingPolicy.parse(upstream.policy)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> UpstreamService:
@@ -178,13 +178,8 @@ class UpstreamService:
         """
         if not (templates.get("faces") or templates.get("fingers") or capture.document):
             return False
-        policy = self.upstream.policy
-        if policy == "all":
-            return True
-        if policy == "hits":
-            return check.local_decision in ("hit", "possible") or check.decision in (
-                "hit", "possible")
-        return (capture.purpose or check.purpose or "") in self._purposes
+        return self.policy.forwards(decisions=(check.local_decision, check.decision),
+                                    purpose=capture.purpose or check.purpose)
 
     def on_check(self, session: Session, check: Check, capture: Capture, *,
                  templates: dict[str, Any]) -> None:
@@ -200,9 +195,9 @@ class UpstreamService:
         self.storage.add(session, NewItem(
             check_id=check.id, idempotency_key=f"{check.id}:search",
             payload=self._payload(check, capture, templates), ttl_s=self.upstream.ttl_s,
-            priority=PRIORITY.get(check.decision, 0),
+            priority=PRIORITY.get(Decision(check.decision), 0),
         ), now=now)
-        check.upstream_status = "queued"
+        check.upstream_status = UpstreamStatus.QUEUED
 
     def _payload(self, check: Check, capture: Capture, templates: dict[str, Any]
                  ) -> dict[str, Any]:
@@ -234,7 +229,7 @@ class UpstreamService:
 
     def requeue(self, item_id: int, *, actor: Principal | None) -> dict[str, Any]:
         def hook(session: Session | None, item: QueueItem) -> None:
-            set_status(session, item, "queued")
+            set_status(session, item, UpstreamStatus.QUEUED)
             if session is not None:
                 record(session, actor=actor, action="upstream.requeue", target_type="check",
                        target_id=item.check_id, after={"queue_item": item.id})

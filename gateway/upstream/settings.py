@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.upstream.policy import ForwardingPolicy
+
 
 class UpstreamSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -48,13 +50,8 @@ class UpstreamSettings(BaseSettings):
     @field_validator("policy")
     @classmethod
     def _policy(cls, value: str) -> str:
-        value = value.strip()
-        if value in ("all", "hits"):
-            return value
-        if value.startswith("purpose:") and policy_purposes(value):
-            return value
-        raise ValueError(f"policy {value!r} must be 'all', 'hits' or 'purpose:<a,b,...>' "
-                         "(purposes as in FIELDCHECK_CHECK_PURPOSES)")
+        ForwardingPolicy.parse(value)  # the one parser; the service keeps the parsed value
+        return value.strip()
 
     @model_validator(mode="after")
     def _mtls_pair(self) -> UpstreamSettings:
@@ -82,7 +79,4 @@ class UpstreamSettings(BaseSettings):
 
 def policy_purposes(policy: str) -> list[str]:
     """The purposes a ``purpose:<a,b,...>`` policy names (empty for ``all`` and ``hits``)."""
-    policy = policy.strip()
-    if not policy.startswith("purpose:"):
-        return []
-    return [p.strip() for p in policy.removeprefix("purpose:").split(",") if p.strip()]
+    return list(ForwardingPolicy.parse(policy).purposes)

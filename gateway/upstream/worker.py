@@ -34,6 +34,7 @@ from gateway.upstream.client import (
 from gateway.upstream.queue import EXPIRE_BATCH, QueueItem, QueueStorage
 from gateway.upstream.reconcile import apply_result, mark_dead, set_status
 from gateway.upstream.settings import UpstreamSettings
+from gateway.upstream.status import UpstreamStatus
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class DeliveryWorker:
         # hold SQLite's write turn for seconds.
         while not self._stop.is_set():
             expired = self.storage.expire(now=now, limit=EXPIRE_BATCH, hook=lambda s, i: mark_dead(
-                s, i, status="expired", reason=i.dead_reason or "expired"))
+                s, i, status=UpstreamStatus.EXPIRED, reason=i.dead_reason or "expired"))
             for item in expired:
                 log.warning("central query for check %s expired after %d attempts",
                             item.check_id, item.attempts)
@@ -198,7 +199,8 @@ class DeliveryWorker:
         items = self.storage.claim(
             owner=owner, limit=self.settings.batch, lease_s=self.settings.lease_s,
             now=self._clock(),
-            hook=lambda s, i: set_status(s, i, "pending", only_from=("queued",)),
+            hook=lambda s, i: set_status(s, i, UpstreamStatus.PENDING,
+                                         only_from=(UpstreamStatus.QUEUED,)),
         )
         if not items:
             return False
@@ -215,7 +217,7 @@ class DeliveryWorker:
     def _release(self, items: list[QueueItem], owner: str) -> None:
         for item in items:
             self.storage.release(item, owner=owner, hook=lambda s, i: set_status(
-                s, i, "queued", only_from=("pending",)))
+                s, i, UpstreamStatus.QUEUED, only_from=(UpstreamStatus.PENDING,)))
 
     # -- one delivery ---------------------------------------------------------------------------
 
@@ -227,7 +229,8 @@ class DeliveryWorker:
         except CentralRejected as exc:
             # Central answered: the link works, the request never will.
             self.breaker.record_success()
-            self._dead(item, owner, f"rejected by central: {exc.reason}", status="failed")
+            self._dead(item, owner, f"rejected by central: {exc.reason}",
+                       status=UpstreamStatus.FAILED)
         except CentralUnavailable as exc:
             self.breaker.record_failure()
             self._retry(item, owner, exc.reason, counts_toward_max=False)
@@ -264,19 +267,21 @@ class DeliveryWorker:
         now = self._clock()
         if counts_toward_max and item.attempts >= self.settings.max_attempts:
             self._dead(item, owner, f"gave up after {item.attempts} attempts: {reason}",
-                       status="failed")
+                       status=UpstreamStatus.FAILED)
             return
         delay = min(self.settings.backoff_max_s,
                     self.settings.backoff_base_s * 2 ** max(0, item.attempts - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: items that failed together spread out
         self.storage.retry(
             item, owner=owner, now=now, delay_s=delay, error=reason,
-            hook=lambda s, i: set_status(s, i, "queued", only_from=("pending",)),
+            hook=lambda s, i: set_status(s, i, UpstreamStatus.QUEUED,
+                                         only_from=(UpstreamStatus.PENDING,)),
         )
         self.stats.fail(Failure(now, item.check_id, item.id, reason, "retry"))
         self._on_change(item.check_id)
 
-    def _dead(self, item: QueueItem, owner: str, reason: str, *, status: str) -> None:
+    def _dead(self, item: QueueItem, owner: str, reason: str, *,
+              status: UpstreamStatus) -> None:
         now = self._clock()
         if self.storage.dead_letter(
             item, owner=owner, now=now, reason=reason,

@@ -31,8 +31,7 @@ from gateway.watchlist.models import (
 from gateway.watchlist.schemas import SubjectCreate, SubjectPublic, SubjectUpdate, TemplatePublic
 from matchers import face as face_matcher
 from matchers import fingerprint as finger_matcher
-from matchers import params
-from matchers.errors import UnusableCapture
+from matchers.quality import Stage, finger_quality
 
 
 def new_id(prefix: str) -> str:
@@ -223,31 +222,16 @@ def extract_face(image: bytes) -> tuple[bytes, dict]:
 def extract_fingerprint(
     image: bytes, *, position: int, ppi: int | None
 ) -> tuple[bytes, dict]:
-    """Extract an enrolment fingerprint template; refuses prints below the enrolment quality.
+    """Extract an enrolment fingerprint template; refuses prints below the enrolment quality
+    (``matchers.quality.finger_quality``).
 
-    ``ppi`` None: the image file's own declared resolution, else 500. NFIQ 2 that could not be
-    computed (None) is unknown, not low: such a print is judged by its minutiae only.
+    ``ppi`` None: the image file's own declared resolution, else 500.
     """
     pixels = pixels_if_wsq(image, field="image")  # WSQ decodes out of process (crash-safe)
     template = finger_matcher.extract(
         None if pixels is not None else image, pixels=pixels, ppi=ppi, position=position
     )
-    quality = {"nfiq2": template.nfiq2, "minutiae": len(template.minutiae),
-               "ppi": template.capture_ppi, "ppi_source": template.ppi_source}
-    if template.nfiq2 is not None and template.nfiq2 < params.FINGER_MIN_NFIQ2_ENROL:
-        raise UnusableCapture(
-            "low_quality",
-            f"NFIQ 2 quality {template.nfiq2} is below {params.FINGER_MIN_NFIQ2_ENROL} needed to "
-            "enrol; clean the sensor and the finger and capture again",
-            quality,
-        )
-    if len(template.minutiae) < params.FINGER_MIN_MINUTIAE:
-        raise UnusableCapture(
-            "too_few_minutiae",
-            f"only {len(template.minutiae)} minutiae found; at least {params.FINGER_MIN_MINUTIAE} "
-            "are needed; press the whole finger pad on the sensor",
-            quality,
-        )
+    quality = finger_quality(template, Stage.ENROL)  # the rule checks use too
     return template.to_iso(), quality
 
 

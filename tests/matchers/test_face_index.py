@@ -86,6 +86,6 @@ def test_calibration_monotone_and_inverse() -> None:
         for fmr in (1e-3, cal.points[-1][1] / 20, 1e-8):
             assert cal.fmr(cal.score_at(fmr)) == pytest.approx(fmr, rel=1e-3)
         assert cal.evidence(float("nan")) == 0.0
-    assert calibration.decide([5.0, 3.0], 1000).decision == "hit"
-    assert calibration.decide([4.0, 3.0], 1000).decision == "possible"  # Gamma(2) tail
-    assert calibration.decide([1.0], 1000).decision == "no_hit"
+    assert calibration.decide([5.0, 3.0], 1000) == "hit"
+    assert calibration.decide([4.0, 3.0], 1000) == "possible"  # Gamma(2) tail
+    assert calibration.decide([1.0], 1000) == "no_hit"
