@@ -10,6 +10,15 @@ Each size is a real FVC print (fvc2002_db1_b) centred on a blank platen frame of
 - ``extract``: the whole ``matchers.fingerprint.extract`` (LEADER + NBIS NFIQ 2);
 - ``batch2``: two fingers of one check in one ``minutiae_batch`` call, per image.
 
+``--check``: the two fingers of one check (101_1 and 102_1 of fvc2002_db1_b, 388x374), the
+ways the gateway could run them on 2 cores, wall and CPU ms per check (median):
+
+- ``threads_separate``: two ``extract`` calls on a pool of 2 threads, 1 intra-op thread each
+  (the gateway before the batching);
+- ``batched_1_thread``: one ``extract_many`` (one LEADER call for both), 1 intra-op thread;
+- ``leader_*``: LEADER alone: separate calls on 2 threads, one batch with 1 or 2 intra-op
+  threads, and separate calls in a pool of 2 processes (arrays pickled to the workers).
+
     uv run python benchmarks/fingerprint_extract.py [--repeat 5] [--json]
 
 Report the machine's load with the numbers (printed): the machine is shared.
@@ -56,8 +65,47 @@ def _time(fn, repeat: int) -> tuple[float, float]:  # type: ignore[no-untyped-de
     return round(float(np.median(cpu)) * 1000, 1), round(float(np.median(wall)) * 1000, 1)
 
 
+def _check_path(repeat: int) -> dict:
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    folder = _shared() / "fingerprints" / "fvc2002_db1_b"
+    images = [(folder / f"{n}_1.tif").read_bytes() for n in (101, 102)]
+    pixels = [decode_image(b, mode="L") for b in images]
+    threads = ThreadPoolExecutor(2)
+    processes = ProcessPoolExecutor(2)
+    list(processes.map(leader.minutiae, pixels))  # start the workers and their sessions
+    items = [(b, None, 500, 2 + 5 * i) for i, b in enumerate(images)]
+    cases = {
+        "threads_separate": lambda: list(
+            threads.map(lambda b: fingerprint.extract(b, ppi=500), images)
+        ),
+        "batched_1_thread": lambda: fingerprint.extract_many(items),
+        "leader_threads_separate": lambda: list(threads.map(leader.minutiae, pixels)),
+        "leader_batch_1_thread": lambda: leader.minutiae_batch(pixels, threads=1),
+        "leader_batch_2_threads": lambda: leader.minutiae_batch(pixels, threads=2),
+        "leader_process_pool": lambda: list(processes.map(leader.minutiae, pixels)),
+    }
+    out = {}
+    for name, fn in cases.items():
+        cpu, wall = _time(fn, repeat)
+        # CPU of this process only: the process pool's work is in its workers (wall only).
+        out[name] = {"wall_ms": wall, "cpu_ms": None if "process" in name else cpu}
+    processes.shutdown()
+    threads.shutdown()
+    return out
+
+
 def main() -> None:
     repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 5
+    if "--check" in sys.argv:
+        report = {"check_two_fingers": _check_path(repeat), "repeat": repeat,
+                  "load_avg": os.getloadavg()[0], "cores": os.cpu_count()}
+        print(f"{'two fingers of one check':<26} {'wall ms':>9} {'cpu ms':>9}")
+        for name, row in report["check_two_fingers"].items():
+            print(f"{name:<26} {row['wall_ms']:>9} {row['cpu_ms'] if row['cpu_ms'] is not None else '-':>9}")
+        print(f"load average {report['load_avg']:.2f} (shared machine)")
+        print(json.dumps(report))
+        return
     import onnxruntime as ort
 
     raw = ort.InferenceSession(str(leader.MODEL_PATH), providers=["CPUExecutionProvider"])

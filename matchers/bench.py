@@ -7,14 +7,20 @@ the machine's load.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from matchers import mcc, params, synthetic
+
+if TYPE_CHECKING:
+    from matchers.fingerprint_index import FingerprintIndex
 
 
 def _peak_rss_mb() -> float:
@@ -35,28 +41,134 @@ def _shared_data() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def bench_fingerprint(*, gallery: int, probes: int, unique: int) -> dict:
-    """Gallery of ``gallery`` synthetic prints (``unique`` distinct ones, cycled: generating
-    and encoding 100k distinct prints takes ~30 min here) plus the first impression of every
-    shared FVC finger; probes are the other impressions of those fingers."""
-    from matchers.evaluation import load_fvc
-    from matchers.fingerprint_index import FingerprintIndex, bag_of_words
+_CHUNK = 10_000
 
-    rng = np.random.default_rng(params.FINGER_BOW_SEED + 1)
-    index = FingerprintIndex()
+
+def _synthetic_tag() -> str:
+    """What a cached synthetic chunk depends on: the generator's code, its parameters, MCC's."""
+    import hashlib
+    import inspect
+
+    mcc_params = {k: v for k, v in vars(params).items() if k.startswith("MCC_")}
+    source = inspect.getsource(synthetic.minutiae) + json.dumps(mcc_params, sort_keys=True)
+    source += json.dumps([params.SYNTH_MEAN_MINUTIAE, params.SYNTH_SD_MINUTIAE,
+                          params.SYNTH_QUALITY_BETA, params.SYNTH_MIN_SPACING,
+                          params.LEADER_MIN_SCORE])
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def synthetic_cylinders(
+    count: int, cache: Path | None, seed: int = params.SYNTH_FINGER_SEED
+) -> Iterator[tuple[mcc.Cylinders, int]]:
+    """``count`` distinct synthetic prints as (cylinders, finger position), generated in chunks
+    of 10,000 (each from its own seed: the same prints whatever ``count``), each chunk saved
+    under ``cache`` and reused when made by the same generator and MCC parameters (generating
+    and encoding 100k prints takes ~5-20 min on this machine, depending on its load)."""
+    tag = _synthetic_tag()
+    for chunk in range((count + _CHUNK - 1) // _CHUNK):
+        n = min(_CHUNK, count - chunk * _CHUNK)
+        path = cache / f"synthetic-{tag}-{seed}-{chunk}.npz" if cache is not None else None
+        if path is not None and path.exists():
+            z = np.load(path)
+            counts = z["counts"]
+        else:
+            rng = np.random.default_rng([seed, chunk])
+            cyls = [mcc.cylinders(synthetic.minutiae(rng)) for _ in range(_CHUNK)]
+            counts = np.array([len(c) for c in cyls], np.int64)
+            z = {
+                "bits": np.concatenate([c.bits for c in cyls]),
+                "valid": np.concatenate([c.valid for c in cyls]),
+                "xyt": np.concatenate([c.minutiae for c in cyls]),
+                "counts": counts,
+                "positions": rng.integers(1, 11, _CHUNK),
+            }
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.npz")
+                np.savez(tmp, **z)
+                tmp.replace(path)
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        bits, valid, xyt = z["bits"], z["valid"], z["xyt"]
+        for i in range(n):
+            s, e = starts[i], ends[i]
+            yield mcc.Cylinders(bits[s:e], valid[s:e], xyt[s:e]), int(z["positions"][i])
+
+
+def _current_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def synthetic_index(gallery: int, cache: Path | None) -> tuple[FingerprintIndex, bool, float]:
+    """The synthetic part of the benchmark gallery: loaded (memory-mapped) from ``cache`` when
+    saved there by this build's parameters, else built and saved. Returns the index, whether it
+    was built in this run, and the seconds it took."""
+    from matchers.fingerprint_index import FingerprintIndex, _signature, hash_family
+
     t0 = time.perf_counter()
-    distinct = [mcc.cylinders(synthetic.minutiae(rng)) for _ in range(min(unique, gallery))]
-    words = [bag_of_words(c) for c in distinct]
-    for i in range(gallery):
-        j = i % len(distinct)
-        index.add_cylinders(
-            f"synth-{i}", f"synth-{i}", distinct[j], position=int(rng.integers(1, 11)), bow=words[j]
-        )
-    build_s = time.perf_counter() - t0
+    name = f"index-{_synthetic_tag()}-{_hash_tag(_signature())}-{gallery}"
+    saved = cache / name if cache is not None else None
+    if saved is not None and (saved / "manifest.json").exists():
+        return FingerprintIndex.load(saved, mmap=True), False, time.perf_counter() - t0
+    index = FingerprintIndex()
+    family = hash_family()
+    batch: list[tuple[mcc.Cylinders, int]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        keys = family.keys(np.concatenate([c.bits for c, _ in batch]))
+        start = len(index)
+        at = 0
+        for j, (cyl, position) in enumerate(batch):
+            i = start + j
+            index.add_cylinders(
+                f"synth-{i}", f"synth-{i}", cyl, position, keys=keys[at : at + len(cyl)]
+            )
+            at += len(cyl)
+        batch.clear()
+
+    for cyl, position in synthetic_cylinders(gallery, cache):
+        batch.append((cyl, position))
+        if len(batch) == 2000:
+            flush()
+    flush()
+    if saved is not None:
+        index.save(saved)
+        index = FingerprintIndex.load(saved, mmap=True)
+    return index, True, time.perf_counter() - t0
+
+
+def _hash_tag(value: object) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def bench_fingerprint(
+    *, gallery: int, cache: Path | None, shortlists: tuple[int, ...] = (300, 1000)
+) -> dict:
+    """1:N at ``gallery`` distinct synthetic templates plus the first impression of every
+    shared FVC finger (at a finger position, as the gateway enrols them); every other
+    impression of those fingers is a probe. Measures rank-1 (position-aware, and with the
+    position unknown: the whole gallery), the stage-1 shortlist's recall (mate among the
+    first 300 / 1,000 candidates), search latency and memory."""
+    from matchers.evaluation import load_fvc
+
+    rss_before = _current_rss_mb()
+    index, built, build_s = synthetic_index(gallery, cache)
+    synthetic_count = len(index)
     real: list[tuple[str, mcc.Cylinders, int]] = []
     root = _shared_data() / "fingerprints"
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
-        templates = load_fvc(folder)
+    sets = sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+    for folder in sets:
+        templates = load_fvc(folder, cache=cache / "minutiae" if cache is not None else None)
         for (finger, impression), t in sorted(templates.items()):
             subject = f"{folder.name}/{finger}"
             position = 2 + (finger % 2) * 5  # right or left index, for position-aware search
@@ -65,33 +177,53 @@ def bench_fingerprint(*, gallery: int, probes: int, unique: int) -> dict:
                 index.add_cylinders(f"{subject}_1", subject, cyl, position)
             else:
                 real.append((subject, cyl, position))
-    probe_set = (
-        [real[i % len(real)] for i in range(probes)]
-        if real
-        else [("synth-0", distinct[0], 0) for _ in range(probes)]
-    )
-    latencies, hits = [], 0
-    for subject, cyl, position in probe_set:
+    if not real:
+        raise FileNotFoundError(f"FVC sets are needed under {root} for real probes")
+    index.search_cylinders(real[0][1], real[0][2], 10)  # first touch of the mapped arrays
+    latencies: list[float] = []
+    unknown_latencies: list[float] = []
+    rank1 = rank1_unknown = 0
+    within = dict.fromkeys(shortlists, 0)
+    within_unknown = dict.fromkeys(shortlists, 0)
+    widest = max(shortlists)
+    for subject, cyl, position in real:
+        mate = f"{subject}_1"
         t = time.perf_counter()
         found = index.search_cylinders(cyl, position, 10)
         latencies.append(time.perf_counter() - t)
-        hits += bool(found) and found[0].subject_id == subject
-    t = time.perf_counter()
-    for _subject, cyl, _ in probe_set[:50]:
-        index.search_cylinders(cyl, 0, 10)
-    unknown_position_s = (time.perf_counter() - t) / min(50, len(probe_set))
+        rank1 += bool(found) and found[0].subject_id == subject
+        t = time.perf_counter()
+        found = index.search_cylinders(cyl, 0, 10)
+        unknown_latencies.append(time.perf_counter() - t)
+        rank1_unknown += bool(found) and found[0].subject_id == subject
+        for counts, pos in ((within, position), (within_unknown, 0)):
+            short = index.shortlist(cyl, pos, widest)
+            place = short.index(mate) if mate in short else widest
+            for size in shortlists:
+                counts[size] += place < size
+    n = len(real)
     return {
         "gallery": len(index),
-        "synthetic_unique": len(distinct),
-        "probes": len(probe_set),
-        "build_s": round(build_s, 1),
+        "synthetic": synthetic_count,
+        "real_enrolled": len(index) - synthetic_count,
+        "probes": n,
+        "gallery_built_this_run": built,
+        "gallery_seconds": round(build_s, 1),
+        "rank1": round(rank1 / n, 4),
+        **{f"recall_at_{s}": round(within[s] / n, 4) for s in shortlists},
         **_percentiles(latencies),
-        "throughput_per_s": round(len(latencies) / sum(latencies), 1),
-        "unknown_position_mean_ms": round(unknown_position_s * 1000, 2),
-        "rank1": round(hits / len(probe_set), 4),
+        "rank1_unknown_position": round(rank1_unknown / n, 4),
+        **{f"recall_at_{s}_unknown_position": round(within_unknown[s] / n, 4) for s in shortlists},
+        **{f"unknown_position_{k}": v for k, v in _percentiles(unknown_latencies).items()},
         "shortlist": params.FINGER_SHORTLIST,
+        "lsh": f"{params.FINGER_LSH_TABLES} tables x {params.FINGER_LSH_BITS} bits, "
+        f">= {params.FINGER_LSH_MIN_ONES} ones",
+        "filed_keys": int(len(index._hash.keys)),
+        "rss_before_mb": round(rss_before, 1),
+        "rss_mb": round(_current_rss_mb(), 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "load_avg": os.getloadavg()[0],
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        "load_avg": round(os.getloadavg()[0], 2),
     }
 
 

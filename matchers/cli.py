@@ -29,24 +29,64 @@ def _emit(report: dict, as_json: bool) -> None:
 
 @evaluate_app.command("fingerprints")
 def evaluate_fingerprints(
-    directory: Path = typer.Argument(..., help="Folder of <finger>_<impression>.<ext> prints."),
+    directory: Path = typer.Argument(
+        ..., help="Folder of <finger>_<impression>.<ext> prints, or a folder of such folders."
+    ),
     ppi: int = typer.Option(500, "--ppi", help="Scan resolution of the prints."),
     baseline: str | None = typer.Option(
         None, "--baseline", help="'nbis': score with bozorth3 too."
     ),
-    det: Path | None = typer.Option(None, "--det", help="DET curve PNG (default <dir>_det.png)."),
+    det: Path | None = typer.Option(
+        None, "--det", help="Folder for the DET curve PNGs (<set>_det.png; default: none)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
+    cache: Path | None = typer.Option(
+        None, "--cache",
+        help="Folder of cached minutiae (.npz per set), reused when made by this extractor "
+        "from the same files.",
+    ),
 ) -> None:
-    """FVC protocol: EER, FMR100, FMR1000, DET curve, rank-1 (MCC; NBIS beside with --baseline)."""
+    """FVC protocol per set and their mean: EER, FMR100, FMR1000, rank-1 (MCC; NBIS beside
+    with --baseline nbis, and the ratio of EERs)."""
     if baseline not in (None, "nbis"):
         raise typer.BadParameter("only 'nbis' is available as a baseline")
-    report = evaluation.evaluate_fingerprints(
-        directory,
-        ppi=ppi,
-        baseline=baseline == "nbis",
-        det_png=det or Path(f"{directory.name}_det.png"),
-    )
+    try:
+        report = evaluation.evaluate_fingerprint_sets(
+            directory, ppi=ppi, baseline=baseline == "nbis", det_dir=det, cache=cache
+        )
+    except evaluation.MatcherError as exc:
+        raise typer.BadParameter(str(exc), param_hint="DIRECTORY") from exc
+    if not as_json:
+        _fingerprint_table(report)
     _emit(report, as_json)
+
+
+def _fingerprint_table(report: dict) -> None:
+    """Per-set EERs (and NBIS beside them) as a table; the JSON has the same numbers."""
+    from rich.console import Console
+    from rich.table import Table
+
+    nbis = "mean_nbis_eer" in report
+    table = Table(
+        "set", "prints", "FTE", "EER", "FMR1000", "rank-1",
+        *(("NBIS EER", "EER / NBIS") if nbis else ()),
+        title=f"FVC protocol, {report['extractor']}",
+    )
+    for r in report["sets"]:
+        table.add_row(
+            r["set"], str(r["prints"]), str(r["failed_to_enrol"]), f"{r['eer']:.2%}",
+            f"{r['fmr1000']:.2%}", f"{r['rank1']:.2%}",
+            *((f"{r['nbis_eer']:.2%}", f"{r['eer_over_nbis']:.3f}") if nbis else ()),
+        )
+    table.add_row(
+        "mean", "", "", f"{report['mean_eer']:.2%}", f"{report['mean_fmr1000']:.2%}",
+        f"{report['mean_rank1']:.2%}",
+        *((f"{report['mean_nbis_eer']:.2%}", f"{report['mean_eer_over_nbis']:.3f}")
+          if nbis else ()),
+    )
+    Console().print(table)
+    if nbis:
+        Console().print(f"worst set EER / NBIS: {report['worst_eer_over_nbis']:.3f}")
 
 
 @evaluate_app.command("faces")
@@ -115,23 +155,55 @@ def _open_set_table(report: dict) -> None:
                   f"DET: {report.get('det_png')}")
 
 
+def _fingerprint_bench_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "search", "rank-1", "recall@300", "recall@1000", "p50 ms", "p95 ms",
+        title=f"1:N, {report['gallery']:,} templates ({report['synthetic']:,} synthetic), "
+        f"{report['probes']} real probes",
+    )
+    table.add_row(
+        "finger position given", f"{report['rank1']:.2%}", f"{report['recall_at_300']:.2%}",
+        f"{report['recall_at_1000']:.2%}", str(report["p50_ms"]), str(report["p95_ms"]),
+    )
+    table.add_row(
+        "position unknown", f"{report['rank1_unknown_position']:.2%}",
+        f"{report['recall_at_300_unknown_position']:.2%}",
+        f"{report['recall_at_1000_unknown_position']:.2%}",
+        str(report["unknown_position_p50_ms"]), str(report["unknown_position_p95_ms"]),
+    )
+    Console().print(table)
+    Console().print(
+        f"peak RSS {report['peak_rss_mb']:,} MB (now {report['rss_mb']:,}); gallery "
+        f"{'built' if report['gallery_built_this_run'] else 'loaded'} in "
+        f"{report['gallery_seconds']} s; load average {report['load_avg']}"
+    )
+
+
 def register_bench(bench_app: typer.Typer) -> None:
     """Add the matcher benchmarks (fingerprint, face) to the ``bench`` group."""
     from matchers import bench
 
     @bench_app.command("fingerprint")
     def bench_fingerprint(
-        gallery: int = typer.Option(100_000, "--gallery", help="Synthetic gallery size."),
-        probes: int = typer.Option(200, "--probes", help="Genuine probes searched (>= 100)."),
-        unique: int = typer.Option(
-            20_000,
-            "--unique",
-            help="Distinct synthetic prints generated; the gallery cycles through them.",
+        gallery: int = typer.Option(
+            100_000, "--gallery", help="Distinct synthetic templates in the gallery."
         ),
+        cache: Path = typer.Option(
+            Path(".cache/bench"), "--cache",
+            help="Folder where the synthetic gallery (and the FVC minutiae) are kept between "
+            "runs; reused only when made by the same generator and parameters.",
+        ),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Build everything afresh."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Fingerprint 1:N: build time, peak RSS, p50/p95/p99, rank-1 of real genuine probes."""
-        _emit(bench.bench_fingerprint(gallery=gallery, probes=probes, unique=unique), as_json)
+        """Fingerprint 1:N: rank-1 of real FVC probes among N distinct synthetic templates,
+        the shortlist's recall at 300/1,000, p50/p95/p99 search time, peak RSS."""
+        report = bench.bench_fingerprint(gallery=gallery, cache=None if no_cache else cache)
+        _fingerprint_bench_table(report)
+        _emit(report, as_json)
 
     @bench_app.command("face-extract")
     def bench_face_extract(

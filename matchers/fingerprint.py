@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+from concurrent.futures import Executor, Future
 
 import cv2
 import nbis
@@ -188,6 +189,44 @@ def extract_many(
             out.append(UnusableCapture("unreadable_image", f"the print could not be "
                                        f"processed: {exc}"))
     return out
+
+
+def submit_many(
+    pool: Executor, items: list[tuple[bytes | None, np.ndarray | None, int | None, int]]
+) -> list[Future]:
+    """Submit the prints of one check to ``pool`` as one ``extract_many`` job (one LEADER
+    call) and return one future per print, in order: each resolves to its template or raises
+    its UnusableCapture, as a future of ``extract`` would, so callers keep their per-capture
+    handling. Cancelling any of them cancels the job if it has not started."""
+    futures: list[Future] = [Future() for _ in items]
+    if not items:
+        return futures
+    job = pool.submit(extract_many, items)
+
+    def settle(done: Future) -> None:
+        if done.cancelled():
+            for f in futures:
+                f.cancel()
+            return
+        error = done.exception()
+        for i, f in enumerate(futures):
+            if not f.set_running_or_notify_cancel():
+                continue
+            if error is not None:
+                f.set_exception(error)
+            elif isinstance(result := done.result()[i], UnusableCapture):
+                f.set_exception(result)
+            else:
+                f.set_result(result)
+
+    def cancel_job(f: Future) -> None:
+        if f.cancelled():
+            job.cancel()
+
+    for f in futures:
+        f.add_done_callback(cancel_job)
+    job.add_done_callback(settle)
+    return futures
 
 
 def nfiq2_and_mindtct(pixels: np.ndarray) -> tuple[int | None, np.ndarray]:

@@ -1,20 +1,26 @@
 """Fingerprint 1:N index over MCC templates: built once, searched many times, memory-mappable.
 
-Search = two vectorised stages:
+Search = two stages:
 
-1. **Shortlist** (whole gallery): every template is summarised by a bag of cylinder *codewords*
-   (each cylinder soft-assigned to its ``FINGER_BOW_ASSIGN`` nearest of ``FINGER_BOW_WORDS``
-   codewords, square-rooted and L2-normalised). One float32 matrix-vector product over the
-   gallery (restricted to the probe's finger position) ranks it; the best
-   ``FINGER_SHORTLIST`` templates go on.
+1. **Shortlist** by locality-sensitive hashing of cylinder bits (after the MCC indexing of
+   Cappelli, Ferrara & Maltoni, IEEE TPAMI 2011; ``matchers.cylinder_hash``): every gallery
+   cylinder is filed under ~16 keys, hashes of triples of its set bits (a bottom-k sketch).
+   A probe's cylinders look their keys up; each gallery template gets the rarity weight of
+   every key it shares. The ``FINGER_SHORTLIST`` best live templates at the probe's position
+   go on (when fewer collide, others fill the shortlist: a small gallery is verified whole).
 2. **Verification** (shortlist): the probe's MCC cylinders are compared with the candidates'
    cylinders (popcounts as BLAS products of the unpacked bits) and consolidated with LSS-R
    (``matchers.mcc``).
 
+Templates added after the tables were built sit in a small *tail* whose keys are compared
+directly; the tables are rebuilt (one sort per table) when the tail outgrows
+``FINGER_LSH_TAIL``, and at ``save``.
+
 ``Match.score`` is the MCC LSS-R similarity in [0, 1]; ``calibration.FINGER`` turns it into a
-false-match-rate equivalent (docs/CALIBRATION.md). Costs at 100k templates: about 400 B of
-cylinders per minutia plus 4 x FINGER_BOW_WORDS B per template; a search reads the shortlist
-matrix once and scores ``FINGER_SHORTLIST`` candidates (see ``fieldcheck bench fingerprint``).
+false-match-rate equivalent (docs/CALIBRATION.md). Costs at 100k templates (~3.4M cylinders):
+96 B of cylinder bits and 12 B of minutia per cylinder, ~16 x 8 B of keys per cylinder; a
+search looks up ~16 keys per probe cylinder and scores ``FINGER_SHORTLIST`` candidates
+(measured by ``fieldcheck bench fingerprint``, docs/MATCHERS.md).
 
 Thread-safety: one lock around mutation and search. Removal is a tombstone (no rebuild); the
 space is reclaimed by ``save``, which writes live rows only.
@@ -29,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from matchers import mcc, params
-from matchers.codebook import codebook
+from matchers.cylinder_hash import CylinderSketch, HashTables
 from matchers.index_common import (
     GrowableIds,
     Match,
@@ -40,25 +46,18 @@ from matchers.index_common import (
 )
 from matchers.templates import FingerprintTemplate
 
-FORMAT_VERSION = 1
-_FILES = ("alive", "positions", "offsets", "counts", "bow", "bits", "valid", "xyt")
+FORMAT_VERSION = 2  # 1: bag-of-codewords shortlist (before issue 12's LSH)
+_FILES = ("alive", "positions", "offsets", "counts", "bits", "valid", "xyt", "lsh_keys", "lsh_rows")
 
 
-def bag_of_words(cyl: mcc.Cylinders) -> np.ndarray:
-    """The shortlist descriptor of one template (float32, unit norm or all zeros)."""
-    words = codebook()
-    hist = np.zeros(len(words), dtype=np.float32)
-    if len(cyl) == 0:
-        return hist
-    x = mcc.unpack(cyl.bits)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
-    sims = x @ words.T
-    top = np.argpartition(-sims, params.FINGER_BOW_ASSIGN - 1, axis=1)[
-        :, : params.FINGER_BOW_ASSIGN
-    ]
-    hist += np.bincount(top.ravel(), minlength=len(words)).astype(np.float32)
-    hist = np.sqrt(hist)
-    return hist / max(float(np.linalg.norm(hist)), 1e-6)
+def hash_family() -> CylinderSketch:
+    """The shortlist's cylinder keys (``params.FINGER_LSH_*``)."""
+    return CylinderSketch(
+        params.FINGER_LSH_ORDER,
+        params.FINGER_LSH_CAP,
+        params.FINGER_LSH_PER_CYLINDER,
+        params.FINGER_LSH_SEED,
+    )
 
 
 class FingerprintIndex(TombstoneRemoval):
@@ -75,11 +74,11 @@ class FingerprintIndex(TombstoneRemoval):
         self._positions = np.zeros(0, dtype=np.int8)
         self._offsets = np.zeros(0, dtype=np.int64)
         self._counts = np.zeros(0, dtype=np.int32)
-        self._bow = np.zeros((0, params.FINGER_BOW_WORDS), dtype=np.float32)
         self._bits = np.zeros((0, mcc.WORDS), dtype=np.uint64)
         self._valid = np.zeros((0, mcc.WORDS), dtype=np.uint64)
         self._xyt = np.zeros((0, 3), dtype=np.float32)
         self._n_cyl = 0
+        self._hash = HashTables(hash_family())
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -87,7 +86,9 @@ class FingerprintIndex(TombstoneRemoval):
 
     # --- mutation ---------------------------------------------------------------------------
     def add(self, template_id: str, subject_id: str, template: FingerprintTemplate) -> None:
-        """Add (or replace) one template; cost: one MCC extraction (~2.5 ms), amortised O(1)."""
+        """Add (or replace) one template; cost: one MCC extraction (~2.5 ms) and its hash keys
+        (~0.5 ms), amortised O(1) (plus a merge of the tail every ``FINGER_LSH_TAIL``
+        cylinders: ~1 s at 100k templates)."""
         cyl = mcc.cylinders(template.minutiae)
         self.add_cylinders(template_id, subject_id, cyl, int(template.position))
 
@@ -97,10 +98,10 @@ class FingerprintIndex(TombstoneRemoval):
         subject_id: str,
         cyl: mcc.Cylinders,
         position: int = 0,
-        bow: np.ndarray | None = None,
+        keys: np.ndarray | None = None,
     ) -> None:
-        """Add already-built cylinders (``bow``: their precomputed ``bag_of_words``)."""
-        bow = bag_of_words(cyl) if bow is None else bow
+        """Add already-built cylinders (``keys``: their precomputed ``hash_family().keys``)."""
+        keys = self._hash.sketch.keys(cyl.bits) if keys is None else keys
         with self._lock:
             if template_id in self._ids.row_of:
                 self._remove_locked(template_id)
@@ -110,7 +111,6 @@ class FingerprintIndex(TombstoneRemoval):
             self._positions = grow(self._positions, need)
             self._offsets = grow(self._offsets, need)
             self._counts = grow(self._counts, need)
-            self._bow = grow(self._bow, need)
             c = len(cyl)
             need_cyl = self._n_cyl + c
             self._bits = grow(self._bits, need_cyl)
@@ -123,42 +123,39 @@ class FingerprintIndex(TombstoneRemoval):
             self._positions[row] = position if 0 <= position <= 10 else 0
             self._offsets[row] = self._n_cyl
             self._counts[row] = c
-            self._bow[row] = bow
             self._n_cyl = need_cyl
             self._ids.append(template_id, subject_id)
+            self._hash.append(keys, row)
+            if self._hash.tail_used > params.FINGER_LSH_TAIL:
+                self._hash.merge_tail()
 
     # --- search -----------------------------------------------------------------------------
     def search(self, probe: FingerprintTemplate, k: int = 10) -> list[Match]:
-        """Best ``k`` subjects for one probe finger, best first (see the module docstring)."""
+        """Best ``k`` subjects for one probe finger, best first; thread-safe.
+
+        ``Match.score`` is the MCC LSS-R similarity in [0, 1] of the subject's best template:
+        0.0265 is FMR 1e-3 and 0.034 FMR 1e-4 per comparison (``calibration.FINGER``); a
+        search of N templates expects about N x FMR impostors above a threshold. Cost: the
+        shortlist lookup (~5 ms) plus ``FINGER_SHORTLIST`` MCC comparisons (~0.15 ms each).
+        """
         try:
             cyl = mcc.cylinders(probe.minutiae)
         except (ValueError, TypeError):
             return []
         return self.search_cylinders(cyl, int(probe.position or 0), k)
 
-    def search_cylinders(self, cyl: mcc.Cylinders, position: int = 0, k: int = 10) -> list[Match]:
+    def search_cylinders(
+        self, cyl: mcc.Cylinders, position: int = 0, k: int = 10, shortlist: int | None = None
+    ) -> list[Match]:
+        """``search`` for already-built cylinders (``shortlist``: candidates verified, default
+        ``FINGER_SHORTLIST``)."""
         if len(cyl) == 0 or k <= 0:
             return []
-        bow = bag_of_words(cyl)
+        keys = self._hash.sketch.keys(cyl.bits)
         with self._lock:
-            n = self._ids.count
-            if n == 0:
+            short = self._shortlist_locked(keys, position, shortlist or params.FINGER_SHORTLIST)
+            if len(short) == 0:
                 return []
-            usable = self._alive[:n]
-            if position:
-                pos = self._positions[:n]
-                usable = usable & ((pos == position) | (pos == 0))
-            rows = np.flatnonzero(usable)
-            if len(rows) == 0:
-                return []
-            # Full product then gather: gathering the position's rows first copies them (slower
-            # than reading the whole matrix once, measured at 100k).
-            pre_rows = (self._bow[:n] @ bow)[rows]
-            take = min(len(rows), params.FINGER_SHORTLIST)
-            if take < len(rows):
-                short = rows[np.argpartition(-pre_rows, take - 1)[:take]]
-            else:
-                short = rows
             counts = self._counts[short]
             width = max(1, int(counts.max(initial=0)))
             idx = self._offsets[short][:, None] + np.arange(width)[None, :]
@@ -188,6 +185,36 @@ class FingerprintIndex(TombstoneRemoval):
         order = np.argsort(-scores, kind="stable")
         return best_per_subject(order, scores, template_ids, subject_ids, positions, k)
 
+    def shortlist(
+        self, cyl: mcc.Cylinders, position: int = 0, size: int | None = None
+    ) -> list[str]:
+        """Template ids of stage 1's candidates, best first (what ``search`` verifies); for
+        measuring the shortlist's recall."""
+        if len(cyl) == 0:
+            return []
+        keys = self._hash.sketch.keys(cyl.bits)
+        with self._lock:
+            short = self._shortlist_locked(keys, position, size or params.FINGER_SHORTLIST)
+            return [self._ids.template_ids[i] for i in short]
+
+    def _shortlist_locked(self, keys: np.ndarray, position: int, size: int) -> np.ndarray:
+        """Rows of the ``size`` live templates at ``position`` (and 0) with most collisions,
+        best first. When fewer than ``size`` templates collide at all, the others fill the
+        shortlist (a small gallery is verified in full)."""
+        n = self._ids.count
+        if n == 0:
+            return np.zeros(0, np.int64)
+        usable = self._alive[:n]
+        if position:
+            pos = self._positions[:n]
+            usable = usable & ((pos == position) | (pos == 0))
+        rows = np.flatnonzero(usable)
+        votes = self._hash.votes(keys, n, len(self._ids))[rows]
+        if len(rows) > size:
+            top = np.argpartition(-votes, size - 1)[:size]
+            rows, votes = rows[top], votes[top]
+        return rows[np.argsort(-votes, kind="stable")]
+
     # --- persistence ------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         """Write live templates as .npy arrays plus ``manifest.json`` (ids, version, params)."""
@@ -201,15 +228,19 @@ class FingerprintIndex(TombstoneRemoval):
             if len(rows):
                 offsets[1:] = np.cumsum(counts[:-1], dtype=np.int64)
             cyl_idx = ranges(self._offsets[rows], counts)
+            new_row = np.full(n, -1, np.int64)
+            new_row[rows] = np.arange(len(rows))
+            lsh_keys, lsh_rows = self._hash.compacted(new_row)
             arrays = {
                 "alive": np.ones(len(rows), dtype=bool),
                 "positions": self._positions[rows],
                 "offsets": offsets,
                 "counts": counts,
-                "bow": self._bow[rows],
                 "bits": self._bits[cyl_idx],
                 "valid": self._valid[cyl_idx],
                 "xyt": self._xyt[cyl_idx],
+                "lsh_keys": lsh_keys,
+                "lsh_rows": lsh_rows,
             }
             manifest = {
                 "kind": "fieldcheck-fingerprint-index",
@@ -229,7 +260,8 @@ class FingerprintIndex(TombstoneRemoval):
         """Open a saved index; big arrays are memory-mapped (read-only) when ``mmap``.
 
         Raises ValueError when the directory was written by another format or parameter set
-        (cylinders built with other MCC parameters are not comparable: rebuild from templates).
+        (cylinders or hash keys built with other parameters are not comparable: rebuild from
+        the templates).
         """
         src = Path(directory)
         manifest = json.loads((src / "manifest.json").read_text())
@@ -245,11 +277,16 @@ class FingerprintIndex(TombstoneRemoval):
         index._positions = np.load(src / "positions.npy").copy()
         index._offsets = np.load(src / "offsets.npy").copy()
         index._counts = np.load(src / "counts.npy").copy()
-        index._bow = np.load(src / "bow.npy", mmap_mode=mode)
         index._bits = np.load(src / "bits.npy", mmap_mode=mode)
         index._valid = np.load(src / "valid.npy", mmap_mode=mode)
         index._xyt = np.load(src / "xyt.npy", mmap_mode=mode)
         index._n_cyl = len(index._bits)
+        index._hash = HashTables.from_arrays(
+            hash_family(),
+            np.load(src / "lsh_keys.npy", mmap_mode=mode),
+            np.load(src / "lsh_rows.npy", mmap_mode=mode),
+            index._n_cyl,
+        )
         index._ids = GrowableIds.from_lists(manifest["template_ids"], manifest["subject_ids"])
         return index
 
@@ -260,7 +297,8 @@ def _signature() -> dict:
         "mcc_nd": params.MCC_ND,
         "mcc_radius": params.MCC_RADIUS,
         "mcc_rotation_sign": params.MCC_ROTATION_SIGN,
-        "bow_words": params.FINGER_BOW_WORDS,
-        "bow_assign": params.FINGER_BOW_ASSIGN,
-        "codebook_seed": params.FINGER_BOW_SEED,
+        "lsh_order": params.FINGER_LSH_ORDER,
+        "lsh_cap": params.FINGER_LSH_CAP,
+        "lsh_per_cylinder": params.FINGER_LSH_PER_CYLINDER,
+        "lsh_seed": params.FINGER_LSH_SEED,
     }

@@ -107,12 +107,15 @@ def _decode(out: np.ndarray) -> np.ndarray:
     return np.column_stack([xs, ys, theta, s]).astype(np.float32)
 
 
-def minutiae_batch(prints: list[np.ndarray], *, crop: bool = True) -> list[np.ndarray]:
+def minutiae_batch(
+    prints: list[np.ndarray], *, crop: bool = True, threads: int | None = None
+) -> list[np.ndarray]:
     """Minutiae of several 500 ppi greyscale prints in one ``run`` (one padded batch).
 
     Returns float32 ``(n, 4)`` arrays (x, y, theta rad, score 0-1) in each print's own pixel
     coordinates. Batching prints of different sizes pads them to the largest: worth it for the
-    fingers of one check (similar sizes), not for arbitrary mixes.
+    fingers of one check (similar sizes), not for arbitrary mixes. ``threads``: onnxruntime
+    intra-op threads of this call (default ``LEADER_INTRA_OP_THREADS``; for benchmarks).
     """
     if not prints:
         return []
@@ -128,7 +131,8 @@ def minutiae_batch(prints: list[np.ndarray], *, crop: bool = True) -> list[np.nd
         canvas, top, left = _padded(c, height, width)
         batch[i, :, :, 0] = canvas
         offsets.append((top, left))
-    out = session().run(None, {"input": batch})[0]
+    run = session() if threads is None else _session_cached(threads)
+    out = run.run(None, {"input": batch})[0]
     results = []
     for i, (c, (top, left), box) in enumerate(zip(crops, offsets, boxes, strict=True)):
         h, w = c.shape

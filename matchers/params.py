@@ -84,19 +84,24 @@ LEADER_FOREGROUND_BLOCK = 16
 LEADER_FOREGROUND_STD = 12.0
 LEADER_FOREGROUND_MARGIN = 24
 
-# --- Fingerprint 1:N index (matchers/fingerprint_index.py) --------------------------------
-# Shortlist: bag of cylinder codewords. More words discriminate better but cost 4 B each per
-# template in RAM and per-probe scan time. 1024 words: 410 MB and ~11 ms per 100k templates; the
-# real mate is in the top 300 of 100k for 69% of FVC probes (256 words: 54%, 100 MB, ~3 ms;
-# `fieldcheck bench fingerprint` rank-1 63% -> 79%). Changing it invalidates saved indexes.
-FINGER_BOW_WORDS = 1024
-FINGER_BOW_ASSIGN = 3  # codewords each cylinder votes for (soft assignment tolerates noise)
-FINGER_BOW_SEED = 20261201  # seed of the synthetic training prints (reproducible codebook)
-FINGER_BOW_TRAIN_PRINTS = 1500  # synthetic prints whose cylinders train the codebook
-FINGER_BOW_TRAIN_ITERATIONS = 15  # spherical k-means iterations
+# --- Fingerprint 1:N index (matchers/fingerprint_index.py, matchers/cylinder_hash.py) ------
+# Shortlist: locality-sensitive hashing of cylinder bits (MCC indexing, Cappelli et al. 2011,
+# with keys that are triples of set bits: matchers/cylinder_hash.py). Chosen on a 20,000
+# synthetic + 40 real FVC gallery, all 280 other impressions searched with no position filter
+# (docs/MATCHERS.md, "Stage 1"): the mate was in the top 300 for 93.6% of probes with triples
+# of the first 16 set bits, 16 keys per cylinder; pairs: 90.7%; fixed-bit keys (256 tables x
+# 24 bits, >= 6 set): 47.9%; the bag of 1,024 codewords it replaced: 69% at 100k. Changing
+# them invalidates saved indexes.
+FINGER_LSH_ORDER = 3  # set bits per key
+FINGER_LSH_CAP = 16  # first set bits (in a fixed pseudo-random priority) combined
+FINGER_LSH_PER_CYLINDER = 16  # smallest key hashes kept per cylinder (bottom-k sketch)
+FINGER_LSH_SEED = 20261201
+# Cylinders added since the last sort are compared directly (a linear scan of their keys);
+# past this many they are merged into the sorted tables (~1 s at 100k templates).
+FINGER_LSH_TAIL = 100_000
 # Candidates verified with MCC LSS-R per probe finger (~0.15 ms each on an idle core of this
-# machine). The shortlist's recall limits 1:N accuracy (docs/MATCHERS.md: at 100k templates the
-# mate is in the top 300 for 54% of real probes, top 1,000 for 71%).
+# machine). The shortlist's recall bounds 1:N accuracy: measured by `fieldcheck bench
+# fingerprint` (recall at 300 and 1,000 of 100k).
 FINGER_SHORTLIST = 300
 
 # --- Minutia Cylinder-Code (matchers/mcc.py) -----------------------------------------------
@@ -203,6 +208,7 @@ SYNTH_SD_MINUTIAE = 14.0
 # percentile 0.72 on the shared sets), as LEADER_MIN_SCORE + (1 - it) x Beta(a, b).
 SYNTH_QUALITY_BETA = (4.0, 1.2)
 SYNTH_MIN_SPACING = 8.0  # px; ridges are about 9 px apart at 500 ppi
+SYNTH_FINGER_SEED = 20261202  # seed of the benchmark's synthetic gallery
 
 # --- Decoding budgets (matchers/images.py) -------------------------------------------------
 # Pixel budget per capture kind: larger declared images are refused unread (413). A face is

@@ -131,14 +131,14 @@ def test_ranges_concatenates_aranges() -> None:
     assert ranges(np.zeros(0), np.zeros(0)).tolist() == []
 
 
-def test_index_saved_with_other_codebook_is_refused(gallery, tmp_path: Path) -> None:
-    # An index saved with 256 codewords (before FINGER_BOW_WORDS = 1024) must be rebuilt.
+def test_index_saved_with_other_hash_functions_is_refused(gallery, tmp_path: Path) -> None:
+    # Keys drawn with other LSH parameters are not comparable: the index must be rebuilt.
     import json
 
     index, _ = gallery
     index.save(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    manifest["params"]["bow_words"] = 256
+    manifest["params"]["lsh_tables"] = 128
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError):
         FingerprintIndex.load(tmp_path)
