@@ -53,6 +53,7 @@ def drain(backlog: int, drain_per_s: float, workers: int) -> dict[str, object]:
         started = time.perf_counter()
         with Session(engine) as session:
             from device_adapters.capture import Capture
+            from gateway.upstream.port import ProbeTemplates
 
             for n in range(backlog):
                 faces = [probe.face_b64] if n % 10 == 0 else []
@@ -64,7 +65,7 @@ def drain(backlog: int, drain_per_s: float, workers: int) -> dict[str, object]:
                     templates["fingers"] = [{"position": 2, "iso_19794_2": "Rk1SACAyMAAAAAA="}]
                 session.add(check)
                 service.on_check(session, check, Capture(purpose="training"),
-                                 templates=templates)
+                                 ProbeTemplates.from_payload(templates))
             session.commit()
         enqueue_s = time.perf_counter() - started
         started = time.perf_counter()

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from email.parser import BytesParser
 from email.policy import HTTP
+from typing import cast
 
 from device_adapters.base import DeviceAdapter
 from device_adapters.capture import Capture, DeviceInfo, FaceImage, FingerImage
@@ -71,12 +72,12 @@ class MultipartAdapter(DeviceAdapter):
         texts: dict[str, str] = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
-            if not name:
+            if not name or not isinstance(name, str):
                 raise MalformedPayload(
                     "a form part has no name", field="body",
                     fix="every part needs Content-Disposition: form-data; name=...",
                 )
-            data = part.get_payload(decode=True) or b""
+            data = cast(bytes, part.get_payload(decode=True) or b"")
             if part.get_filename() is not None or name == "face" or name.startswith("finger_"):
                 if name in files:
                     raise MalformedPayload(f"the field '{name}' is sent twice", field=name)
@@ -138,7 +139,7 @@ class MultipartAdapter(DeviceAdapter):
         return capture
 
 
-def _parse_mrz(text: str):  # type: ignore[no-untyped-def]
+def _parse_mrz(text: str):
     from device_adapters.mrz import parse_mrz
 
     lines = [line.strip() for line in text.replace("\r", "\n").split("\n") if line.strip()]

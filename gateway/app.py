@@ -8,7 +8,6 @@ their domain (``<domain>/routes.py``); errors map to problem+json in ``gateway.e
 from __future__ import annotations
 
 import hmac
-import importlib.util
 import logging
 import threading
 import time
@@ -19,17 +18,20 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from device_adapters import wsq_sandbox
 from device_adapters.base import default_registry
-from gateway import db, dbhealth
+from gateway import db, dbhealth, openapi_problems
 from gateway.apidocs import install_docs
+from gateway.audit.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
 from gateway.boundary import InputGuard, SafeJSONResponse
 from gateway.checks.admission import AdmissionController
+from gateway.checks.review_routes import router as review_router
 from gateway.checks.routes import router as checks_router
 from gateway.deployment.service import bind_country
 from gateway.errors import Forbidden, Unauthenticated, install_handlers, problem
@@ -38,14 +40,22 @@ from gateway.observability.logs import RequestContext
 from gateway.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, TimedExecutor
 from gateway.privacy.crypto import Keyring
 from gateway.privacy.retention import PurgeJob
+from gateway.privacy.routes import router as privacy_router
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
+from gateway.upstream.routes import router as upstream_router
+from gateway.upstream.service import UpstreamService
 from gateway.watchlist import jobs
+from gateway.watchlist.admin_routes import router as watchlist_admin_router
 from gateway.watchlist.cache import WatchlistCache, database_key
 from gateway.watchlist.routes import router as watchlist_router
 from matchers import face as face_matcher
 
 log = logging.getLogger("fieldcheck")
+# Every API router, in the order the OpenAPI document lists them. A plain list: renaming or
+# removing a module fails at import, it never silently drops an API.
+ROUTERS = [auth_router, watchlist_router, checks_router, watchlist_admin_router, review_router,
+           audit_router, upstream_router, privacy_router]
 CACHE_SYNC_INTERVAL_S = 3.0
 # The saved cache is refreshed after this many changes or this long after the last change.
 CACHE_SAVE_EVERY_CHANGES = 5_000
@@ -120,12 +130,7 @@ class BodyLimit:
             await response(scope, receive, send)
 
 
-def _start_upstream(settings: Settings, engine) -> object | None:  # type: ignore[no-untyped-def]
-    if importlib.util.find_spec("gateway.upstream.service") is None:
-        log.warning("central link not available in this build: checks stay local")
-        return None
-    from gateway.upstream.service import UpstreamService
-
+def _start_upstream(settings: Settings, engine: Engine) -> UpstreamService:
     service = UpstreamService.from_settings(settings, engine)
     service.start()
     return service
@@ -215,6 +220,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         default_response_class=SafeJSONResponse,
     )
     install_docs(app)
+    openapi_problems.install(app)  # problem+json per operation, tags, examples
     metrics = GatewayMetrics(lambda: getattr(app.state, "runtime", None))
     app.state.metrics = metrics
     # Added first, so it runs inside BodyLimit: the bodies it buffers are already bounded.
@@ -223,13 +229,8 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
     # Outermost: the request id exists before anything (even a 413) can answer or log.
     app.add_middleware(RequestContext, on_response=metrics.observe_request)
     install_handlers(app)
-    app.include_router(auth_router)
-    app.include_router(watchlist_router)
-    app.include_router(checks_router)
-    for module in ("gateway.watchlist.admin_routes", "gateway.checks.review_routes",
-                   "gateway.audit.routes", "gateway.upstream.routes", "gateway.privacy.routes"):
-        if importlib.util.find_spec(module) is not None:
-            app.include_router(importlib.import_module(module).router)
+    for router in ROUTERS:
+        app.include_router(router)
     from gateway.console.routes import mount as mount_console
 
     mount_console(app)  # the NCB console at /console (HTML pages and their static files)

@@ -40,7 +40,7 @@ def _shared_data(settings: Settings) -> Path:
     return Path(env) if env else settings.shared_data_dir
 
 
-def _fill_synthetic(engine, n: int, seed: int = 7, *, fingers: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _fill_synthetic(engine, n: int, seed: int = 7, *, fingers: bool = True) -> None:
     from gateway.watchlist.models import (
         BiometricTemplate,
         Subject,
@@ -77,7 +77,7 @@ def _fill_synthetic(engine, n: int, seed: int = 7, *, fingers: bool = True) -> N
         session.commit()
 
 
-def wait_ready(base_url: str, *, timeout_s: float = 3600.0, alive=None) -> dict:  # type: ignore[no-untyped-def]
+def wait_ready(base_url: str, *, timeout_s: float = 3600.0, alive=None) -> dict:
     """Poll ``/readyz`` until the gateway answers 200; returns its body.
 
     ``alive``: optional callable; when it returns False the wait stops (the process died).
@@ -230,9 +230,9 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool,
     table = Table(title=f"POST /v1/checks over loopback, {ready['watchlist']['subjects']} subjects")
     for col in ("scenario", "p50 ms", "p95 ms", "mean ms", "max ms", "top-1 correct"):
         table.add_column(col, justify="right" if col != "scenario" else "left")
-    for name, r in results.items():
-        table.add_row(name, f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['mean_ms']:.0f}",
-                      f"{r['max_ms']:.0f}", f"{r['top1_correct']:.0%}")
+    for name, row in results.items():
+        table.add_row(name, f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}", f"{row['mean_ms']:.0f}",
+                      f"{row['max_ms']:.0f}", f"{row['top1_correct']:.0%}")
     Console().print(table)
     console.print(f"cache filled in {fill_s:.1f} s; gateway ready {start_s:.1f} s after start")
     if json_out:
@@ -240,7 +240,7 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool,
     return report
 
 
-def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> None:  # type: ignore[no-untyped-def]
+def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> None:
     """Insert ``faces`` subjects with one face each; the first ``fingerprints`` also get a print.
 
     Core bulk inserts (no ORM objects) so a million rows take seconds; fingerprints cycle over
@@ -267,13 +267,13 @@ def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> No
         for start in range(0, faces, chunk):
             n = min(chunk, faces - start)
             emb = synthetic.face_embeddings(rng, n)
-            conn.execute(Subject.__table__.insert(), [
+            conn.execute(Subject.__table__.insert(), [  # type: ignore[attr-defined]
                 {"id": f"sub_{start + i:08d}", "name": f"Synthetic {start + i}", "category": "blue",
                  "originating_country": "MU", "aliases": [], "created_at": stamp,
                  "updated_at": stamp}
                 for i in range(n)
             ])
-            conn.execute(BiometricTemplate.__table__.insert(), [
+            conn.execute(BiometricTemplate.__table__.insert(), [  # type: ignore[attr-defined]
                 {"id": f"tpl_f_{start + i:08d}", "subject_id": f"sub_{start + i:08d}",
                  "modality": "face", "position": 0, "data": emb[i].astype("<f4").tobytes(),
                  "quality": {}, "model": current_model("face"), "created_at": stamp}
@@ -281,13 +281,13 @@ def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> No
             ])
         for start in range(0, fingerprints, chunk):
             n = min(chunk, fingerprints - start)
-            conn.execute(BiometricTemplate.__table__.insert(), [
+            conn.execute(BiometricTemplate.__table__.insert(), [  # type: ignore[attr-defined]
                 {"id": f"tpl_p_{start + i:08d}", "subject_id": f"sub_{start + i:08d}",
                  "modality": "finger", "position": 2, "data": prints[(start + i) % unique_fingers],
                  "quality": {}, "model": current_model("finger"), "created_at": stamp}
                 for i in range(n)
             ])
-        conn.execute(WatchlistChange.__table__.insert(),
+        conn.execute(WatchlistChange.__table__.insert(),  # type: ignore[attr-defined]
                      [{"subject_id": "sub_00000000", "op": "upsert", "at": stamp}])
 
 
@@ -306,7 +306,7 @@ def _time_start(data_dir: Path, port: int) -> tuple[float, dict, object]:
     return time.perf_counter() - started, ready, proc
 
 
-def _stop(proc) -> float:  # type: ignore[no-untyped-def]
+def _stop(proc) -> float:
     import signal
 
     started = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -11,7 +10,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gateway.console.cli import register as register_console
 from gateway.dbcli import db_app
+from gateway.privacy.cli import register as register_privacy
+from gateway.upstream.cli import register as register_upstream
+from gateway.watchlist.cli import register as register_watchlist
 from matchers.cli import evaluate_app, register_bench
 from simulator.cli import register as register_simulator
 from simulator.cli import synth_app
@@ -97,10 +100,10 @@ def serve(
     # log_config=None: uvicorn keeps the one configuration set above (its access line is ours).
     # A bounded grace: without it, SIGTERM waits for every open long poll and event stream.
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=settings.shutdown_grace_s)  # type: ignore[arg-type]
+                timeout_graceful_shutdown=settings.shutdown_grace_s)
 
 
-def _preflight(settings) -> None:  # type: ignore[no-untyped-def]
+def _preflight(settings) -> None:
     """Refuse to start with a clear message (not a stack trace) when a secret is weak, a file the
     settings name is missing or unsafe, or the database is unusable."""
     from sqlalchemy.exc import OperationalError
@@ -245,7 +248,7 @@ def token_revoke(
     typer.echo(f"revoked {token_id}")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session():
     from sqlmodel import Session
 
     from gateway.cliconfig import ConfigError, open_database
@@ -258,7 +261,7 @@ def _session():  # type: ignore[no-untyped-def]
     return Session(engine, expire_on_commit=False)
 
 
-def _audit(session, action: str, target_id: str, after: dict | None) -> None:  # type: ignore[no-untyped-def]
+def _audit(session, action: str, target_id: str, after: dict | None) -> None:
     from gateway.audit.service import record
 
     record(session, actor=None, action=action, target_type="token", target_id=target_id,
@@ -332,19 +335,7 @@ def bench_load(
 
 register_bench(bench_app)
 register_simulator(app)
-if importlib.util.find_spec("gateway.upstream.cli") is not None:
-    from gateway.upstream.cli import register as register_upstream
-
-    register_upstream(app)
-if importlib.util.find_spec("gateway.watchlist.cli") is not None:
-    from gateway.watchlist.cli import register as register_watchlist
-
-    register_watchlist(app)
-if importlib.util.find_spec("gateway.privacy.cli") is not None:
-    from gateway.privacy.cli import register as register_privacy
-
-    register_privacy(app)
-if importlib.util.find_spec("gateway.console.cli") is not None:
-    from gateway.console.cli import register as register_console
-
-    register_console(app)
+register_upstream(app)
+register_watchlist(app)
+register_privacy(app)
+register_console(app)

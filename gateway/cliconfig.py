@@ -83,7 +83,7 @@ def describe_invalid(exc: Any) -> str:
             + "\n".join(lines))
 
 
-def load_settings():  # type: ignore[no-untyped-def]
+def load_settings():
     """The process's settings (``get_settings``), or ConfigError saying which value to fix."""
     from pydantic import ValidationError
 
@@ -206,7 +206,7 @@ def database_exists(url: str) -> bool:
         engine.dispose()
 
 
-def open_database(*, create: bool | None = None, upgrade: bool = True):  # type: ignore[no-untyped-def]
+def open_database(*, create: bool | None = None, upgrade: bool = True):
     """(settings, engine) for a command; refuses to make a new database unless asked, and
     brings its schema to the newest revision (unless ``upgrade=False``: ``fieldcheck db``)."""
     from gateway import db
@@ -238,7 +238,7 @@ def open_database(*, create: bool | None = None, upgrade: bool = True):  # type:
     return settings, engine
 
 
-def open_session():  # type: ignore[no-untyped-def]
+def open_session():
     """(settings, Session) for a CLI command, or exit 2 with the reason (never a new empty
     database unless --create): the one way commands open the database."""
     import typer

@@ -148,7 +148,7 @@ def _raw(connection: Any) -> Any:
 
 def _install_write_lock(engine: Engine, lock: WriteLock, wait_s: float) -> None:
     @event.listens_for(engine, "before_cursor_execute")
-    def _take_turn(conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def _take_turn(conn, _cursor, statement, _params, _context, _many) -> None:
         head = statement.lstrip()[:16].upper()
         if head.startswith(_WRITE_STATEMENTS):
             lock.acquire_for(_raw(conn.connection), statement=statement, wait_s=wait_s)
@@ -199,7 +199,7 @@ def make_engine(url: str, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
         busy_ms = int(busy_timeout_s * 1000)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -232,7 +232,7 @@ MIGRATIONS = "gateway:migrations"  # the revisions ship inside the package (gate
 _PG_MIGRATION_LOCK = 4603  # advisory lock: gateways starting together migrate one at a time
 
 
-def alembic_config():  # type: ignore[no-untyped-def]
+def alembic_config():
     """Alembic's configuration for the packaged revisions (no ini file needed)."""
     from alembic.config import Config
 

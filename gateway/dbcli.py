@@ -18,7 +18,7 @@ _BEFORE = ("none (an empty database, or one made before migrations: `fieldcheck 
            "adopts it)")
 
 
-def _state(engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _state(engine) -> dict[str, object]:
     from gateway import db
 
     current, head = db.current_revision(engine), db.head_revision()
@@ -26,7 +26,7 @@ def _state(engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
             "database": engine.url.render_as_string(hide_password=True)}
 
 
-def _open():  # type: ignore[no-untyped-def]
+def _open():
     from gateway.cliconfig import ConfigError, open_database
 
     try:

@@ -284,8 +284,8 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
                                     args=(tok, base, jobs, probes, deadline,
                                           random.Random(seed + i)))
                    for i, tok in enumerate(tokens)]
-        for t in threads:
-            t.start()
+        for thread in threads:
+            thread.start()
         kinds, weights = list(mix), list(mix.values())
         outcomes: list[Outcome] = []
         for step, rate in enumerate(rates):
@@ -303,8 +303,8 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
             time.sleep(max(0.0, end - time.perf_counter()))
         for _ in threads:
             jobs.put(None)
-        for t in threads:
-            t.join(max(1.0, deadline - time.perf_counter()))
+        for thread in threads:
+            thread.join(max(1.0, deadline - time.perf_counter()))
         sampler.stop.set()
         sampler.join(3)
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -18,6 +18,10 @@ from gateway.keys import SnapshotKeys
 from gateway.privacy.crypto import Keyring
 from gateway.settings import Settings
 from gateway.watchlist.cache import WatchlistCache
+
+if TYPE_CHECKING:  # the central link imports the check models; runtime stays light
+    from gateway.observability.metrics import GatewayMetrics
+    from gateway.upstream.service import UpstreamService
 
 
 @dataclass
@@ -35,8 +39,8 @@ class Runtime:
         default_factory=lambda: AdmissionController(in_flight=2, waiting=4, max_wait_s=2.0)
     )  # create_app builds it from the settings
     keyring: Keyring | None = None  # image encryption (gateway.privacy.crypto)
-    upstream: Any | None = None  # gateway.upstream service, when the central link is set up
-    metrics: Any | None = None  # gateway.observability.metrics.GatewayMetrics of this app
+    upstream: UpstreamService | None = None  # the central link (an UpstreamPort), when set up
+    metrics: GatewayMetrics | None = None  # this app's Prometheus metrics
     # Parsed at start (gateway.keys.check_secrets): the signing key and the trusted sources.
     snapshot_keys: SnapshotKeys = field(default_factory=SnapshotKeys)
     db_health: DatabaseHealth = field(default_factory=DatabaseHealth)

@@ -188,13 +188,13 @@ def bench_fingerprint(
     widest = max(shortlists)
     for subject, cyl, position in real:
         mate = f"{subject}_1"
-        t = time.perf_counter()
+        started = time.perf_counter()
         found = index.search_cylinders(cyl, position, 10)
-        latencies.append(time.perf_counter() - t)
+        latencies.append(time.perf_counter() - started)
         rank1 += bool(found) and found[0].subject_id == subject
-        t = time.perf_counter()
+        started = time.perf_counter()
         found = index.search_cylinders(cyl, 0, 10)
-        unknown_latencies.append(time.perf_counter() - t)
+        unknown_latencies.append(time.perf_counter() - started)
         rank1_unknown += bool(found) and found[0].subject_id == subject
         for counts, pos in ((within, position), (within_unknown, 0)):
             short = index.shortlist(cyl, pos, widest)
@@ -216,8 +216,9 @@ def bench_fingerprint(
         **{f"recall_at_{s}_unknown_position": round(within_unknown[s] / n, 4) for s in shortlists},
         **{f"unknown_position_{k}": v for k, v in _percentiles(unknown_latencies).items()},
         "shortlist": params.FINGER_SHORTLIST,
-        "lsh": f"{params.FINGER_LSH_TABLES} tables x {params.FINGER_LSH_BITS} bits, "
-        f">= {params.FINGER_LSH_MIN_ONES} ones",
+        # The stage-1 hashing now in params (the names this line used were removed with it).
+        "lsh": f"triples of the first {params.FINGER_LSH_CAP} set bits, "
+        f"{params.FINGER_LSH_PER_CYLINDER} keys per cylinder",
         "filed_keys": int(len(index._hash.keys)),
         "rss_before_mb": round(rss_before, 1),
         "rss_mb": round(_current_rss_mb(), 1),
@@ -299,6 +300,8 @@ def bench_face_extract(*, photos: int, repeats: int) -> dict:
     full_hd = []
     for path in samples:
         image = cv2.imread(str(path))
+        if image is None:
+            raise FileNotFoundError(f"{path} is not a readable image")
         scale = min(1920 / image.shape[1], 1080 / image.shape[0])
         fitted = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
         frame = np.zeros((1080, 1920, 3), np.uint8)

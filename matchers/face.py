@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -277,7 +278,7 @@ def _embed(rgb: np.ndarray, models: _ModelSet, refuse_ambiguous: bool) -> FaceTe
     # A turned head shows its eyes closer together than its resolution warrants: the box width
     # also measures the resolution.
     face_size = max(inter_eye, params.FACE_EYE_TO_BOX_RATIO * main.box[2])
-    quality = {
+    quality: dict[str, Any] = {
         "faces": len(faces),
         "inter_eye_px": round(inter_eye, 1),
         "face_size_px": round(face_size, 1),

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -271,7 +272,7 @@ class FingerprintIndex(TombstoneRemoval):
                 f"params {manifest.get('params')}; this build needs {FORMAT_VERSION} / "
                 f"{_signature()}; rebuild it from the templates"
             )
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         index = cls()
         index._alive = np.load(src / "alive.npy").copy()
         index._positions = np.load(src / "positions.npy").copy()

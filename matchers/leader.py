@@ -38,7 +38,7 @@ _lock = threading.Lock()
 
 
 @functools.cache
-def _session_cached(threads: int):  # type: ignore[no-untyped-def]
+def _session_cached(threads: int):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -50,7 +50,7 @@ def _session_cached(threads: int):  # type: ignore[no-untyped-def]
     )
 
 
-def session():  # type: ignore[no-untyped-def]
+def session():
     """The process's LEADER session (created once; ``run`` is thread-safe)."""
     with _lock:
         return _session_cached(params.LEADER_INTRA_OP_THREADS)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from gateway.audit.models import AuditEntry
 from gateway.auth.service import Principal
@@ -48,7 +48,7 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def query_entries(filters: AuditFilter) -> Select:
+def query_entries(filters: AuditFilter) -> SelectOfScalar[AuditEntry]:
     query = select(AuditEntry)
     if filters.action:
         if filters.action.endswith((".", "*")):

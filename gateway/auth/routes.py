@@ -19,7 +19,7 @@ class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="e.g. the device serial")
 
 
-def _public(row) -> dict:  # type: ignore[no-untyped-def]
+def _public(row) -> dict:
     return {
         "id": row.id, "name": row.name, "role": row.role,
         "created_at": row.created_at.isoformat(),

@@ -8,7 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gateway.auth.models import ApiToken, Role, utcnow
 from gateway.errors import Invalid, NotFound, parse_choice
@@ -61,7 +61,7 @@ def authenticate(session: Session, secret: str) -> Principal | None:
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.exec(select(ApiToken).order_by(ApiToken.created_at)))
+    return list(session.exec(select(ApiToken).order_by(col(ApiToken.created_at))))
 
 
 def revoke_token(session: Session, token_id: str) -> ApiToken:

@@ -1,13 +1,13 @@
 """Hit review (NCB analysts and admins): list checks awaiting review, confirm or reject them.
 
 A confirmed or rejected outcome shows to the device on ``GET /v1/checks/{id}`` through
-``check_view``; only hit/possible checks are reviewable (they are the ones a human must decide).
+``answer.render``; only hit/possible checks are reviewable (they are the ones a human must decide).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,10 +17,11 @@ from sqlmodel import Session, col, select
 from gateway.audit.service import record
 from gateway.auth.service import Principal
 from gateway.boundary import DB_INT_MAX
+from gateway.checks.answer import CheckAnswer, ReviewPage, answer_dict
 from gateway.checks.models import Check, ReviewStatus
-from gateway.checks.service import check_view
 from gateway.deps import AnalystDep, SessionDep
 from gateway.errors import Conflict, Invalid, NotFound
+from gateway.openapi_problems import problem_responses
 from gateway.privacy.access import ReasonDep, audit_read
 from matchers.calibration import Decision
 
@@ -103,14 +104,12 @@ def review_check(
     return check
 
 
-def _item(check: Check) -> dict:
-    view = check_view(check)
-    view["review"]["reviewed_by"] = check.reviewed_by
-    view["token_id"] = check.token_id
-    return view
+def _item(check: Check) -> dict[str, Any]:
+    return answer_dict(check, staff=True)
 
 
-@router.get("/v1/reviews", summary="Checks awaiting review (or reviewed), oldest pending first")
+@router.get("/v1/reviews", summary="Checks awaiting review (or reviewed), oldest pending first",
+            response_model=ReviewPage, response_model_exclude_unset=True)
 def get_reviews(
     session: SessionDep,
     actor: AnalystDep,
@@ -129,7 +128,9 @@ def get_reviews(
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.post("/v1/checks/{check_id}/review", summary="Confirm or reject a hit / possible check")
+@router.post("/v1/checks/{check_id}/review", summary="Confirm or reject a hit / possible check",
+             responses=problem_responses(409), response_model=CheckAnswer,
+             response_model_exclude_unset=True)
 def post_review(check_id: str, body: ReviewIn, session: SessionDep, actor: AnalystDep) -> dict:
     check = review_check(
         session, check_id=check_id, outcome=body.outcome, comment=body.comment, actor=actor

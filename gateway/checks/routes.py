@@ -12,11 +12,13 @@ from sqlmodel import Session
 from device_adapters.textpolicy import check_capture_text
 from gateway.auth.service import Principal
 from gateway.checks import service
+from gateway.checks.answer import CheckAnswer, answer_dict
 from gateway.checks.models import Check
 from gateway.console.languages import officer_language
 from gateway.deps import DeviceDep, PrincipalDep, RuntimeDep, SessionDep
 from gateway.errors import NotFound
 from gateway.observability.metrics import check_modality
+from gateway.openapi_problems import problem_responses
 from gateway.privacy.access import ReasonDep, audit_read
 from gateway.privacy.service import with_thumbnails
 from gateway.runtime import Runtime
@@ -59,7 +61,7 @@ def _headers(request: Request) -> dict[str, str]:
 
 
 async def _run(adapter_name: str, request: Request, runtime: Runtime,
-               principal: Principal) -> dict:
+               principal: Principal) -> dict[str, Any]:
     adapter = runtime.adapters.get(adapter_name)
     if adapter is None:
         raise NotFound(
@@ -72,7 +74,7 @@ async def _run(adapter_name: str, request: Request, runtime: Runtime,
     # For device formats without a purpose field: the calling app names it in the URL.
     purpose = request.query_params.get("purpose")
 
-    def parse_check_store() -> dict:
+    def parse_check_store() -> dict[str, Any]:
         # All the CPU and database work in one worker call, with a session of its own that
         # opens, writes and commits on this one thread: nothing here may run on the event loop
         # (the wait for an admission slot included).
@@ -99,13 +101,23 @@ async def _run(adapter_name: str, request: Request, runtime: Runtime,
     return await run_in_threadpool(parse_check_store)
 
 
-def _answer(check: Check, runtime: RuntimeDep, session: SessionDep) -> dict:
-    return with_thumbnails(service.check_view(check), session, runtime.keyring, runtime.settings)
+def _answer(check: Check, runtime: Runtime, session: Session) -> dict[str, Any]:
+    """The rendered answer (``answer.render``) with the candidates' reference thumbnails."""
+    return with_thumbnails(answer_dict(check), session, runtime.keyring, runtime.settings)
+
+
+# Every check route answers a CheckAnswer; what a check lacks is left out, not null.
+ANSWER: dict[str, Any] = {
+    "response_model": CheckAnswer, "response_model_exclude_unset": True,
+}
+# A device format the adapter cannot read (415), or a capture over the upload limit (413).
+UPLOAD_PROBLEMS = problem_responses(413, 415)
 
 
 @router.post("/v1/checks", summary="Check a capture against the watchlist",
-             openapi_extra=CHECK_FORM_SCHEMA)
-async def create_check(request: Request, runtime: RuntimeDep, principal: DeviceDep) -> dict:
+             openapi_extra=CHECK_FORM_SCHEMA, responses=UPLOAD_PROBLEMS, **ANSWER)
+async def create_check(request: Request, runtime: RuntimeDep,
+                       principal: DeviceDep) -> dict[str, Any]:
     """Multipart form: `face`, `finger_1`..`finger_10` (or `finger_0`), `ppi`, `device_id`,
     `purpose` (required, from FIELDCHECK_CHECK_PURPOSES), `mrz`. Answers hit / possible /
     no_hit / recapture with candidates (hit/possible: with the reference thumbnail) and
@@ -122,19 +134,21 @@ def list_adapters(runtime: RuntimeDep, principal: PrincipalDep) -> list[dict]:
 
 
 @router.post("/v1/adapters/{name}/checks", tags=["adapters"],
-             summary="Check a raw device payload through the named adapter")
+             summary="Check a raw device payload through the named adapter",
+             responses=UPLOAD_PROBLEMS, **ANSWER)
 async def create_adapter_check(
     name: str, request: Request, runtime: RuntimeDep, principal: DeviceDep,
     purpose: Annotated[str | None, Query(
         description="the check's purpose when the payload carries none (it wins over the "
         "payload's)")] = None,
-) -> dict:
+) -> dict[str, Any]:
     return await _run(name, request, runtime, principal)
 
 
-@router.get("/v1/checks/{check_id}", summary="A check's answer, with central and review state")
+@router.get("/v1/checks/{check_id}", summary="A check's answer, with central and review state",
+            **ANSWER)
 def read_check(check_id: str, runtime: RuntimeDep, session: SessionDep,
-               principal: PrincipalDep, reason: ReasonDep) -> dict:
+               principal: PrincipalDep, reason: ReasonDep) -> dict[str, Any]:
     """Every role may read checks; a device only its own (others look absent to it). Each read
     is audited (``check.read``; reason from ``X-Access-Reason``)."""
     check = service.get_check(session, check_id=check_id, principal=principal)

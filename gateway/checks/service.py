@@ -12,14 +12,13 @@ leak the watchlist.
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlmodel import Session
@@ -28,6 +27,13 @@ from device_adapters.capture import Capture
 from gateway.audit.service import record
 from gateway.auth.models import Role
 from gateway.auth.service import Principal
+from gateway.checks.answer import (
+    Candidate,
+    CaptureQuality,
+    CheckFacts,
+    DocumentResult,
+    answer_dict,
+)
 from gateway.checks.document_messages import document_message
 from gateway.checks.models import Check, ReviewStatus
 from gateway.errors import Invalid, NotFound
@@ -35,6 +41,7 @@ from gateway.i18n import N_, translate
 from gateway.privacy.purpose import parse_purpose
 from gateway.privacy.service import probe_keeping, store_probe_images
 from gateway.runtime import Runtime
+from gateway.upstream.port import FingerProbe, ProbeTemplates
 from gateway.watchlist.categories import (
     HANDLING,
     NO_HIT_MESSAGE,
@@ -74,13 +81,13 @@ class Probes:
 def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
     """Extract every capture (in parallel); unusable ones are reported, not raised."""
     probes = Probes()
-    jobs: list[tuple[str, str, str, Future]] = []
+    jobs: list[tuple[str, str, str, Future[Any]]] = []
     keys: list[str] = []
     for face in capture.faces:
         key = fusion.capture_key("face", None, keys)
         keys.append(key)
         # Two people of similar size and neither framed centrally: ask for a recapture.
-        fut = runtime.extractor_pool.submit(
+        fut: Future[Any] = runtime.extractor_pool.submit(
             face_matcher.extract, face.image, refuse_ambiguous=True
         )
         jobs.append((key, "face", "face", fut))
@@ -88,7 +95,8 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
         key = fusion.capture_key("finger", finger.position, keys)
         keys.append(key)
         fut = runtime.extractor_pool.submit(
-            finger_matcher.extract, finger.image, pixels=finger.pixels, ppi=finger.ppi,
+            finger_matcher.extract, finger.image, pixels=cast(np.ndarray | None, finger.pixels),
+            ppi=finger.ppi,
             position=finger.position,
         )
         jobs.append((key, "finger", f"finger_{finger.position}", fut))
@@ -99,7 +107,7 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
     for key, kind, form_field, fut in jobs:
         try:
             try:
-                template = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                template: Any = fut.result(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 for *_rest, pending in jobs:
                     pending.cancel()
@@ -132,16 +140,16 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
             log.exception("extraction failed on %s", key)
             probes.quality[key] = {"status": "unusable", "reason": "extraction_failed",
                                    "detail": "this capture could not be processed; capture again"}
-    for template in capture.templates:
-        key = fusion.capture_key("finger", template.position, probes.quality)
+    for device_template in capture.templates:
+        key = fusion.capture_key("finger", device_template.position, probes.quality)
         try:
-            probe = FingerprintTemplate.from_iso(template.iso_19794_2)
+            probe = FingerprintTemplate.from_iso(device_template.iso_19794_2)
         except MatcherError as exc:
             probes.quality[key] = {
                 "status": "unusable", "reason": "bad_template", "detail": str(exc)
             }
             continue
-        probe.position = template.position
+        probe.position = device_template.position
         try:
             quality.finger_quality(probe, Stage.CHECK)
         except UnusableCapture as exc:
@@ -181,7 +189,7 @@ def search(runtime: Runtime, probes: Probes) -> tuple[Decision, list[dict[str, A
     # Independent captures searched: one face (several photos are one face) plus each finger.
     captures = (1 if probes.faces else 0) + len(probes.fingers)
     now = datetime.now(UTC)
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for fused in fusion.fuse(found, gallery_size=max(1, len(cache.subjects)),
                              captures=captures):
         card = cache.card(fused.subject_id)
@@ -203,7 +211,7 @@ def search(runtime: Runtime, probes: Probes) -> tuple[Decision, list[dict[str, A
         })
         if len(candidates) == CANDIDATES_SHOWN:
             break
-    decision = candidates[0]["decision"] if candidates else Decision.NO_HIT
+    decision = Decision(candidates[0]["decision"]) if candidates else Decision.NO_HIT
     return decision, candidates
 
 
@@ -296,6 +304,7 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
         probes.quality[skipped.field] = {"status": "skipped", "reason": skipped.reason,
                                          "detail": skipped.detail}
     version = runtime.cache.version
+    candidates: list[dict[str, Any]]
     if document_only:
         decision, candidates = Decision.NO_HIT, []  # the document's result below decides
     elif not probes.faces and not probes.fingers:
@@ -316,31 +325,25 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
                     decision = decision.raised_to(Decision.POSSIBLE)
     check_id = "chk_" + uuid.uuid4().hex[:20]
     _localise(candidates, language)
-    response: dict[str, Any] = {
-        "check_id": check_id,
-        "decision": decision,
-        "candidates": candidates,
-        "quality": probes.quality,
-        "watchlist_version": version,
-        "message": _message(decision, candidates, document, language,
-                            document_only=document_only),
-        "language": language,
-        "adapter": capture.adapter,
-        "purpose": capture.purpose,
-    }
-    if document is not None:
-        response["document"] = document
+    facts = CheckFacts(
+        candidates=[Candidate.model_validate(c) for c in candidates],
+        quality={k: CaptureQuality.model_validate(q) for k, q in probes.quality.items()},
+        message=_message(decision, candidates, document, language, document_only=document_only),
+        language=language,
+        **({"document": DocumentResult.model_validate(document)} if document is not None else {}),
+    )
     check = Check(
         id=check_id, token_id=principal.token_id,
         device_id=device_id or capture.device.serial, adapter=capture.adapter,
         purpose=capture.purpose, local_decision=decision, decision=decision,
-        watchlist_version=version, response=response,
+        watchlist_version=version,
         review_status=ReviewStatus.PENDING if decision.needs_review else None,
     )
-    response["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    facts.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    check.response = facts.stored()
     session.add(check)
     if runtime.upstream is not None:
-        runtime.upstream.on_check(session, check, capture, templates=_probe_templates(probes))
+        runtime.upstream.on_check(session, check, capture, _probe_templates(probes))
     keeping = probe_keeping(check)
     if keeping is not None and runtime.keyring is not None:
         # Sealed for the reviewer, or held for central's answer (a hit only central knows needs
@@ -361,30 +364,16 @@ def run_check(runtime: Runtime, session: Session, *, principal: Principal, captu
     return check
 
 
-def _probe_templates(probes: Probes) -> dict[str, Any]:
-    return {
-        "faces": [base64.b64encode(f.to_bytes()).decode() for f in probes.faces.values()],
-        "fingers": [
-            {"position": f.position, "iso_19794_2": base64.b64encode(f.to_iso()).decode()}
-            for f in probes.fingers.values()
-        ],
-    }
+def _probe_templates(probes: Probes) -> ProbeTemplates:
+    return ProbeTemplates(
+        faces=tuple(f.to_bytes() for f in probes.faces.values()),
+        fingers=tuple(FingerProbe(f.position, f.to_iso()) for f in probes.fingers.values()),
+    )
 
 
 def check_view(check: Check) -> dict[str, Any]:
-    """The answer for a stored check, with the central link's and the review's current state."""
-    view = dict(check.response)
-    view["decision"] = check.decision
-    view["local_decision"] = check.local_decision
-    view["device_id"] = check.device_id
-    view["created_at"] = check.created_at.isoformat() if check.created_at else None
-    view["upstream"] = {"status": check.upstream_status, "result": check.upstream_result}
-    view["review"] = {
-        "status": check.review_status,
-        "comment": check.review_comment,
-        "reviewed_at": check.reviewed_at.isoformat() if check.reviewed_at else None,
-    }
-    return view
+    """The answer for a stored check (``answer.render``), as JSON-ready data."""
+    return answer_dict(check)
 
 
 def get_check(session: Session, *, check_id: str, principal: Principal) -> Check:

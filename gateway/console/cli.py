@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session():
     from gateway.cliconfig import open_session
 
     return open_session()[1]

@@ -22,15 +22,22 @@ from matchers.calibration import Decision
 
 router = APIRouter(route_class=ConsoleRoute)
 QUEUE_PAGE = 50
-DECISIONS = {Decision.HIT: N_("Hit"), Decision.POSSIBLE: N_("Possible"),
-             Decision.NO_HIT: N_("No hit"), Decision.RECAPTURE: N_("Recapture")}
-REVIEW_STATUSES = {ReviewStatus.PENDING: N_("Pending"), ReviewStatus.CONFIRMED: N_("Confirmed"),
-                   ReviewStatus.REJECTED: N_("Rejected"), "all": N_("All")}
+DECISIONS: dict[str, str] = {
+    Decision.HIT: N_("Hit"), Decision.POSSIBLE: N_("Possible"),
+    Decision.NO_HIT: N_("No hit"), Decision.RECAPTURE: N_("Recapture"),
+}
+REVIEW_STATUSES: dict[str, str] = {
+    ReviewStatus.PENDING: N_("Pending"), ReviewStatus.CONFIRMED: N_("Confirmed"),
+    ReviewStatus.REJECTED: N_("Rejected"), "all": N_("All"),
+}
 
 
 def _labels(page: Page) -> dict[str, Any]:
-    return {"decision_label": lambda d: page.t(DECISIONS.get(d, d)) if d else "",
-            "status_label": lambda s: page.t(REVIEW_STATUSES.get(s, s)) if s else ""}
+    def label(names: dict[str, str], value: str | None) -> str:
+        return page.t(names.get(value, value)) if value else ""
+
+    return {"decision_label": lambda d: label(DECISIONS, d),
+            "status_label": lambda s: label(REVIEW_STATUSES, s)}
 
 
 @router.get("/reviews")
@@ -77,7 +84,7 @@ def decide(
     actor = page.allow(*ANALYST_ROLES)
     page.check_csrf(csrf)
     try:
-        body = review_routes.ReviewIn(outcome=outcome, comment=comment)  # type: ignore[arg-type]
+        body = review_routes.ReviewIn(outcome=outcome, comment=comment)
         review_routes.post_review(check_id, body, page.session, actor)
     except (DomainError, ValidationError) as exc:
         page.session.rollback()

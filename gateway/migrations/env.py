@@ -13,7 +13,7 @@ db.import_models()  # the models are only the target of --autogenerate, never of
 config = context.config
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(
         connection=connection, target_metadata=SQLModel.metadata,
         # SQLite alters tables by copying them: revisions use op.batch_alter_table for it.

@@ -22,7 +22,7 @@ import importlib.metadata
 import logging
 import platform
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -104,7 +104,8 @@ class GatewayMetrics:
         self.check_seconds.labels(modality).observe(seconds)
         self.decisions.labels(decision).inc()
 
-    def observe_request(self, scope: dict[str, Any], status: int, seconds: float) -> None:
+    def observe_request(self, scope: MutableMapping[str, Any], status: int,
+                        seconds: float) -> None:
         route = scope.get("route")
         # The route template, not the path: ids in paths would make a label per check.
         name = getattr(route, "path", None) or "unmatched"
@@ -206,11 +207,11 @@ class StateCollector(Collector):
         try:
             with Session(runtime.engine) as session:
                 rows = session.exec(
-                    select(Check.decision, func.count()).where(  # type: ignore[call-overload]
+                    select(Check.decision, func.count()).where(
                         Check.created_at >= midnight
                     ).group_by(Check.decision)
                 ).all()
-            counts.update({decision: int(n) for decision, n in rows})
+            counts.update({Decision(decision): int(n) for decision, n in rows})
         except Exception:  # noqa: BLE001 - a scrape reports, never fails
             log.warning("could not count today's checks", exc_info=True)
             return

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
     watchlist_app.command("reextract")(reextract_cmd)
 
 
-def _open():  # type: ignore[no-untyped-def]
+def _open():
     """(settings, engine, keyring) like every other command: --config/--data-dir honoured, bad
     settings exit 2 naming the fix, and no new empty database unless --create."""
     from gateway.cliconfig import ConfigError, open_database

@@ -196,10 +196,10 @@ def held_as_image(keyring: Keyring, row: ProbeImage, bounds: ImageBounds) -> ima
     """The evidence image a held capture stands for (raises when the capture does not decode)."""
     header_line, _, data = open_probe(keyring, row).partition(b"\n")
     header = json.loads(header_line)
-    pixels = None
     if "shape" in header:
-        pixels, data = np.frombuffer(data, np.uint8).reshape(header["shape"]), None
-    return _normalised(row.kind, row.position, data, pixels, header.get("ppi"), bounds)
+        pixels = np.frombuffer(data, np.uint8).reshape(header["shape"])
+        return _normalised(row.kind, row.position, None, pixels, header.get("ppi"), bounds)
+    return _normalised(row.kind, row.position, data, None, header.get("ppi"), bounds)
 
 
 def settle_held(session: Session, keyring: Keyring, *, check_id: str,

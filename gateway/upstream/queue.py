@@ -314,11 +314,11 @@ def immediate_sqlite_engine(url: str) -> Engine:
     engine = make_engine(url)
 
     @event.listens_for(engine, "connect")
-    def _autocommit_driver(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _autocommit_driver(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+    def _begin_immediate(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -1,7 +1,7 @@
 """Merging central's answer into the check, in the same transaction as the queue item's change.
 
 A central hit that the local watchlist did not have upgrades the decision, puts the check in
-the NCB review queue and shows central's candidates to the device (``response["central"]``).
+the NCB review queue and shows central's candidates to the device (``CheckAnswer.central``).
 A central answer never downgrades the local decision: the officer already acted on it.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from gateway.audit.service import record
+from gateway.checks.answer import CentralResult, facts_of
 from gateway.checks.models import Check, ReviewStatus
 from gateway.privacy.service import drop_probe_images
 from gateway.upstream.queue import QueueItem
@@ -60,22 +61,20 @@ def apply_result(session: Session | None, item: QueueItem, result: dict[str, Any
     before = {"decision": check.decision, "review_status": check.review_status}
     central = Decision(result["decision"])  # validated by the client (``client.DECISIONS``)
     upgraded = central.rank > Decision(check.decision).rank
-    response = dict(check.response or {})
+    facts = facts_of(check)
     if candidates or (document and document.get("hit")):
-        response["central"] = {
-            "decision": central, "candidates": candidates[:CENTRAL_SHOWN], "document": document,
-        }
+        facts.central = CentralResult(decision=central, candidates=candidates[:CENTRAL_SHOWN],
+                                      document=document)
     if upgraded:
-        check.decision = central
+        check.decision = central  # the one place the decision lives: the answer renders it
         check.review_status = ReviewStatus.PENDING
-        response["decision"] = central
-        response["message"] = (
+        facts.message = (
             "Central databases report a match the local watchlist did not have: "
             "follow the handling instructions and contact the NCB."
             if central == Decision.HIT else
             "Central databases report a possible match: the NCB will review it."
         )
-    check.response = response
+    check.response = facts.stored()
     session.add(check)
     if check.review_status is None:
         # Central found nothing either: the probe images held for its answer go with it.

@@ -19,6 +19,7 @@ from gateway.boundary import DB_INT_MAX
 from gateway.checks.service import get_check
 from gateway.deps import STATUS_READER_ROLES, AdminDep, RuntimeDep, require_role
 from gateway.errors import NotFound
+from gateway.openapi_problems import problem_responses
 from gateway.privacy.access import UPSTREAM_EVENT, ReasonDep, audit_upstream_read
 from gateway.runtime import Runtime
 
@@ -67,7 +68,8 @@ def dead_letters(
 
 
 @router.post("/v1/upstream/dead-letters/{item_id}/requeue",
-             summary="Send a dead-lettered query to central again (NCB admin)")
+             summary="Send a dead-lettered query to central again (NCB admin)",
+             responses=problem_responses(409))
 def requeue(
     item_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], runtime: RuntimeDep, principal: AdminDep
 ) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from gateway.upstream.client import CentralClient, CentralError, HttpCentralClie
 from gateway.upstream.documents import check_document_locally, list_version, sync_feed
 from gateway.upstream.models import OUTBOX_VERSION
 from gateway.upstream.policy import ForwardingPolicy
+from gateway.upstream.port import ProbeTemplates, UpstreamPort
 from gateway.upstream.queue import NewItem, QueueItem, QueueStorage, SqlQueueStorage
 from gateway.upstream.reconcile import set_status
 from gateway.upstream.settings import UpstreamSettings
@@ -40,7 +41,9 @@ PRIORITY = {Decision.HIT: 20, Decision.POSSIBLE: 10}  # local hits reach central
 STUB_START_TIMEOUT_S = 600.0  # seeding a large stub population on a loaded machine
 
 
-class UpstreamService:
+class UpstreamService(UpstreamPort):
+    """The central link: outbox, delivery worker, change feed, the bundled stub."""
+
     def __init__(
         self, *, settings: Settings, upstream: UpstreamSettings, engine: Engine,
         storage: QueueStorage | None = None, client: CentralClient | None = None,
@@ -170,36 +173,33 @@ class UpstreamService:
 
     # -- called by the check route --------------------------------------------------------------
 
-    def forwards(self, check: Check, capture: Capture, templates: dict[str, Any]) -> bool:
+    def forwards(self, check: Check, capture: Capture, probes: ProbeTemplates) -> bool:
         """The forwarding policy: all, hits only (hit or possible), or by purpose.
 
         A check with nothing central can search (every capture refused, no document) is never
         forwarded: central would only answer "nothing to search".
         """
-        if not (templates.get("faces") or templates.get("fingers") or capture.document):
+        if not (probes or capture.document):
             return False
         return self.policy.forwards(decisions=(check.local_decision, check.decision),
                                     purpose=capture.purpose or check.purpose)
 
-    def on_check(self, session: Session, check: Check, capture: Capture, *,
-                 templates: dict[str, Any]) -> None:
-        """Queue the check for central in the caller's transaction (the caller commits).
-
-        ``templates`` (``{"faces": [base64], "fingers": [{"position", "iso_19794_2"}]}``) go
-        into the outbox payload only, never into the check row; the worker drops them from the
-        payload when central acknowledges (``queue.scrubbed``).
-        """
-        if not self.forwards(check, capture, templates):
+    def on_check(self, session: Session, check: Check, capture: Capture,
+                 probes: ProbeTemplates) -> None:
+        """``UpstreamPort.on_check``: an outbox item in the caller's transaction when the policy
+        forwards the check; the worker drops the templates from the payload when central
+        acknowledges (``queue.scrubbed``)."""
+        if not self.forwards(check, capture, probes):
             return
         now = time.time()
         self.storage.add(session, NewItem(
             check_id=check.id, idempotency_key=f"{check.id}:search",
-            payload=self._payload(check, capture, templates), ttl_s=self.upstream.ttl_s,
+            payload=self._payload(check, capture, probes), ttl_s=self.upstream.ttl_s,
             priority=PRIORITY.get(Decision(check.decision), 0),
         ), now=now)
         check.upstream_status = UpstreamStatus.QUEUED
 
-    def _payload(self, check: Check, capture: Capture, templates: dict[str, Any]
+    def _payload(self, check: Check, capture: Capture, probes: ProbeTemplates
                  ) -> dict[str, Any]:
         document = _document(capture.document)
         request: dict[str, Any] = {
@@ -207,8 +207,7 @@ class UpstreamService:
             "country": self.settings.country,
             "purpose": check.purpose or capture.purpose,
             "local_decision": check.local_decision,
-            "faces": list(templates.get("faces") or []),
-            "fingers": list(templates.get("fingers") or []),
+            **probes.payload(),
             "document": document,
             "nominal": {
                 "surname": document["surname"], "given_names": document["given_names"],

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gateway.watchlist.models import BiometricTemplate, Subject, WatchlistChange, current_model
 from gateway.watchlist.sharing import visible_clause, visible_to
@@ -150,8 +150,8 @@ class WatchlistCache:
             changes = list(
                 session.exec(
                     select(WatchlistChange)
-                    .where(WatchlistChange.version > self.version)
-                    .order_by(WatchlistChange.version)
+                    .where(col(WatchlistChange.version) > self.version)
+                    .order_by(col(WatchlistChange.version))
                 )
             )
             if not changes:

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(watchlist_app, name="watchlist")
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session():
     from gateway.cliconfig import open_session
 
     return open_session()
@@ -167,7 +167,7 @@ def _warm_worker() -> int:
     return os.getpid()
 
 
-def _warm_pool(workers: int):  # type: ignore[no-untyped-def]
+def _warm_pool(workers: int):
     """The import's worker processes with their models loaded, shown as its own phase (it takes
     tens of seconds on a loaded machine; the import bar used to sit at 0 meanwhile)."""
     from gateway.watchlist import importer

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -287,10 +287,10 @@ def run_import(
     actor: Principal | None,
     country: str,
     workers: int = 2,
-    on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_result: Callable[[dict[str, Any]], object] | None = None,
     pool: Executor | None = None,
     keep_images: KeepImages | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Import ``rows``, yielding one result per row in manifest order.
 
     ``on_result`` runs after each commit (e.g. a cache sync, so checks find the record at once).

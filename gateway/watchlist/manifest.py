@@ -58,6 +58,11 @@ class ManifestRow:
     error: str | None = None
 
 
+def _constant(data: bytes) -> Callable[[], bytes]:
+    """A loader for bytes already in memory (bound now, not when the loop has moved on)."""
+    return lambda: data
+
+
 def _split(value: Any) -> list[str]:
     if value is None or value == "":
         return []
@@ -233,7 +238,7 @@ def _nist_images(name: str, load: Callable[[], bytes]) -> list[ImageRef]:
     except OSError as exc:
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
     refs = [
-        ImageRef(name=f"{name}#face{i + 1}", modality="face", load=lambda d=f.image: d)
+        ImageRef(name=f"{name}#face{i + 1}", modality="face", load=_constant(f.image))
         for i, f in enumerate(capture.faces)
     ]
     for finger in capture.fingers:
@@ -246,7 +251,7 @@ def _nist_images(name: str, load: Callable[[], bytes]) -> list[ImageRef]:
                 ImageRef(
                     name=f"{name}#finger{finger.position}",
                     modality="finger",
-                    load=lambda d=data: d,
+                    load=_constant(data),
                     position=finger.position or 0,
                     ppi=finger.ppi,
                 )

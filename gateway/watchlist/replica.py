@@ -97,7 +97,7 @@ def ever_visible(session: Session, *, subject_id: str, country: str) -> bool:
     scopes = list(session.exec(select(SubjectScope).where(SubjectScope.subject_id == subject_id)))
     if not scopes:
         return True
-    return any(visible_to(s, country) for s in scopes)  # type: ignore[arg-type]
+    return any(visible_to(s, country) for s in scopes)
 
 
 def current_version(session: Session) -> int:

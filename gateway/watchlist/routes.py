@@ -134,7 +134,7 @@ def _keep_reference(runtime: RuntimeDep, session: SessionDep, tpl: BiometricTemp
                         template_id=tpl.id, prepared=images)
 
 
-def _named(field: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _named(field: str, fn, *args, **kwargs):
     """Run an extraction; an unusable capture names the form field it came from."""
     try:
         return fn(*args, **kwargs)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from device_adapters.wsq_sandbox import pixels_if_wsq
 from gateway.audit.service import record
@@ -275,6 +275,6 @@ def templates_of(session: Session, subject_id: str) -> list[BiometricTemplate]:
         session.exec(
             select(BiometricTemplate)
             .where(BiometricTemplate.subject_id == subject_id)
-            .order_by(BiometricTemplate.created_at)
+            .order_by(col(BiometricTemplate.created_at))
         )
     )

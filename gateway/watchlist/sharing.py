@@ -25,8 +25,12 @@ from gateway.watchlist.models import Subject
 class Scoped(Protocol):
     """Anything with an origin and a sharing list (a Subject, a SubjectScope row)."""
 
-    originating_country: str
-    sharing: Sequence[str] | None
+    # Read-only: a Subject's list[str] column satisfies Sequence[str] only when not assigned.
+    @property
+    def originating_country(self) -> str: ...
+
+    @property
+    def sharing(self) -> Sequence[str] | None: ...
 
 
 def visible_to(subject: Scoped, country: str) -> bool:
@@ -45,7 +49,7 @@ def visible_clause(country: str) -> Any:
     """
     sharing_text = cast(Subject.sharing, String)
     return or_(
-        Subject.originating_country == country,
+        col(Subject.originating_country) == country,
         col(Subject.sharing).is_(None),
         sharing_text == "null",
         sharing_text.like(f'%"{country}"%'),

@@ -167,7 +167,7 @@ def verify(blob: bytes, *, keys: SnapshotKeys, now: datetime | None = None) -> d
 # --- signed pages of the online changes feed ---------------------------------------------------
 
 FEED_MAGIC = b"FCFEED2"
-FEED_FORMAT = "fieldcheck-changes/2"
+FEED_FORMAT: Literal["fieldcheck-changes/2"] = "fieldcheck-changes/2"
 
 
 class SignedFeed(BaseModel):

@@ -8,11 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from gateway.upstream.port import UpstreamPort
 from tests.adapters.builders import TD3
 from tests.conftest import LiveGateway
 
 
-class LocalLists:
+class LocalLists(UpstreamPort):
     """Stands in for the central link's cached lists (the outside edge), nothing else."""
 
     def __init__(self, answer: dict[str, Any]) -> None:
@@ -21,7 +22,7 @@ class LocalLists:
     def check_document(self, session, document):  # type: ignore[no-untyped-def]
         return {**self.answer, "source": "local"}
 
-    def on_check(self, session, check, capture, *, templates) -> None:  # type: ignore[no-untyped-def]
+    def on_check(self, session, check, capture, probes) -> None:  # type: ignore[no-untyped-def]
         pass
 
     def notify(self) -> None:

@@ -26,6 +26,7 @@ from gateway.upstream.client import (
     HttpCentralClient,
 )
 from gateway.upstream.documents import check_document_locally, sync_feed
+from gateway.upstream.port import ProbeTemplates
 from gateway.upstream.service import UpstreamService
 from gateway.upstream.settings import UpstreamSettings
 from gateway.upstream.worker import DeliveryWorker
@@ -56,7 +57,7 @@ class Env:
                           response={"check_id": check_id, "decision": decision})
             session.add(check)
             self.service.on_check(session, check, capture or Capture(purpose=purpose),
-                                  templates={"faces": ["AAAA"], "fingers": []})
+                                  ProbeTemplates(faces=(b"\0\0\0",)))
             session.commit()
             session.refresh(check)
             return check
@@ -288,7 +289,7 @@ def test_check_with_nothing_to_search_is_not_forwarded(env: Env) -> None:
         check = Check(id="chk_empty", token_id="tok_dev", local_decision="recapture",
                       decision="recapture", response={})
         session.add(check)
-        env.service.on_check(session, check, Capture(), templates={"faces": [], "fingers": []})
+        env.service.on_check(session, check, Capture(), ProbeTemplates())
         session.commit()
     assert env.get("chk_empty").upstream_status == "not_forwarded"
 

@@ -51,7 +51,7 @@ class StubServer:
             config = uvicorn.Config(app, host=self.host, port=self.port, log_config=None,
                                     lifespan="off")
             self._server = uvicorn.Server(config)
-            self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
             self._server.run()
 
         self._thread = threading.Thread(target=run, name="central-stub", daemon=True)
