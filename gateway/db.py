@@ -272,7 +272,10 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         return
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as handle:  # flock, not SQLite's own fcntl locks: they are separate
+    # A file of its own, never the database: closing any descriptor of the database file drops
+    # every POSIX lock SQLite holds on it in this process, after which another process may
+    # checkpoint and delete the WAL under a live connection (commits then lost).
+    with open(f"{path}.migrate.lock", "ab") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -358,3 +358,30 @@ def test_serve_migrates_a_database_made_before_migrations_at_start(tmp_path: Pat
     engine = db.make_engine(f"sqlite:///{data / 'fieldcheck.db'}")
     assert db.current_revision(engine) == db.head_revision()
     engine.dispose()
+
+
+def test_migration_leaves_sqlite_locks_alone_so_other_processes_see_every_commit(
+    tmp_path: Path,
+) -> None:
+    """Found in review: the migration lock opened and closed the database file itself, which
+    drops every POSIX lock SQLite holds on it in this process; another process closing then
+    deleted the WAL under the gateway's pooled connection, whose next commits it never saw."""
+    path = tmp_path / "gw.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)  # what serve does at every start
+    other = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+             "print(','.join(sorted(r[0] for r in c.execute('select key from watchlist_meta'))"
+             "), flush=True); c.close()")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("insert into watchlist_meta(key, value) values ('a', '1')"))
+        # An operator's CLI command reads the same file meanwhile, then closes.
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True,
+                       capture_output=True)
+        with engine.begin() as conn:
+            conn.execute(text("insert into watchlist_meta(key, value) values ('b', '2')"))
+        seen = subprocess.run([sys.executable, "-c", other, str(path)], check=True,
+                              capture_output=True, text=True).stdout.strip().split(",")
+    finally:
+        engine.dispose()
+    assert {"a", "b"} <= set(seen), seen
