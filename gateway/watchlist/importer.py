@@ -189,10 +189,21 @@ def _collect(
     return out
 
 
+def _ignore_stop_signals() -> None:
+    """Workers leave stopping to their parent: a SIGTERM/SIGINT sent to the whole process group
+    (systemd, a terminal's Ctrl-C) must not kill them mid-record, which would break the pool
+    and look like a crash; the parent ends the import between records and shuts them down."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def extraction_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes for extraction; "spawn" so no gateway thread state is forked."""
     return ProcessPoolExecutor(
-        max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")
+        max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_stop_signals,
     )
 
 

@@ -195,11 +195,19 @@ def _run(
                         last_flush = time.monotonic()
             job.status = "done"
         except (_Stopped, BrokenProcessPool) as exc:
-            # A stop (SIGTERM reaches the extraction workers too, which breaks their pool) is
-            # not a failure of the import: it resumes when posted again.
-            log.warning("import job %s interrupted by the gateway stopping (%s)", job_id,
-                        type(exc).__name__)
-            job.status, job.error = "interrupted", INTERRUPTED_NOTE.format(status="running")
+            if isinstance(exc, BrokenProcessPool) and not stopping.is_set():
+                # A worker died on its own (out of memory, a crash on some image): a failure
+                # to report, not a stop that posting again would cure.
+                log.exception("import job %s failed: an extraction worker died", job_id)
+                job.status = "failed"
+                job.error = (f"BrokenProcessPool: an extraction worker died ({exc}); see the "
+                             "gateway's log for the record it was working on")[:2000]
+            else:
+                # The gateway is stopping: not a failure of the import; it resumes when posted
+                # again (the workers ignore the stop signal; the job ends between records).
+                log.warning("import job %s interrupted by the gateway stopping (%s)", job_id,
+                            type(exc).__name__)
+                job.status, job.error = "interrupted", INTERRUPTED_NOTE.format(status="running")
         except Exception as exc:  # noqa: BLE001 - the job reports what stopped it
             log.exception("import job %s failed", job_id)
             job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"[:2000]
