@@ -27,9 +27,6 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="on SQLite /healthz exceeded 1 s in 1-2 of ~215 answers in "
-                   "all three runs on the overloaded machine; PostgreSQL passed; re-run quiet "
-                   "(docs/STATUS.md, issue 20)")
 def test_enrolling_importing_and_checking_together_never_freezes_the_gateway(
     tmp_path: Path, shared_data: Path, database_url: str | None
 ) -> None:
