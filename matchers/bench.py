@@ -216,7 +216,6 @@ def bench_fingerprint(
         **{f"recall_at_{s}_unknown_position": round(within_unknown[s] / n, 4) for s in shortlists},
         **{f"unknown_position_{k}": v for k, v in _percentiles(unknown_latencies).items()},
         "shortlist": params.FINGER_SHORTLIST,
-        # The stage-1 hashing now in params (the names this line used were removed with it).
         "lsh": f"triples of the first {params.FINGER_LSH_CAP} set bits, "
         f"{params.FINGER_LSH_PER_CYLINDER} keys per cylinder",
         "filed_keys": int(len(index._hash.keys)),
