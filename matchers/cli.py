@@ -56,9 +56,9 @@ def evaluate_fingerprints(
         )
     except evaluation.MatcherError as exc:
         raise typer.BadParameter(str(exc), param_hint="DIRECTORY") from exc
-    if not as_json:
-        _fingerprint_table(report)
-    _emit(report, as_json)
+    _fingerprint_table(report)
+    if as_json:
+        _emit(report, as_json)
 
 
 def _fingerprint_table(report: dict) -> None:
@@ -84,9 +84,9 @@ def _fingerprint_table(report: dict) -> None:
         *((f"{report['mean_nbis_eer']:.2%}", f"{report['mean_eer_over_nbis']:.3f}")
           if nbis else ()),
     )
-    Console().print(table)
+    Console(width=120).print(table)
     if nbis:
-        Console().print(f"worst set EER / NBIS: {report['worst_eer_over_nbis']:.3f}")
+        Console(width=120).print(f"worst set EER / NBIS: {report['worst_eer_over_nbis']:.3f}")
 
 
 @evaluate_app.command("faces")
@@ -174,8 +174,8 @@ def _fingerprint_bench_table(report: dict) -> None:
         f"{report['recall_at_1000_unknown_position']:.2%}",
         str(report["unknown_position_p50_ms"]), str(report["unknown_position_p95_ms"]),
     )
-    Console().print(table)
-    Console().print(
+    Console(width=120).print(table)
+    Console(width=120).print(
         f"peak RSS {report['peak_rss_mb']:,} MB (now {report['rss_mb']:,}); gallery "
         f"{'built' if report['gallery_built_this_run'] else 'loaded'} in "
         f"{report['gallery_seconds']} s; load average {report['load_avg']}"
@@ -203,7 +203,8 @@ def register_bench(bench_app: typer.Typer) -> None:
         the shortlist's recall at 300/1,000, p50/p95/p99 search time, peak RSS."""
         report = bench.bench_fingerprint(gallery=gallery, cache=None if no_cache else cache)
         _fingerprint_bench_table(report)
-        _emit(report, as_json)
+        if as_json:
+            _emit(report, as_json)
 
     @bench_app.command("face-extract")
     def bench_face_extract(
