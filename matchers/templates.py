@@ -27,11 +27,16 @@ class FingerprintTemplate:
     # ISO type code per minutia (``iso19794.OTHER`` / ``RIDGE_ENDING`` / ``BIFURCATION``) when
     # known, e.g. from a device's record; None when the extractor gave none (written "other").
     minutia_types: np.ndarray | None = None
+    # The quality byte of a record read from a device (ISO/IEC 19794-2 finger quality): each
+    # vendor's own scale (some write NFIQ 1's 1-5), so never read as NFIQ 2. None: 0 (not
+    # reported) or not read from a record. Written back into the record when NFIQ 2 is unknown.
+    device_quality: int | None = None
 
     def to_iso(self) -> bytes:
         return iso19794.encode(
             self.minutiae, width=self.width, height=self.height, position=self.position,
-            quality=self.nfiq2 or 0, types=self.minutia_types,
+            quality=self.nfiq2 if self.nfiq2 is not None else (self.device_quality or 0),
+            types=self.minutia_types,
         )
 
     @classmethod
@@ -39,7 +44,7 @@ class FingerprintTemplate:
         minutiae, header = iso19794.parse(record)
         return cls(
             minutiae=minutiae, width=header["width"], height=header["height"],
-            position=header["position"], nfiq2=header["quality"] or None,
+            position=header["position"], device_quality=header["quality"] or None,
             minutia_types=header["types"],
         )
 

@@ -150,6 +150,8 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
             }
             continue
         probe.position = device_template.position
+        # nfiq2 is None here: the record's quality byte is the vendor's scale (device_quality),
+        # so a device template is judged on its minutiae count only.
         try:
             quality.finger_quality(probe, Stage.CHECK)
         except UnusableCapture as exc:

@@ -9,10 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from device_adapters.capture import Capture, FingerImage
+from device_adapters.capture import Capture, FingerImage, FingerTemplate
 from gateway.checks import service
 from gateway.watchlist import service as watchlist_service
 from matchers import fingerprint as finger_matcher
+from matchers import iso19794
 from matchers import params
 from matchers.errors import UnusableCapture
 from matchers.templates import FingerprintTemplate
@@ -69,3 +70,34 @@ def test_quality_and_probes_share_capture_keys(runtime, monkeypatch) -> None:
     probes = service.extract_probes(runtime, capture)
     assert list(probes.fingers) == ["finger_2", "finger_2_2", "finger_0"]
     assert set(probes.fingers) <= set(probes.quality)
+
+
+def _iso_record(minutiae: int, quality_byte: int) -> bytes:
+    rng = np.random.default_rng(minutiae)
+    points = np.column_stack([rng.uniform(20, 280, minutiae), rng.uniform(20, 380, minutiae),
+                              rng.uniform(0, 6.28, minutiae), np.full(minutiae, 0.6)])
+    return iso19794.encode(points.astype(np.float32), width=300, height=400, position=2,
+                           quality=quality_byte)
+
+
+@pytest.mark.parametrize("quality_byte", [3, 5, 60])
+def test_a_device_template_is_judged_on_its_minutiae_not_its_vendor_quality_byte(
+    runtime, quality_byte: int
+) -> None:
+    # The record's quality byte is the vendor's own scale (NFIQ 1's 1-5 for some), not NFIQ 2:
+    # a good template with byte 3 was refused "NFIQ 2 quality 3 is below 10" (review finding).
+    record = _iso_record(35, quality_byte)
+    probes = service.extract_probes(
+        runtime, Capture(templates=[FingerTemplate(position=2, iso_19794_2=record)]))
+    assert probes.quality["finger_2"] == {"status": "ok", "minutiae": 35,
+                                          "source": "device_template"}
+    assert list(probes.fingers) == ["finger_2"]
+    template = FingerprintTemplate.from_iso(record)
+    assert (template.nfiq2, template.device_quality) == (None, quality_byte)
+    assert template.to_iso() == record  # the byte is kept, as the device wrote it
+
+    few = _iso_record(params.FINGER_MIN_MINUTIAE - 3, quality_byte)
+    probes = service.extract_probes(
+        runtime, Capture(templates=[FingerTemplate(position=2, iso_19794_2=few)]))
+    assert probes.quality["finger_2"]["reason"] == "too_few_minutiae"
+    assert not probes.fingers
