@@ -19,6 +19,7 @@ import base64
 import json
 import logging
 import uuid
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -170,12 +171,16 @@ def store_probe_images(session: Session, keyring: Keyring, *, check_id: str, cap
                 continue
         rows.append(_seal_probe(keyring, check_id=check_id, kind="face", position=0, enc=enc))
     for finger in capture.fingers:
-        if held and finger.pixels is not None:
-            pixels = np.ascontiguousarray(np.asarray(finger.pixels, dtype=np.uint8))
-            enc = _held({"kind": "finger", "ppi": finger.ppi, "shape": list(pixels.shape)},
-                        pixels.tobytes())
-        elif held and finger.image is not None:
+        if held and finger.image is not None:
+            # The bytes as received (WSQ, PNG...), not the decoded pixels the adapters also
+            # set: a ten-print card's raw greyscale is several MB sealed under the write lock.
             enc = _held({"kind": "finger", "ppi": finger.ppi}, finger.image)
+        elif held and finger.pixels is not None:
+            # Pixels only (no encoded image): zlib at its fastest level, still a fraction of
+            # width x height for a print's mostly flat background.
+            pixels = np.ascontiguousarray(np.asarray(finger.pixels, dtype=np.uint8))
+            enc = _held({"kind": "finger", "ppi": finger.ppi, "shape": list(pixels.shape),
+                         "codec": "zlib"}, zlib.compress(pixels.tobytes(), 1))
         elif held:
             continue
         else:
@@ -197,6 +202,8 @@ def held_as_image(keyring: Keyring, row: ProbeImage, bounds: ImageBounds) -> ima
     header_line, _, data = open_probe(keyring, row).partition(b"\n")
     header = json.loads(header_line)
     if "shape" in header:
+        if header.get("codec") == "zlib":
+            data = zlib.decompress(data)
         pixels = np.frombuffer(data, np.uint8).reshape(header["shape"])
         return _normalised(row.kind, row.position, None, pixels, header.get("ppi"), bounds)
     return _normalised(row.kind, row.position, data, None, header.get("ppi"), bounds)
