@@ -188,13 +188,15 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         value = value.strip()
+        shown = without_credentials(value)  # an error message is printed and logged
         try:
             parts = urlsplit(value)
             parts.port  # noqa: B018 (raises on a malformed port)
         except ValueError as exc:
-            raise ValueError(f"upstream_url {value!r} is not a URL: {exc}") from None
+            raise ValueError(f"upstream_url {shown!r} is not a URL: "
+                             f"{without_credentials(str(exc))}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"upstream_url {value!r} must be an http:// or https:// URL with a "
+            raise ValueError(f"upstream_url {shown!r} must be an http:// or https:// URL with a "
                              "host, e.g. https://central.example.org")
         if parts.username or parts.password:
             raise ValueError("upstream_url must not carry a user or password (it is logged): "
@@ -243,6 +245,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'fieldcheck.db').resolve()}"
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` removed, for messages. Done on the text, not by
+    ``urlsplit``, so a URL too malformed to parse (the one being refused) is stripped too;
+    everything up to the last ``@`` after ``//`` goes (a password may itself hold ``@``)."""
+    head, sep, rest = url.partition("//")
+    if not sep or "@" not in rest:
+        return url
+    return f"{head}{sep}***@{rest.rpartition('@')[2]}"
 
 
 def _norm_purpose(value: str) -> str:

@@ -77,6 +77,14 @@ def test_a_bad_policy_makes_serve_refuse_at_once_in_a_real_process(tmp_path: Pat
     ({"FIELDCHECK_UPSTREAM_URL": "https://user:pw@central.example.org"},
      ["FIELDCHECK_UPSTREAM_URL", "must not carry a user or password"]),
     ({"FIELDCHECK_COUNTRY": "Mauritius"}, ["FIELDCHECK_COUNTRY", "ISO 3166"]),
+    # Refused for another reason before the credentials rule: the message quoted the whole URL
+    # with its password (review finding).
+    ({"FIELDCHECK_UPSTREAM_URL": "ftp://user:pw@central.example:99x"},
+     ["FIELDCHECK_UPSTREAM_URL", "not a URL", "central.example:99x"]),
+    ({"FIELDCHECK_UPSTREAM_URL": "ftp://user:pw@central.example:99"},
+     ["FIELDCHECK_UPSTREAM_URL", "http:// or https:// URL", "central.example:99"]),
+    ({"FIELDCHECK_UPSTREAM_URL": "ftp://user:p@w@central.example:99x"},
+     ["FIELDCHECK_UPSTREAM_URL", "not a URL"]),
 ])
 def test_unsafe_or_malformed_values_are_refused_in_the_preflight(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -90,7 +98,7 @@ def test_unsafe_or_malformed_values_are_refused_in_the_preflight(
     assert "cannot start" in out and "Traceback" not in out
     for text in expected:
         assert text in out, out
-    assert "user:pw" not in out  # a URL's credentials are never echoed
+    assert "user:pw" not in out and "user:p@w" not in out  # a URL's credentials never echoed
     assert not (tmp_path / "gw").exists()
 
 
