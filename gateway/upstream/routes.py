@@ -22,6 +22,13 @@ from gateway.errors import NotFound
 from gateway.openapi_problems import problem_responses
 from gateway.privacy.access import UPSTREAM_EVENT, ReasonDep, audit_upstream_read
 from gateway.runtime import Runtime
+from gateway.upstream.schemas import (
+    EVENT_STREAM,
+    CheckUpstream,
+    DeadLetter,
+    DeadLetterPage,
+    LinkStatus,
+)
 
 router = APIRouter(tags=["central link"])
 
@@ -31,6 +38,8 @@ StatusReaderDep = Annotated[Principal, Depends(require_role(*STATUS_READER_ROLES
 CheckWatcherDep = Annotated[
     Principal, Depends(require_role(Role.device, *STATUS_READER_ROLES))
 ]
+# Answered 404 when this gateway runs without the central link.
+LINK_ABSENT = problem_responses(404)
 POLL_S = 0.25  # server-side re-read interval: one primary-key read, cheap
 
 
@@ -53,12 +62,14 @@ def _upstream_view(runtime: Runtime, check_id: str, principal: Principal) -> dic
         }
 
 
-@router.get("/v1/upstream/status", summary="Central link: link, circuit, queue, failures")
+@router.get("/v1/upstream/status", summary="Central link: link, circuit, queue, failures",
+            response_model=LinkStatus, responses=LINK_ABSENT)
 def upstream_status(runtime: RuntimeDep, _principal: StatusReaderDep) -> dict[str, Any]:
     return _service(runtime).status()
 
 
-@router.get("/v1/upstream/dead-letters", summary="Queries central never took (NCB admin)")
+@router.get("/v1/upstream/dead-letters", summary="Queries central never took (NCB admin)",
+            response_model=DeadLetterPage, responses=LINK_ABSENT)
 def dead_letters(
     runtime: RuntimeDep, _principal: AdminDep, limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=DB_INT_MAX),
@@ -69,7 +80,7 @@ def dead_letters(
 
 @router.post("/v1/upstream/dead-letters/{item_id}/requeue",
              summary="Send a dead-lettered query to central again (NCB admin)",
-             responses=problem_responses(409))
+             responses=problem_responses(409), response_model=DeadLetter)
 def requeue(
     item_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], runtime: RuntimeDep, principal: AdminDep
 ) -> dict[str, Any]:
@@ -77,7 +88,8 @@ def requeue(
 
 
 @router.get("/v1/checks/{check_id}/upstream",
-            summary="The check's central status; long-polls with ?wait=")
+            summary="The check's central status; long-polls with ?wait=",
+            response_model=CheckUpstream)
 async def wait_upstream(
     check_id: str, runtime: RuntimeDep, principal: CheckWatcherDep, reason: ReasonDep,
     wait: float = Query(0, ge=0, le=60, description="seconds to wait for a change (max 60)"),
@@ -102,7 +114,8 @@ async def wait_upstream(
 
 
 @router.get("/v1/checks/{check_id}/events", summary="Server-sent events of the check's "
-            "central status until it is final (or 60 s)")
+            "central status until it is final (or 60 s)", response_class=StreamingResponse,
+            responses=EVENT_STREAM)
 async def upstream_events(
     check_id: str, runtime: RuntimeDep, principal: CheckWatcherDep, reason: ReasonDep,
     timeout: float = Query(60, ge=1, le=300),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from gateway.deps import AdminDep, AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid
+from gateway.openapi_problems import problem_responses
 from gateway.privacy.access import ReasonDep, audit_read
 from gateway.privacy.service import (
     Prepared,
@@ -19,10 +20,12 @@ from gateway.privacy.service import (
 from gateway.watchlist import service
 from gateway.watchlist.models import BiometricTemplate
 from gateway.watchlist.positions import parse_position, parse_ppi
-from gateway.watchlist.schemas import SubjectCreate, SubjectUpdate
+from gateway.watchlist.schemas import SubjectCreate, SubjectPublic, SubjectUpdate, TemplatePublic
 from matchers.errors import UnusableCapture
 
 router = APIRouter(prefix="/v1/subjects", tags=["watchlist"])
+# The subject as the API shows it; `reference_images` only where the route adds them.
+SUBJECT: dict[str, Any] = {"response_model": SubjectPublic, "response_model_exclude_unset": True}
 
 
 def _commit_and_sync(runtime: RuntimeDep, session: SessionDep) -> None:
@@ -30,7 +33,8 @@ def _commit_and_sync(runtime: RuntimeDep, session: SessionDep) -> None:
     runtime.cache.sync(session)
 
 
-@router.post("", status_code=201, summary="Create a watchlist subject")
+@router.post("", status_code=201, summary="Create a watchlist subject",
+             responses=problem_responses(409), **SUBJECT)
 def create_subject(
     body: SubjectCreate, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
 ) -> dict:
@@ -41,7 +45,7 @@ def create_subject(
     return service.subject_public(subject)
 
 
-@router.get("/{subject_id}", summary="A subject with its biometrics (quality shown)")
+@router.get("/{subject_id}", summary="A subject with its biometrics (quality shown)", **SUBJECT)
 def get_subject(subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AnalystDep,
                 reason: ReasonDep) -> dict:
     """NCB admins and analysts (read only); each read is audited (``subject.read``)."""
@@ -56,7 +60,8 @@ def get_subject(subject_id: str, runtime: RuntimeDep, session: SessionDep, actor
     return view
 
 
-@router.patch("/{subject_id}", summary="Update a subject (only the fields sent)")
+@router.patch("/{subject_id}", summary="Update a subject (only the fields sent)",
+              responses=problem_responses(409), **SUBJECT)
 def update_subject(
     subject_id: str, body: SubjectUpdate, runtime: RuntimeDep, session: SessionDep,
     actor: AdminDep,
@@ -106,7 +111,8 @@ def _read_upload(upload: UploadFile, field: str) -> bytes:
 # (seconds) and the database work never run on the event loop, and the session lives on one
 # thread from its first query to its commit. The write comes after the extraction and is
 # committed at once, so the database's write turn is held for milliseconds.
-@router.post("/{subject_id}/faces", status_code=201, summary="Enrol a face photo")
+@router.post("/{subject_id}/faces", status_code=201, summary="Enrol a face photo",
+             response_model=TemplatePublic)
 def add_face(
     subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
     image: Annotated[UploadFile, File(description="JPEG/PNG photo with one face")],
@@ -143,7 +149,8 @@ def _named(field: str, fn, *args, **kwargs):
         raise
 
 
-@router.post("/{subject_id}/fingerprints", status_code=201, summary="Enrol a fingerprint")
+@router.post("/{subject_id}/fingerprints", status_code=201, summary="Enrol a fingerprint",
+             response_model=TemplatePublic)
 def add_fingerprint(
     subject_id: str, runtime: RuntimeDep, session: SessionDep, actor: AdminDep,
     image: Annotated[UploadFile, File(description="fingerprint image (PNG, TIFF, JPEG, WSQ...)")],

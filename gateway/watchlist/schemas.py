@@ -77,6 +77,8 @@ class SubjectPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     biometrics: list[dict[str, Any]] = Field(default_factory=list)
+    reference_images: list[dict[str, Any]] | None = Field(
+        None, description="GET only: the kept reference images, each with its URL")
 
 
 class TemplatePublic(BaseModel):

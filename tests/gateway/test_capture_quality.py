@@ -13,8 +13,7 @@ from device_adapters.capture import Capture, FingerImage, FingerTemplate
 from gateway.checks import service
 from gateway.watchlist import service as watchlist_service
 from matchers import fingerprint as finger_matcher
-from matchers import iso19794
-from matchers import params
+from matchers import iso19794, params
 from matchers.errors import UnusableCapture
 from matchers.templates import FingerprintTemplate
 
