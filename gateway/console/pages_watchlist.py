@@ -19,7 +19,7 @@ from gateway.console.web import ConsoleRoute, Page, PageDep, as_domain_error
 from gateway.deps import ADMIN_ROLES, ANALYST_ROLES
 from gateway.errors import DomainError, Invalid
 from gateway.i18n import N_
-from gateway.watchlist import admin_routes, routes
+from gateway.watchlist import admin_routes, routes, service
 from gateway.watchlist.positions import parse_position
 from gateway.watchlist.schemas import SubjectCreate, SubjectUpdate
 
@@ -181,14 +181,13 @@ async def update(page: PageDep, request: Request, subject_id: str) -> Response:
 
 @router.post("/subjects/{subject_id}/delete")
 def delete(
-    page: PageDep, subject_id: str, reason: Annotated[str, Form(max_length=2000)] = "",
+    page: PageDep, subject_id: str, reason: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     actor = page.allow(*ADMIN_ROLES)
     page.check_csrf(csrf)
-    if not reason.strip():
-        raise Invalid("deleting a subject needs a reason", field="reason",
-                      fix="write why the record is removed")
+    service.stated_reason(reason, required=True, doing="deleting a subject",
+                          fix="write why the record is removed")
     routes.delete_subject(subject_id, reason, page.runtime, page.session, actor)
     return page.redirect("/subjects", "deleted")
 

@@ -151,11 +151,22 @@ def get_visible_subject(session: Session, *, subject_id: str, country: str) -> S
     return subject
 
 
-def _stated_reason(reason: str | None, *, required: bool, doing: str, fix: str) -> str | None:
-    """The reason an NCB user gave for changing the watchlist (kept as the audit entry's detail)."""
+# The audit entry's detail column (VARCHAR(2000)): a longer reason was a 500 on PostgreSQL,
+# which enforces the size.
+REASON_MAX_CHARS = 2000
+
+
+def stated_reason(reason: str | None, *, required: bool, doing: str, fix: str) -> str | None:
+    """The reason an NCB user gave for changing the watchlist (kept as the audit entry's
+    detail), stripped; Invalid (422, field ``reason``) when required and empty, or longer than
+    ``REASON_MAX_CHARS``. The API and the console both check it here."""
     text = reason.strip() if reason else ""
     if required and not text:
         raise Invalid(f"{doing} needs a reason", field="reason", fix=fix)
+    if len(text) > REASON_MAX_CHARS:
+        raise Invalid(f"the reason is {len(text)} characters long; at most {REASON_MAX_CHARS} "
+                      "are kept", field="reason",
+                      fix=f"shorten the reason to {REASON_MAX_CHARS} characters or fewer")
     return text or None
 
 
@@ -168,7 +179,7 @@ def update_subject(
     The API accepts an edit without one (scripts, older clients); the console requires it
     (``reason_required``), as deletion always does.
     """
-    why = _stated_reason(reason, required=reason_required, doing="changing a subject",
+    why = stated_reason(reason, required=reason_required, doing="changing a subject",
                          fix="say why the record is changed (e.g. the notice was updated)")
     subject = get_visible_subject(session, subject_id=subject_id, country=country)
     before = subject_public(subject)
@@ -199,7 +210,7 @@ def update_subject(
 def delete_subject(
     session: Session, *, subject_id: str, reason: str, actor: Principal | None, country: str,
 ) -> None:
-    why = _stated_reason(reason, required=True, doing="deleting a subject",
+    why = stated_reason(reason, required=True, doing="deleting a subject",
                          fix="add ?reason=... saying why the record is removed")
     subject = get_visible_subject(session, subject_id=subject_id, country=country)
     before = subject_public(subject)
