@@ -14,9 +14,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -38,6 +40,7 @@ from gateway.errors import Forbidden, Unauthenticated, install_handlers, problem
 from gateway.keys import check_secrets
 from gateway.observability.logs import RequestContext
 from gateway.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, TimedExecutor
+from gateway.openapi_problems import problem_responses
 from gateway.privacy.crypto import Keyring
 from gateway.privacy.retention import PurgeJob
 from gateway.privacy.routes import router as privacy_router
@@ -52,6 +55,19 @@ from gateway.watchlist.routes import router as watchlist_router
 from matchers import face as face_matcher
 
 log = logging.getLogger("fieldcheck")
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready", "starting"]
+    database: str | None = Field(None, description="ok, unreachable: ..., failing: ...")
+    watchlist: dict[str, Any] | None = Field(
+        None, description="loaded, version, subject/template counts, needs_reenrolment")
+    country: str | None = None
+
 # Every API router, in the order the OpenAPI document lists them. A plain list: renaming or
 # removing a module fails at import, it never silently drops an API.
 ROUTERS = [auth_router, watchlist_router, checks_router, watchlist_admin_router, review_router,
@@ -237,11 +253,13 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
 
     # Async on purpose: liveness is answered by the event loop itself, without waiting for a
     # worker thread, so it stays instant however busy the thread pool is.
-    @app.get("/healthz", tags=["health"], summary="Liveness")
-    async def healthz() -> dict:
+    @app.get("/healthz", tags=["health"], summary="Liveness", response_model=Liveness)
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Database reachable and watchlist cache loaded")
+    @app.get("/readyz", tags=["health"], summary="Database reachable and watchlist cache loaded",
+             responses={200: {"model": Readiness},
+                        503: {"model": Readiness, "description": "Not ready (or starting)"}})
     def readyz() -> JSONResponse:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
         if runtime is None:
@@ -270,6 +288,9 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["health"], response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "Prometheus text exposition"},
+                        **problem_responses(401, 403)},
              summary="Prometheus metrics (FIELDCHECK_METRICS_TOKEN, an NCB admin or auditor "
              "token; open only with FIELDCHECK_METRICS_PUBLIC)")
     def metrics_endpoint(request: Request) -> Response:

@@ -149,7 +149,10 @@ def document(spec: dict[str, Any]) -> dict[str, Any]:
         for method, operation in item.items():
             responses = operation.setdefault("responses", {})
             for code in sorted(_codes(path, method, operation)):
-                described = responses.get(str(code), {}).get("description")
+                declared = responses.get(str(code), {})
+                if declared.get("content") and "HTTPValidationError" not in str(declared):
+                    continue  # a body of its own (e.g. /readyz's 503 is the readiness report)
+                described = declared.get("description")
                 if code == 422 or not described or described.startswith("Validation"):
                     described = None
                 responses[str(code)] = _problem(code, described)
