@@ -138,7 +138,20 @@ def test_index_saved_with_other_hash_functions_is_refused(gallery, tmp_path: Pat
     index, _ = gallery
     index.save(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    manifest["params"]["lsh_tables"] = 128
+    manifest["params"]["lsh_order"] = 2
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError):
+        FingerprintIndex.load(tmp_path)
+
+
+def test_index_saved_by_the_codeword_shortlist_is_refused(gallery, tmp_path: Path) -> None:
+    # Format 1 held a bag of codewords and no hash keys: loading it must ask for a rebuild.
+    import json
+
+    index, _ = gallery
+    index.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["version"] = 1
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="rebuild"):
         FingerprintIndex.load(tmp_path)
