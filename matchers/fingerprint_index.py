@@ -228,18 +228,26 @@ class FingerprintIndex(TombstoneRemoval):
             offsets = np.zeros(len(rows), dtype=np.int64)
             if len(rows):
                 offsets[1:] = np.cumsum(counts[:-1], dtype=np.int64)
-            cyl_idx = ranges(self._offsets[rows], counts)
             new_row = np.full(n, -1, np.int64)
             new_row[rows] = np.arange(len(rows))
             lsh_keys, lsh_rows = self._hash.compacted(new_row)
+            if len(rows) == n and np.array_equal(self._offsets[:n], offsets):
+                # Nothing removed, cylinders in row order: write views, not copies (the
+                # cylinder arrays are ~360 MB at 100k templates).
+                bits, valid, xyt = (
+                    a[: self._n_cyl] for a in (self._bits, self._valid, self._xyt)
+                )
+            else:
+                cyl_idx = ranges(self._offsets[rows], counts)
+                bits, valid, xyt = self._bits[cyl_idx], self._valid[cyl_idx], self._xyt[cyl_idx]
             arrays = {
                 "alive": np.ones(len(rows), dtype=bool),
                 "positions": self._positions[rows],
                 "offsets": offsets,
                 "counts": counts,
-                "bits": self._bits[cyl_idx],
-                "valid": self._valid[cyl_idx],
-                "xyt": self._xyt[cyl_idx],
+                "bits": bits,
+                "valid": valid,
+                "xyt": xyt,
                 "lsh_keys": lsh_keys,
                 "lsh_rows": lsh_rows,
             }
