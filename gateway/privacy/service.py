@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from device_adapters.capture import Capture
 from gateway.checks.models import ReviewStatus
 from gateway.privacy import images
-from gateway.privacy.crypto import ImageKeyUnavailable, Keyring
+from gateway.privacy.crypto import Keyring
 from gateway.privacy.models import ProbeImage, ReferenceImage
 from gateway.settings import Settings
 from gateway.upstream.status import UpstreamStatus
@@ -197,16 +197,24 @@ def store_probe_images(session: Session, keyring: Keyring, *, check_id: str, cap
     return rows
 
 
-def held_as_image(keyring: Keyring, row: ProbeImage, bounds: ImageBounds) -> images.Encoded:
-    """The evidence image a held capture stands for (raises when the capture does not decode)."""
-    header_line, _, data = open_probe(keyring, row).partition(b"\n")
-    header = json.loads(header_line)
-    if "shape" in header:
-        if header.get("codec") == "zlib":
-            data = zlib.decompress(data)
-        pixels = np.frombuffer(data, np.uint8).reshape(header["shape"])
-        return _normalised(row.kind, row.position, None, pixels, header.get("ppi"), bounds)
-    return _normalised(row.kind, row.position, data, None, header.get("ppi"), bounds)
+def held_as_image(keyring: Keyring, row: ProbeImage,
+                  bounds: ImageBounds) -> images.Encoded | None:
+    """The evidence image a held capture stands for; None when the capture does not decode
+    (evidence is best effort, as at the check). A key that is missing or does not open the row
+    raises ``ImageKeyUnavailable``: a deployment fault, not the capture's."""
+    plain = open_probe(keyring, row)
+    try:
+        header_line, _, data = plain.partition(b"\n")
+        header = json.loads(header_line)
+        if "shape" in header:
+            if header.get("codec") == "zlib":
+                data = zlib.decompress(data)
+            pixels = np.frombuffer(data, np.uint8).reshape(header["shape"])
+            return _normalised(row.kind, row.position, None, pixels, header.get("ppi"), bounds)
+        return _normalised(row.kind, row.position, data, None, header.get("ppi"), bounds)
+    except Exception:  # noqa: BLE001
+        log.info("held probe %s of %s does not decode", row.kind, row.check_id)
+        return None
 
 
 def settle_held(session: Session, keyring: Keyring, *, check_id: str,
@@ -217,12 +225,8 @@ def settle_held(session: Session, keyring: Keyring, *, check_id: str,
     held = list(session.exec(select(ProbeImage).where(ProbeImage.check_id == check_id,
                                                       ProbeImage.content_type == HELD_TYPE)))
     for row in held:  # read first: rows are changed or deleted below
-        try:
-            enc = held_as_image(keyring, row, bounds)
-        except ImageKeyUnavailable:
-            raise
-        except Exception:  # noqa: BLE001 - as at the check: evidence is best effort
-            log.info("held probe %s of %s does not decode: deleted", row.kind, check_id)
+        enc = held_as_image(keyring, row, bounds)
+        if enc is None:
             session.delete(row)
             continue
         sealed = keyring.seal(enc.data, aad=f"probe_image:{row.id}")

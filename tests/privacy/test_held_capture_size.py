@@ -68,3 +68,45 @@ def test_a_finger_given_as_pixels_only_is_held_compressed() -> None:
     assert row.size < pixels.size / 2
     evidence = held_as_image(keyring, row, BOUNDS)  # still opens as the evidence image
     assert (evidence.width, evidence.height) == (pixels.shape[1], pixels.shape[0])
+
+
+def test_the_export_and_the_settling_read_a_held_capture_alike(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One reading of a held capture (``held_as_image``) for the data subject's export and for
+    the evidence: one that does not decode is left out of the export and deleted when settled;
+    a missing key is a deployment fault for both, never a silent gap."""
+    from sqlmodel import Session, select
+
+    from gateway import db
+    from gateway.checks.models import Check
+    from gateway.privacy.crypto import ImageKeyUnavailable
+    from gateway.privacy.models import ProbeImage
+    from gateway.privacy.requests import export_check
+    from gateway.privacy.service import settle_held
+    from matchers.calibration import Decision
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'fieldcheck.db'}")
+    db.upgrade(engine)
+    keyring = Keyring({"k1": os.urandom(32)}, "k1")
+    other = Keyring({"k2": os.urandom(32)}, "k2")
+    capture = Capture(fingers=[FingerImage(position=2, image=encode_png(_ridges()), ppi=500),
+                               FingerImage(position=3, image=b"not an image at all", ppi=500)])
+    with Session(engine) as session:
+        session.add(Check(id="chk_held", token_id="tok", local_decision=Decision.NO_HIT,
+                          decision=Decision.NO_HIT))
+        store_probe_images(session, keyring, check_id="chk_held", capture=capture,
+                           settings=SimpleNamespace(reference_face_max_px=640, thumbnail_px=96),  # type: ignore[arg-type]
+                           held=True)
+        session.commit()
+        doc = export_check(session, keyring, check_id="chk_held", bounds=BOUNDS)
+        assert [(i["position"], i["content_type"]) for i in doc["images"]] == [(2, "image/png")]
+        with pytest.raises(ImageKeyUnavailable):
+            export_check(session, other, check_id="chk_held", bounds=BOUNDS)
+        session.rollback()
+        with pytest.raises(ImageKeyUnavailable):
+            settle_held(session, other, check_id="chk_held", bounds=BOUNDS)
+        session.rollback()
+        assert settle_held(session, keyring, check_id="chk_held", bounds=BOUNDS) == 1
+        session.commit()
+        rows = list(session.exec(select(ProbeImage)))
+    assert [(r.position, r.content_type) for r in rows] == [(2, "image/png")]
+    engine.dispose()
