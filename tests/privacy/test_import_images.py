@@ -80,9 +80,9 @@ def _images_by_template(engine) -> dict[str, set[str]]:  # type: ignore[no-untyp
     return out
 
 
-def test_imported_subjects_keep_sealed_images_for_review_reextraction_and_resume(
-    gw: LiveGateway, shared_data: Path, tmp_path: Path
-) -> None:
+def _api_import_kept_images(gw: LiveGateway, shared_data: Path) -> tuple[bytes, bytes]:
+    """Phase 1: an API import job keeps the images (the console's import page starts the same
+    job) and they serve review; returns the imported photo and print."""
     people = lfw_people(shared_data)
     prints = shared_data / "fingerprints" / "fvc2000_db1_b"
     alice = sorted(people[71].glob("*.jpg"))
@@ -131,6 +131,37 @@ def test_imported_subjects_keep_sealed_images_for_review_reextraction_and_resume
     assert cand["subject_id"] == sid
     assert {i["kind"] for i in cand["reference_images"]} == {"face", "finger"}
     assert {i["kind"] for i in evidence["probe"]["images"]} == {"face", "finger"}
+    return sideways, finger
+
+
+def _no_image_in_the_file(gw: LiveGateway, sources: list[bytes]) -> None:
+    """A stolen database file, without the key file, still shows no picture; the key opens it."""
+    raw = b"".join(p.read_bytes() for p in gw.settings.data_dir.glob("fieldcheck.db*"))
+    for signature in IMAGE_SIGNATURES:
+        assert signature not in raw, signature
+    for source in sources:
+        assert source[300:556] not in raw
+    with Session(gw.runtime.engine) as session:
+        row = session.exec(select(ReferenceImage).where(ReferenceImage.kind == "face")).first()
+        assert row is not None
+        decoded = np.asarray(Image.open(io.BytesIO(open_reference(gw.runtime.keyring, row))))
+        assert decoded.ndim == 3  # the key opens it
+
+
+def test_an_api_import_keeps_sealed_images_for_review(gw: LiveGateway, shared_data: Path) -> None:
+    """The default suite's test of images kept by bulk import (the API job; the CLI runs the
+    same importer and is tested, with resume and re-extraction, in the slow test below)."""
+    sideways, finger = _api_import_kept_images(gw, shared_data)
+    _no_image_in_the_file(gw, [sideways, finger])
+
+
+@pytest.mark.slow  # ~20 s: two more import runs (worker processes) and a re-extraction
+def test_imported_subjects_keep_sealed_images_for_review_reextraction_and_resume(
+    gw: LiveGateway, shared_data: Path, tmp_path: Path
+) -> None:
+    sideways, finger = _api_import_kept_images(gw, shared_data)
+    people = lfw_people(shared_data)
+    prints = shared_data / "fingerprints" / "fvc2000_db1_b"
 
     # 2. The CLI on a manifest folder, run twice: the second run resumes (skips) and adds nothing.
     bob = sorted(people[72].glob("*.jpg"))
@@ -181,13 +212,4 @@ def test_imported_subjects_keep_sealed_images_for_review_reextraction_and_resume
             ReferenceImage.template_id.not_in([t.id for t in after]))).one() == 0  # type: ignore[union-attr]
 
     # 4. A stolen database file, without the key file, still shows no picture.
-    raw = b"".join(p.read_bytes() for p in gw.settings.data_dir.glob("fieldcheck.db*"))
-    for signature in IMAGE_SIGNATURES:
-        assert signature not in raw, signature
-    for source in (sideways, bob[0].read_bytes(), finger):
-        assert source[300:556] not in raw
-    with Session(engine) as session:
-        row = session.exec(select(ReferenceImage).where(ReferenceImage.kind == "face")).first()
-        assert row is not None
-        decoded = np.asarray(Image.open(io.BytesIO(open_reference(gw.runtime.keyring, row))))
-        assert decoded.ndim == 3  # the key opens it
+    _no_image_in_the_file(gw, [sideways, bob[0].read_bytes(), finger])
