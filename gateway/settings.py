@@ -208,11 +208,15 @@ class Settings(BaseSettings):
         """A ``purpose:`` policy may only name purposes a check can give, spelt as configured:
         the forwarder compares the stored purpose exactly, so any other name would silently
         forward nothing for it."""
+        # Imported here: gateway.privacy.purpose imports FastAPI (through gateway.errors).
+        from gateway.privacy.purpose import normalise_purpose
+
         configured = self.purposes
         for name in policy_purposes(self.upstream.policy):
             if name in configured:
                 continue
-            same = [p for p in configured if _norm_purpose(p) == _norm_purpose(name)]
+            same = [p for p in configured
+                    if normalise_purpose(p) == normalise_purpose(name)]
             hint = (f"write it as configured: {same[0]!r}" if same
                     else "known purposes (FIELDCHECK_CHECK_PURPOSES): " + ", ".join(configured))
             raise ValueError(
@@ -255,12 +259,6 @@ def without_credentials(url: str) -> str:
     if not sep or "@" not in rest:
         return url
     return f"{head}{sep}***@{rest.rpartition('@')[2]}"
-
-
-def _norm_purpose(value: str) -> str:
-    from gateway.privacy.purpose import _norm
-
-    return _norm(value)
 
 
 @lru_cache

@@ -11,7 +11,8 @@ import re
 from gateway.errors import Invalid
 
 
-def _norm(value: str) -> str:
+def normalise_purpose(value: str) -> str:
+    """The form two spellings of one purpose share (case, spaces, ``_`` and ``-`` ignored)."""
     return re.sub(r"[\s_\-]+", " ", value).strip().casefold()
 
 
@@ -23,9 +24,9 @@ def parse_purpose(value: str | None, allowed: list[str]) -> str:
             "a check needs a purpose", field="purpose",
             fix=f"send 'purpose' (form field, device payload, or ?purpose=) as one of: {listed}",
         )
-    wanted = _norm(value)
+    wanted = normalise_purpose(value)
     for purpose in allowed:
-        if _norm(purpose) == wanted:
+        if normalise_purpose(purpose) == wanted:
             return purpose
     raise Invalid(f"unknown purpose {value[:80]!r}", field="purpose",
                   fix=f"use one of: {listed} (FIELDCHECK_CHECK_PURPOSES)")
