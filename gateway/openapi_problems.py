@@ -8,7 +8,8 @@ once here, not repeated on 39 routes:
   field: the same problem+json as every other refusal, never FastAPI's validation schema), 503
   (database unavailable or busy, at capacity: Retry-After);
 - an operation with a path parameter: 404;
-- an operation that takes a body (POST, PUT, PATCH): 413 (``FIELDCHECK_MAX_UPLOAD_MB``);
+- an operation that takes a body (POST, PUT, PATCH): 413 (``FIELDCHECK_MAX_UPLOAD_MB``); one
+  with a JSON body: 400 (``boundary.InputGuard``: not UTF-8 JSON at all);
 - what only some operations answer (409, 415) is declared on the route with
   ``responses=problem_responses(409)``; this module gives those the problem+json body too.
 """
@@ -138,6 +139,8 @@ def _codes(path: str, method: str, operation: dict[str, Any]) -> set[int]:
         codes.add(404)
     if method in ("post", "put", "patch"):
         codes.add(413)  # BodyLimit stands in front of every body, declared or read raw
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        codes.add(400)  # InputGuard: a JSON body that is not UTF-8 JSON at all
     return codes
 
 

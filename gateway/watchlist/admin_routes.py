@@ -15,6 +15,7 @@ from gateway.audit.service import record
 from gateway.boundary import DB_INT_MAX
 from gateway.deps import AdminDep, AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid
+from gateway.openapi_problems import problem_responses
 from gateway.privacy.access import ReasonDep, audit_read
 from gateway.watchlist import deltas, importer, jobs, search, service, snapshots
 from gateway.watchlist.countries import parse_country
@@ -22,6 +23,9 @@ from gateway.watchlist.models import BiometricTemplate, SnapshotLoad
 
 router = APIRouter(tags=["watchlist"])
 SNAPSHOT_TYPE = "application/vnd.fieldcheck.snapshot"
+
+# No signing key or trusted key, another country, an older or gapped version: 409.
+SNAPSHOT_PROBLEMS = problem_responses(409)
 
 
 @router.get("/v1/subjects", summary="Search subjects (filters, paging, sorting)")
@@ -207,6 +211,7 @@ def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) 
 @router.get(
     "/v1/watchlist/changes",
     tags=["snapshots"],
+    responses=SNAPSHOT_PROBLEMS,
     summary="Signed page of the changes after version `since`, for a target country",
 )
 def changes(
@@ -245,6 +250,7 @@ def changes(
 @router.post(
     "/v1/watchlist/changes:apply",
     tags=["snapshots"],
+    responses=SNAPSHOT_PROBLEMS,
     summary="Apply a signed page of another gateway's changes feed here",
 )
 def apply_changes(
@@ -286,6 +292,7 @@ def apply_changes(
 @router.get(
     "/v1/watchlist/export",
     tags=["snapshots"],
+    responses=SNAPSHOT_PROBLEMS,
     response_class=Response,
     summary="Download a signed snapshot (full, or the changes after `since`)",
 )
@@ -324,6 +331,7 @@ def export(
 @router.post(
     "/v1/watchlist/import",
     tags=["snapshots"],
+    responses=SNAPSHOT_PROBLEMS,
     summary="Load a signed snapshot (the raw file as the body)",
 )
 async def import_snapshot(
