@@ -12,9 +12,9 @@ Search = two stages:
    cylinders (popcounts as BLAS products of the unpacked bits) and consolidated with LSS-R
    (``matchers.mcc``).
 
-Templates added after the tables were built sit in a small *tail* whose keys are compared
-directly; the tables are rebuilt (one sort per table) when the tail outgrows
-``FINGER_LSH_TAIL``, and at ``save``.
+Templates added since the last merge sit in a small *tail* whose keys are compared directly;
+the tail is sorted and inserted into the key table when it outgrows ``FINGER_LSH_TAIL``
+cylinders, and at ``save``.
 
 ``Match.score`` is the MCC LSS-R similarity in [0, 1]; ``calibration.FINGER`` turns it into a
 false-match-rate equivalent (docs/CALIBRATION.md). Costs at 100k templates (~3.4M cylinders):
@@ -88,7 +88,7 @@ class FingerprintIndex(TombstoneRemoval):
     # --- mutation ---------------------------------------------------------------------------
     def add(self, template_id: str, subject_id: str, template: FingerprintTemplate) -> None:
         """Add (or replace) one template; cost: one MCC extraction (~2.5 ms) and its hash keys
-        (~0.5 ms), amortised O(1) (plus a merge of the tail every ``FINGER_LSH_TAIL``
+        (~2-5 ms: ~0.1 ms per cylinder), amortised O(1) (plus a merge of the tail every ``FINGER_LSH_TAIL``
         cylinders: ~1 s at 100k templates)."""
         cyl = mcc.cylinders(template.minutiae)
         self.add_cylinders(template_id, subject_id, cyl, int(template.position))

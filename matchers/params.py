@@ -98,7 +98,7 @@ FINGER_LSH_CAP = 16  # first set bits (in a fixed pseudo-random priority) combin
 FINGER_LSH_PER_CYLINDER = 16  # smallest key hashes kept per cylinder (bottom-k sketch)
 FINGER_LSH_SEED = 20261201
 # Cylinders added since the last sort are compared directly (a linear scan of their keys);
-# past this many they are merged into the sorted tables (~1 s at 100k templates).
+# past this many they are sorted and inserted into the key table (~1 s at 100k templates).
 FINGER_LSH_TAIL = 100_000
 # Candidates verified with MCC LSS-R per probe finger (~0.15 ms each on an idle core of this
 # machine). The shortlist's recall bounds 1:N accuracy: measured by `fieldcheck bench
