@@ -88,8 +88,8 @@ class FingerprintIndex(TombstoneRemoval):
     # --- mutation ---------------------------------------------------------------------------
     def add(self, template_id: str, subject_id: str, template: FingerprintTemplate) -> None:
         """Add (or replace) one template; cost: one MCC extraction (~2.5 ms) and its hash keys
-        (~2-5 ms: ~0.1 ms per cylinder), amortised O(1) (plus a merge of the tail every ``FINGER_LSH_TAIL``
-        cylinders: ~1 s at 100k templates)."""
+        (~0.1 ms per cylinder), amortised O(1) (plus a merge of the tail every
+        ``FINGER_LSH_TAIL`` cylinders: ~1 s at 100k templates)."""
         cyl = mcc.cylinders(template.minutiae)
         self.add_cylinders(template_id, subject_id, cyl, int(template.position))
 
