@@ -55,9 +55,10 @@ async def import_start(
             raise Invalid(f"{name} is neither a zip nor JSON: {exc}", field="batch",
                           fix="upload the folder zipped with its manifest.csv, or a JSON "
                           "manifest with base64 images") from exc
-        rows = importer.read_json_records(doc)
-    job = jobs.start_job(page.runtime, page.session, rows=rows,
-                         source=f"console upload {name}", actor=actor)
+        rows = await run_in_threadpool(importer.read_json_records, doc)
+    job = await run_in_threadpool(  # database writes off the event loop
+        lambda: jobs.start_job(page.runtime, page.session, rows=rows,
+                               source=f"console upload {name}", actor=actor))
     return page.redirect(f"/import/{job.id}")
 
 

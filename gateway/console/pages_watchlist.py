@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from gateway.audit.service import AuditFilter, entry_public, list_entries
+from gateway.auth.service import Principal
 from gateway.console.evidence import reference_images
 from gateway.console.web import ConsoleRoute, Page, PageDep, as_domain_error
 from gateway.deps import ADMIN_ROLES, ANALYST_ROLES
@@ -127,6 +128,12 @@ async def create(page: PageDep, request: Request) -> Response:
     actor = page.allow(*ADMIN_ROLES)
     form = await _form(request)
     page.check_csrf(form.get("csrf"))
+    # Database work off the event loop (a write may wait for SQLite's write turn): the body
+    # is read on the loop, the rest runs in a worker thread.
+    return await run_in_threadpool(_create, page, actor, form)
+
+
+def _create(page: Page, actor: Principal, form: dict[str, Any]) -> Response:
     try:
         body = SubjectCreate(**{k: v for k, v in _form_values(form).items()
                                 if v is not None or k in ("aliases",)})
@@ -162,6 +169,10 @@ async def update(page: PageDep, request: Request, subject_id: str) -> Response:
     actor = page.allow(*ADMIN_ROLES)
     form = await _form(request)
     page.check_csrf(form.get("csrf"))
+    return await run_in_threadpool(_update, page, actor, subject_id, form)
+
+
+def _update(page: Page, actor: Principal, subject_id: str, form: dict[str, Any]) -> Response:
     try:
         values = _form_values(form)
         # Left empty, these keep their value (the record always has one); other fields clear.
@@ -192,7 +203,7 @@ def delete(
     return page.redirect("/subjects", "deleted")
 
 
-async def _enrol_refused(page: Page, subject_id: str, exc: Exception) -> Response:
+def _enrol_refused(page: Page, subject_id: str, exc: Exception) -> Response:
     page.session.rollback()
     actor = page.allow(*ADMIN_ROLES)
     record = routes.get_subject(subject_id, page.runtime, page.session, actor, None)
@@ -226,7 +237,7 @@ async def enrol_face(
     except Exception as exc:  # noqa: BLE001 - refusals are shown on the page, others re-raised
         if not _refusal(exc):
             raise
-        return await _enrol_refused(page, subject_id, exc)
+        return await run_in_threadpool(_enrol_refused, page, subject_id, exc)
     return page.redirect(f"/subjects/{subject_id}", "enrolled")
 
 
@@ -245,7 +256,7 @@ async def enrol_finger(
     except Exception as exc:  # noqa: BLE001 - refusals are shown on the page, others re-raised
         if not _refusal(exc):
             raise
-        return await _enrol_refused(page, subject_id, exc)
+        return await run_in_threadpool(_enrol_refused, page, subject_id, exc)
     return page.redirect(f"/subjects/{subject_id}", "enrolled")
 
 
