@@ -143,19 +143,18 @@ _ERRORS = (cv2.error, nbis.NbisError, RuntimeError, ValueError, TypeError, Memor
 
 def _extract(
     pixels: np.ndarray, ppi: int, source: str, position: int, minutiae_from: str,
-    found_minutiae: np.ndarray | None = None,
+    found: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FingerprintTemplate:
     h, w = pixels.shape[:2]
     nfiq2, mindtct = nfiq2_and_mindtct(pixels)
+    types: np.ndarray | None = None  # mindtct's (NBIS baseline only) are not kept: "other"
     if minutiae_from == "mindtct":
         minutiae = mindtct
-    elif found_minutiae is not None:
-        minutiae = found_minutiae
     else:
-        minutiae = leader.minutiae(pixels)
+        minutiae, types = found if found is not None else leader.typed_minutiae(pixels)
     return FingerprintTemplate(
         minutiae=minutiae, width=w, height=h, position=position, nfiq2=nfiq2,
-        capture_ppi=ppi, ppi_source=source,
+        capture_ppi=ppi, ppi_source=source, minutia_types=types,
     )
 
 
@@ -177,7 +176,7 @@ def extract_many(
             prepared.append(UnusableCapture("unreadable_image", f"the print could not be "
                                             f"processed: {exc}"))
     ok = [p for p in prepared if not isinstance(p, UnusableCapture)]
-    found = iter(leader.minutiae_batch([p[0] for p in ok]) if ok else [])
+    found = iter(leader.typed_minutiae_batch([p[0] for p in ok]) if ok else [])
     out: list[FingerprintTemplate | UnusableCapture] = []
     for p, (_image, _pixels, _ppi, position) in zip(prepared, items, strict=True):
         if isinstance(p, UnusableCapture):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matchers import params
+from matchers import iso19794, params
 
 MODEL_PATH = Path(__file__).parent / "data" / "models" / "LEADER.onnx"
 MODEL_SHA256 = "da96e1221eea4afdf153997d6c4854ed306c146cfac76046e66cdecc14b2a1bb"
@@ -97,6 +97,12 @@ def _round_up(v: int) -> int:
 
 def _decode(out: np.ndarray) -> np.ndarray:
     """Network map ``(H, W, 4)`` -> float32 ``(n, 4)`` x, y, direction, score (best first)."""
+    return _decode_typed(out)[0]
+
+
+def _decode_typed(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_decode`` and each minutia's ISO/IEC 19794-2 type code (uint8: ``RIDGE_ENDING`` or
+    ``BIFURCATION``, from channel 2)."""
     score = out[..., 3]
     ys, xs = np.nonzero(score >= params.LEADER_MIN_SCORE)
     s = score[ys, xs]
@@ -104,17 +110,27 @@ def _decode(out: np.ndarray) -> np.ndarray:
     order = np.lexsort((xs, ys, -s))[: params.LEADER_MAX_MINUTIAE]
     ys, xs, s = ys[order], xs[order], s[order]
     theta = np.mod(out[ys, xs, 1], 2 * np.pi)
-    return np.column_stack([xs, ys, theta, s]).astype(np.float32)
+    types = np.where(out[ys, xs, 2] >= params.LEADER_ENDING_CUT, iso19794.RIDGE_ENDING,
+                     iso19794.BIFURCATION).astype(np.uint8)
+    return np.column_stack([xs, ys, theta, s]).astype(np.float32), types
 
 
 def minutiae_batch(
     prints: list[np.ndarray], *, crop: bool = True, threads: int | None = None
 ) -> list[np.ndarray]:
+    """Minutiae only (see ``typed_minutiae_batch``)."""
+    return [m for m, _types in typed_minutiae_batch(prints, crop=crop, threads=threads)]
+
+
+def typed_minutiae_batch(
+    prints: list[np.ndarray], *, crop: bool = True, threads: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Minutiae of several 500 ppi greyscale prints in one ``run`` (one padded batch).
 
-    Returns float32 ``(n, 4)`` arrays (x, y, theta rad, score 0-1) in each print's own pixel
-    coordinates. Batching prints of different sizes pads them to the largest: worth it for the
-    fingers of one check (similar sizes), not for arbitrary mixes. ``threads``: onnxruntime
+    Returns, per print, float32 ``(n, 4)`` minutiae (x, y, theta rad, score 0-1) in the print's
+    own pixel coordinates and their ISO type codes (uint8 ``(n,)``). Batching prints of
+    different sizes pads them to the largest: worth it for the fingers of one check (similar
+    sizes), not for arbitrary mixes. ``threads``: onnxruntime
     intra-op threads of this call (default ``LEADER_INTRA_OP_THREADS``; for benchmarks).
     """
     if not prints:
@@ -136,13 +152,18 @@ def minutiae_batch(
     results = []
     for i, (c, (top, left), box) in enumerate(zip(crops, offsets, boxes, strict=True)):
         h, w = c.shape
-        found = _decode(out[i, top : top + h, left : left + w])
+        found, types = _decode_typed(out[i, top : top + h, left : left + w])
         found[:, 0] += box[2]
         found[:, 1] += box[0]
-        results.append(found)
+        results.append((found, types))
     return results
 
 
 def minutiae(pixels: np.ndarray, *, crop: bool = True) -> np.ndarray:
     """Minutiae of one 500 ppi greyscale print (see ``minutiae_batch``)."""
     return minutiae_batch([pixels], crop=crop)[0]
+
+
+def typed_minutiae(pixels: np.ndarray, *, crop: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Minutiae of one print and their ISO type codes (see ``typed_minutiae_batch``)."""
+    return typed_minutiae_batch([pixels], crop=crop)[0]

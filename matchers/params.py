@@ -74,6 +74,11 @@ FINGER_MAX_SIDE = 2000
 # (the values measured with the model; docs/MATCHERS.md).
 LEADER_MIN_SCORE = 0.55
 LEADER_MAX_MINUTIAE = 150
+# Channel 2 of LEADER's map is the minutia type: >= this is a ridge ending, below a bifurcation.
+# Checked against NBIS mindtct's types on the same prints (16 fvc2002_db1_b prints, LEADER
+# points within 6 px of a mindtct minutia): 292 of 311 mindtct endings and 101 of 117
+# bifurcations agree (92%), the reverse reading would agree on 8%.
+LEADER_ENDING_CUT = 0.5
 # Threads of one inference. A check's fingers and face already run in parallel on the two cores
 # (gateway extractor pool), so one thread per call avoids oversubscription (docs/MATCHERS.md).
 LEADER_INTRA_OP_THREADS = 1

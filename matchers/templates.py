@@ -25,7 +25,8 @@ class FingerprintTemplate:
     capture_ppi: int | None = None
     ppi_source: str | None = None
     # ISO type code per minutia (``iso19794.OTHER`` / ``RIDGE_ENDING`` / ``BIFURCATION``) when
-    # known, e.g. from a device's record; None when the extractor gave none (written "other").
+    # known: from a device's record or LEADER's type channel; None when not determined (written
+    # "other", e.g. the NBIS baseline).
     minutia_types: np.ndarray | None = None
     # The quality byte of a record read from a device (ISO/IEC 19794-2 finger quality): each
     # vendor's own scale (some write NFIQ 1's 1-5), so never read as NFIQ 2. None: 0 (not

@@ -64,22 +64,49 @@ def test_writer_keeps_the_types_it_is_given() -> None:
 
 
 def test_minutiae_of_unknown_type_are_written_other_not_ridge_endings() -> None:
-    """FieldCheck's extractor gives no type: 'other' (00), never a claimed ridge ending."""
+    """Minutiae whose type nobody determined (e.g. NBIS-baseline templates): 'other' (00),
+    never a claimed ridge ending."""
     template = FingerprintTemplate(
         minutiae=np.array([[10, 20, 0.5, 0.9], [30, 40, 1.0, 0.8]], np.float32),
         width=100, height=100)
     assert type_codes(template.to_iso()) == [iso19794.OTHER, iso19794.OTHER]
 
 
-def test_leader_extraction_is_written_other(shared_data: Path) -> None:
+def test_leader_types_are_written_and_agree_with_mindtct(shared_data: Path) -> None:
+    """LEADER's channel 2 is the minutia type (ridge ending >= 0.5): its endings and
+    bifurcations reach the record, and they agree with NBIS mindtct's on the same prints."""
     from matchers import fingerprint
 
-    prints = sorted((shared_data / "fingerprints" / "fvc2002_db1_b").glob("*.tif"))
+    prints = sorted((shared_data / "fingerprints" / "fvc2002_db1_b").glob("*_1.tif"))[:4]
     if not prints:
         pytest.skip("FVC2002 DB1 B not in shared data")
-    template = fingerprint.extract(prints[0].read_bytes(), ppi=500)
-    codes = type_codes(template.to_iso())
-    assert len(codes) >= 10 and set(codes) == {iso19794.OTHER}
+    agree = paired = 0
+    for path in prints:
+        template = fingerprint.extract(path.read_bytes(), ppi=500)
+        codes = type_codes(template.to_iso())
+        assert len(codes) >= 10 and set(codes) == {iso19794.RIDGE_ENDING, iso19794.BIFURCATION}
+        baseline = fingerprint.extract(path.read_bytes(), ppi=500, minutiae_from="mindtct")
+        theirs = _mindtct_types(path)
+        for (x, y, *_), code in zip(template.minutiae, codes, strict=True):
+            d = np.hypot(baseline.minutiae[:, 0] - x, baseline.minutiae[:, 1] - y)
+            j = int(np.argmin(d))
+            if d[j] <= 6:
+                paired += 1
+                agree += code == theirs[j]
+    assert paired >= 60 and agree / paired >= 0.8, (agree, paired)
+
+
+def _mindtct_types(path: Path) -> list[int]:
+    """mindtct's own type per minutia, in its order (as ``minutiae_from='mindtct'`` keeps)."""
+    import cv2
+
+    from matchers import fingerprint
+
+    pixels = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    ok, png = cv2.imencode(".png", pixels)
+    found = fingerprint._extractor(nfiq2=False).extract_minutiae(png.tobytes())
+    return [iso19794.RIDGE_ENDING if "ENDING" in str(m.kind()) else iso19794.BIFURCATION
+            for m in found.get()]
 
 
 @pytest.mark.parametrize(("types", "words"), [

@@ -21,13 +21,13 @@ def prints(shared_data: Path) -> list[bytes]:
 
 def test_one_leader_call_gives_each_finger_its_own_template(prints, monkeypatch) -> None:
     calls = []
-    original = leader.minutiae_batch
+    original = leader.typed_minutiae_batch
 
     def counting(batch, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(len(batch))
         return original(batch, **kwargs)
 
-    monkeypatch.setattr(leader, "minutiae_batch", counting)
+    monkeypatch.setattr(leader, "typed_minutiae_batch", counting)
     items = [(prints[0], None, 500, 2), (b"not an image", None, 500, 3), (prints[1], None, 500, 7)]
     with ThreadPoolExecutor(2) as pool:
         futures = fingerprint.submit_many(pool, items)
