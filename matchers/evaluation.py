@@ -93,7 +93,8 @@ def load_fvc(
         digest.update(f"{key}:".encode() + hashlib.sha256(path.read_bytes()).digest())
     extractor = (
         f"{EXTRACTOR_ID}:{params.LEADER_MIN_SCORE}:{params.LEADER_MAX_MINUTIAE}:"
-        f"{params.LEADER_FOREGROUND_STD}:{params.LEADER_FOREGROUND_MARGIN}"
+        f"{params.LEADER_FOREGROUND_STD}:{params.LEADER_FOREGROUND_MARGIN}:"
+        f"{params.LEADER_ENDING_CUT}"
     )
     tag = f"{extractor}|{minutiae_from}|{ppi}|{digest.hexdigest()}"
     cache_file = (
@@ -128,19 +129,33 @@ def load_fvc(
             ),
             sizes=np.array([(out[k].width, out[k].height) for k in keys], np.int64).reshape(-1, 2),
             nfiq2=np.array([-1 if out[k].nfiq2 is None else out[k].nfiq2 for k in keys], np.int64),
+            types=np.concatenate(
+                [_types_or_unknown(out[k]) for k in keys] or [np.zeros(0, np.int16)]
+            ),
         )
     return out
+
+
+def _types_or_unknown(template: FingerprintTemplate) -> np.ndarray:
+    """Per-minutia ISO type codes for the cache, -1 for a template without types."""
+    n = len(template.minutiae)
+    if template.minutia_types is None:
+        return np.full(n, -1, np.int16)
+    return np.asarray(template.minutia_types, np.int16).reshape(n)
 
 
 def _templates_from_arrays(saved: Any) -> dict[tuple[int, int], FingerprintTemplate]:
     ends = np.cumsum(saved["counts"])
     starts = ends - saved["counts"]
+    types = saved["types"] if "types" in saved else np.full(int(ends[-1:].sum()), -1, np.int16)
     out = {}
     for (f, i), s, e, (w, h), q in zip(
         saved["keys"], starts, ends, saved["sizes"], saved["nfiq2"], strict=True
     ):
+        t = types[s:e]
         out[(int(f), int(i))] = FingerprintTemplate(
-            saved["minutiae"][s:e].copy(), int(w), int(h), nfiq2=None if q < 0 else int(q)
+            saved["minutiae"][s:e].copy(), int(w), int(h), nfiq2=None if q < 0 else int(q),
+            minutia_types=None if len(t) == 0 or (t < 0).any() else t.astype(np.uint8),
         )
     return out
 

@@ -40,6 +40,10 @@ def test_cached_minutiae_are_reused_until_a_file_changes(tiny_set: Path, tmp_pat
     for key in first:
         np.testing.assert_array_equal(again[key].minutiae, first[key].minutiae)
         assert (again[key].width, again[key].nfiq2) == (first[key].width, first[key].nfiq2)
+        if first[key].minutia_types is None:
+            assert again[key].minutia_types is None
+        else:
+            np.testing.assert_array_equal(again[key].minutia_types, first[key].minutia_types)
     # Another print under the same name: the cache no longer describes the files.
     shutil.copy(tiny_set / "102_1.tif", tiny_set / "101_2.tif")
     changed = evaluation.load_fvc(tiny_set, cache=cache)
