@@ -57,6 +57,24 @@ def test_live_jobs_are_left_alone(tmp_path: Path) -> None:
         assert session.get(ImportJob, "job_ours").status == "running"  # type: ignore[union-attr]
 
 
+def _processes_of(data_dir: Path) -> list[int]:
+    """Pids of live processes started for the gateway on ``data_dir`` (by their environment)."""
+    import os
+
+    mine = f"FIELDCHECK_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if mine in (entry / "environ").read_bytes().split(b"\0") and \
+                    (entry / "stat").read_text().split()[2] != "Z":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [p for p in found if p != os.getpid()]
+
+
 @pytest.mark.slow  # two real serve processes and 10 LEADER extractions: ~80 s
 def test_sigterm_during_an_import_ends_the_job_interrupted_and_a_repost_resumes_it(
     tmp_path: Path, shared_data: Path
@@ -94,6 +112,11 @@ def test_sigterm_during_an_import_ends_the_job_interrupted_and_a_repost_resumes_
         gateway.stop(timeout_s=60)
     finally:
         gateway.stop()
+    # The extraction workers ignore SIGTERM (their parent ends the job): none may outlive it.
+    deadline = time.monotonic() + 10
+    while (left := _processes_of(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"worker processes outlived the gateway: {left}"
     gateway = serve_gateway(data_dir, env=env)
     try:
         with httpx.Client(base_url=gateway.url, timeout=60, headers=auth) as admin:
