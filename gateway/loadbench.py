@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class Outcome:
     attempts: int = 0
     rejections: int = 0
     errors: list[int] = field(default_factory=list)
+    error_details: list[str] = field(default_factory=list)
 
 
 class _Sampler(threading.Thread):
@@ -171,6 +173,11 @@ def _device_loop(token: str, base: str, jobs: queue.Queue, probes: list[dict],
                     continue
                 if r.status_code != 200:
                     out.errors.append(r.status_code)
+                    try:
+                        out.error_details.append(
+                            f"{r.status_code} {r.json().get('detail', '')}"[:160])
+                    except ValueError:
+                        out.error_details.append(f"{r.status_code} {r.text[:150]}")
                 out.admitted_ms = (time.perf_counter() - t) * 1000
                 out.answered_t = time.perf_counter()
                 break
@@ -190,6 +197,9 @@ def _step_report(step: int, rate: float, outs: list[Outcome], step_s: float) -> 
         "rejections_503": sum(o.rejections for o in mine),
         "checks_rejected_at_least_once": sum(1 for o in mine if o.rejections),
         "errors": sum(len(o.errors) for o in mine),
+        # What the errors were (a refused probe photo is a 422 of the probe set, not a fault).
+        "error_statuses": dict(Counter(str(e) for o in mine for e in o.errors)),
+        "error_samples": sorted({d for o in mine for d in o.error_details})[:3],
         "admitted_p50_ms": round(_percentile(admitted, 50), 0),
         "admitted_p95_ms": round(_percentile(admitted, 95), 0),
         "admitted_p99_ms": round(_percentile(admitted, 99), 0),
