@@ -134,7 +134,13 @@ def main() -> None:
         report["fill_s"] = round(time.perf_counter() - t0, 1)
         engine.dispose()
         stub = Stub(tmp / "central", subjects=300, documents=500)
-        settings = {"FIELDCHECK_DATABASE_URL": url, "FIELDCHECK_UPSTREAM_POLICY": "all"}
+        # One image key for all three (docs/DEPLOYMENT.md): images sealed on A open on B and C.
+        import base64
+        import os
+
+        key = base64.b64encode(os.urandom(32)).decode()
+        settings = {"FIELDCHECK_DATABASE_URL": url, "FIELDCHECK_UPSTREAM_POLICY": "all",
+                    "FIELDCHECK_IMAGE_KEYS": f"bench1:{key}"}
         for name in ("a", "b", "c"):
             (tmp / name).mkdir()
         console.print("gateway A: building the cache from the database ...")

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from device_adapters.capture import Capture
 from gateway.checks.models import ReviewStatus
 from gateway.privacy import images
-from gateway.privacy.crypto import Keyring
+from gateway.privacy.crypto import ImageKeyUnavailable, Keyring
 from gateway.privacy.models import ProbeImage, ReferenceImage
 from gateway.settings import Settings
 from gateway.upstream.status import UpstreamStatus
@@ -260,9 +260,18 @@ def thumbnails(session: Session, keyring: Keyring, subject_ids: list[str]
     for row in rows:
         if row.subject_id in out:
             continue
+        try:
+            data = open_reference(keyring, row)
+        except ImageKeyUnavailable as exc:
+            # The officer's answer matters more than the picture: a thumbnail this gateway
+            # cannot open (sealed by a gateway with other image keys on a shared database, or
+            # a lost key) is left out, never a 503 for a check that has already run.
+            log.warning("reference thumbnail %s of subject %s left out of the answer: %s",
+                        row.id, row.subject_id, exc)
+            continue
         out[row.subject_id] = {
             "content_type": row.content_type, "width": row.width, "height": row.height,
-            "data_base64": base64.b64encode(open_reference(keyring, row)).decode(),
+            "data_base64": base64.b64encode(data).decode(),
         }
     return out
 

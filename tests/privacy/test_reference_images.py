@@ -197,3 +197,28 @@ def test_rotated_keys_still_open_old_images(tmp_path: Path) -> None:
     assert again.open(new.key_id, new.blob, aad="reference_image:img_2") == b"new photo"
     with pytest.raises(ImageKeyUnavailable):  # a blob moved to another row does not open
         again.open(old.key_id, old.blob, aad="reference_image:img_2")
+
+
+def test_a_thumbnail_this_gateway_cannot_open_is_left_out_not_a_503(
+    tmp_path: Path, people: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the scale-out benchmark: gateways sharing one PostgreSQL database each made
+    their own image key file, so a check on B that found a subject enrolled on A answered 503
+    (the thumbnail would not decrypt) after the check had run and been stored; devices then
+    send it again."""
+    photo = sorted(people[63].glob("*.jpg"))[0]
+    with LiveGateway(tmp_path / "gw") as gw:
+        with gw.client() as admin:
+            sid = admin.post("/v1/subjects", json={"name": "Sealed Elsewhere",
+                                                   "category": "red"}).json()["id"]
+            assert admin.post(f"/v1/subjects/{sid}/faces",
+                              files={"image": ("a.jpg", photo.read_bytes())}).status_code == 201
+        # This gateway now holds another key under the same id, as a second gateway would.
+        monkeypatch.setattr(gw.runtime, "keyring", Keyring({"k1": os.urandom(32)}, "k1"))
+        with gw.client(gw.token("device")) as dev:
+            r = dev.post("/v1/checks", files={"face": ("p.jpg", photo.read_bytes())},
+                         data=PURPOSE)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["decision"] == "hit" and body["candidates"][0]["subject_id"] == sid
+    assert body["candidates"][0]["reference_thumbnail"] is None
