@@ -134,23 +134,31 @@ def _finish(doc: DocumentData, errors: list[str], birth: str, expiry: str,
 
 def _parse_td3(lines: list[str], today: date) -> DocumentData:
     l1, l2 = lines
-    surname, given = _names(l1[5:44])
     errors: list[str] = []
     _check(errors, "document_number", l2[0:9], l2[9])
     _check(errors, "birth_date", l2[13:19], l2[19])
     _check(errors, "expiry_date", l2[21:27], l2[27])
     _check(errors, "optional_data", l2[28:42], l2[42])
     _check(errors, "composite", l2[0:10] + l2[13:20] + l2[21:43], l2[43])
+    return _two_line(lines, l2[0:9], l1[5:44], "TD3", errors, today)
+
+
+def _two_line(lines: list[str], number: str, names: str, mrz_format: str, errors: list[str],
+              today: date) -> DocumentData:
+    """The fields of a two-line MRZ (TD3, TD2, MRV-A/B: line 2 has the same layout up to the
+    expiry date), checked dates and the errors found by the caller's check digits."""
+    l1, l2 = lines
+    surname, given = _names(names)
     doc = DocumentData(
         mrz_lines=list(lines),
         document_type=l1[0:2].strip("<") or None,
         issuing_state=l1[2:5].strip("<") or None,
-        document_number=l2[0:9].strip("<") or None,
+        document_number=number.strip("<") or None,
         nationality=l2[10:13].strip("<") or None,
         surname=surname,
         given_names=given,
         sex=_sex(l2[20]),
-        mrz_format="TD3",
+        mrz_format=mrz_format,
     )
     return _finish(doc, errors, l2[13:19], l2[21:27], today)
 
@@ -175,16 +183,7 @@ def _parse_td2(lines: list[str], today: date) -> DocumentData:
     _check(errors, "birth_date", l2[13:19], l2[19])
     _check(errors, "expiry_date", l2[21:27], l2[27])
     _check(errors, "composite", l2[0:10] + l2[13:20] + l2[21:35], l2[35])
-    surname, given = _names(l1[5:36])
-    doc = DocumentData(
-        mrz_lines=list(lines),
-        document_type=l1[0:2].strip("<") or None,
-        issuing_state=l1[2:5].strip("<") or None,
-        document_number=number.strip("<") or None,
-        nationality=l2[10:13].strip("<") or None,
-        surname=surname, given_names=given, sex=_sex(l2[20]), mrz_format="TD2",
-    )
-    return _finish(doc, errors, l2[13:19], l2[21:27], today)
+    return _two_line(lines, number, l1[5:36], "TD2", errors, today)
 
 
 def _parse_visa(lines: list[str], mrz_format: str, today: date) -> DocumentData:
@@ -194,16 +193,7 @@ def _parse_visa(lines: list[str], mrz_format: str, today: date) -> DocumentData:
     _check(errors, "document_number", l2[0:9], l2[9])
     _check(errors, "birth_date", l2[13:19], l2[19])
     _check(errors, "expiry_date", l2[21:27], l2[27])
-    surname, given = _names(l1[5:])
-    doc = DocumentData(
-        mrz_lines=list(lines),
-        document_type=l1[0:2].strip("<") or None,
-        issuing_state=l1[2:5].strip("<") or None,
-        document_number=l2[0:9].strip("<") or None,
-        nationality=l2[10:13].strip("<") or None,
-        surname=surname, given_names=given, sex=_sex(l2[20]), mrz_format=mrz_format,
-    )
-    return _finish(doc, errors, l2[13:19], l2[21:27], today)
+    return _two_line(lines, l2[0:9], l1[5:], mrz_format, errors, today)
 
 
 def _parse_td1(lines: list[str], today: date) -> DocumentData:
