@@ -131,3 +131,13 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveGateway]:
+    """A live gateway on SQLite, then on a fresh PostgreSQL schema (each test runs on both)."""
+    overrides = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    with LiveGateway(tmp_path, **overrides) as gw:
+        yield gw

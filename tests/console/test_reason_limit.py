@@ -5,22 +5,9 @@ enforces the size, and a silently oversized row on SQLite)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from tests.conftest import LiveGateway
 
 from .helpers import csrf_of, make_user, sign_in
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_gateway(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    overrides = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("pg_url")
-    with LiveGateway(tmp_path, **overrides) as gw:
-        yield gw
 
 
 def test_an_over_long_reason_is_refused_naming_the_limit(any_db_gateway: LiveGateway) -> None:

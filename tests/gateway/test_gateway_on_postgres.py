@@ -5,18 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import LiveGateway
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_gateway(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    overrides = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("pg_url")
-    with LiveGateway(tmp_path, **overrides) as gw:
-        yield gw
 
 
 def test_enrol_check_and_limits_on_both_databases(any_db_gateway: LiveGateway,
