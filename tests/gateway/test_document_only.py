@@ -15,21 +15,17 @@ from device_adapters.ansi_nist import write_transaction
 from device_adapters.capture import Capture
 from device_adapters.mrz import parse_mrz
 from tests.adapters.test_mrz import MRV_A
-from tests.upstream.procs import Gateway, Stub, td3_mrz
+from tests.upstream.procs import Gateway, Stub, gateway_running, stub_running, td3_mrz
 
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stub]:
-    s = Stub(tmp_path_factory.mktemp("central") / "data", subjects=50, documents=200)
-    yield s
-    s.stop()
+    yield from stub_running(tmp_path_factory.mktemp("central"), subjects=50, documents=200)
 
 
 @pytest.fixture(scope="module")
 def gateway(stub: Stub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    gw = Gateway(tmp_path_factory.mktemp("gateway"), stub.url)
-    yield gw
-    gw.stop()
+    yield from gateway_running(tmp_path_factory.mktemp("gateway"), stub)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,21 @@ def td3_mrz(*, number: str, state: str, surname: str = "DOE", given: str = "JANE
             + check_digit(expiry) + optional + check_digit(optional))
     composite = body[0:10] + body[13:20] + body[21:43]
     return line1 + "\n" + body + check_digit(composite)
+
+
+def stub_running(folder: Path, **options: Any) -> Iterator[Stub]:
+    """A central stub process in ``folder`` for a fixture to ``yield from``; stopped after."""
+    stub = Stub(folder / "data", **options)
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+def gateway_running(folder: Path, stub: Stub) -> Iterator[Gateway]:
+    """A ``fieldcheck serve`` process on ``folder`` linked to ``stub``; stopped after."""
+    gateway = Gateway(folder, stub.url)
+    try:
+        yield gateway
+    finally:
+        gateway.stop()

@@ -16,7 +16,14 @@ import httpx
 import pytest
 
 from tests.conftest import shared_data_dir
-from tests.upstream.procs import Gateway, Stub, finger_check, td3_mrz
+from tests.upstream.procs import (
+    Gateway,
+    Stub,
+    finger_check,
+    gateway_running,
+    stub_running,
+    td3_mrz,
+)
 
 FVC = "fingerprints/fvc2002_db1_b"
 
@@ -31,16 +38,12 @@ def prints() -> list[Path]:
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stub]:
-    s = Stub(tmp_path_factory.mktemp("central") / "data")
-    yield s
-    s.stop()
+    yield from stub_running(tmp_path_factory.mktemp("central"))
 
 
 @pytest.fixture(scope="module")
 def gateway(stub: Stub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    gw = Gateway(tmp_path_factory.mktemp("gateway"), stub.url)
-    yield gw
-    gw.stop()
+    yield from gateway_running(tmp_path_factory.mktemp("gateway"), stub)
 
 
 @pytest.fixture()
