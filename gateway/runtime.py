@@ -5,6 +5,7 @@ Routes reach it through ``deps.RuntimeDep``; nothing here is per-request.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,4 +45,8 @@ class Runtime:
     # Parsed at start (gateway.keys.check_secrets): the signing key and the trusted sources.
     snapshot_keys: SnapshotKeys = field(default_factory=SnapshotKeys)
     db_health: DatabaseHealth = field(default_factory=DatabaseHealth)
+    # Bulk import jobs (gateway.watchlist.jobs): set at shutdown so running jobs end
+    # "interrupted" between two records; the threads running them, to wait for at shutdown.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    import_threads: set[threading.Thread] = field(default_factory=set)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -50,36 +50,23 @@ INTERRUPTED_NOTE = (
 )
 
 
-# Shutdown of a gateway (by its runtime's id): its running jobs stop between two records and end
-# "interrupted" (resumable), not "failed". Keyed per runtime because tests run several gateways
-# in one process.
-_stopping: dict[int, threading.Event] = {}
-_threads: dict[int, set[threading.Thread]] = {}
-_registry_lock = threading.Lock()
+_threads_lock = threading.Lock()  # guards each runtime's import_threads
 
 
 class _Stopped(Exception):
     """The gateway is stopping: the job ends between two records."""
 
 
-def _stop_event(runtime: Runtime) -> threading.Event:
-    with _registry_lock:
-        return _stopping.setdefault(id(runtime), threading.Event())
-
-
 def stop_running(runtime: Runtime, *, timeout_s: float = 2.0) -> None:
-    """At shutdown: ask this gateway's running jobs to stop and wait up to ``timeout_s`` for
-    them to write "interrupted" (a job still extracting when the wait ends is marked so by the
-    next start, as after a crash)."""
-    _stop_event(runtime).set()
+    """At shutdown: ask this gateway's running jobs to stop (between two records, ending
+    "interrupted", resumable) and wait up to ``timeout_s`` for them to write it (a job still
+    extracting when the wait ends is marked so by the next start, as after a crash)."""
+    runtime.stopping.set()
     deadline = time.monotonic() + timeout_s
-    with _registry_lock:
-        threads = list(_threads.get(id(runtime), ()))
+    with _threads_lock:
+        threads = list(runtime.import_threads)
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    with _registry_lock:
-        _stopping.pop(id(runtime), None)
-        _threads.pop(id(runtime), None)
 
 
 def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
@@ -139,10 +126,9 @@ def start_job(
         name=f"import-{job.id}",
         daemon=True,
     )
-    stop = _stop_event(runtime)
-    with _registry_lock:
-        _threads.setdefault(id(runtime), set()).add(thread)
-    if stop.is_set():  # the gateway is already stopping: the next start marks the job
+    with _threads_lock:
+        runtime.import_threads.add(thread)
+    if runtime.stopping.is_set():  # the gateway is already stopping: the next start marks it
         return job
     thread.start()
     return job
@@ -175,7 +161,7 @@ def _run(
             _heartbeat(status)
             status.commit()
 
-        stopping = _stop_event(runtime)
+        stopping = runtime.stopping
         try:
             with closing(importer.run_import(
                 work,
@@ -212,8 +198,8 @@ def _run(
             log.exception("import job %s failed", job_id)
             job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"[:2000]
         flush(final=True)
-        with _registry_lock:
-            _threads.get(id(runtime), set()).discard(threading.current_thread())
+        with _threads_lock:
+            runtime.import_threads.discard(threading.current_thread())
         summary = importer.summarise(results)
         record(
             status,
