@@ -7,7 +7,6 @@ import base64
 import csv
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from matchers import fingerprint as finger_matcher
 from matchers.templates import FaceTemplate
 from tests.conftest import LiveGateway
 from tests.privacy.test_reference_images import IMAGE_SIGNATURES
-from tests.watchlist.helpers import lfw_people
+from tests.watchlist.helpers import lfw_people, wait_job
 
 PURPOSE = {"purpose": "port entry"}
 EXIF_ORIENTATION, EXIF_MAKE = 0x0112, 0x010F
@@ -62,16 +61,6 @@ def _cli(*args: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _wait_job(admin, job_id: str) -> dict:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        job = admin.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError("the import job did not finish")
-
-
 def _images_by_template(engine) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
         out: dict[str, set[str]] = {t.id: set() for t in session.exec(select(BiometricTemplate))}
@@ -98,7 +87,7 @@ def _api_import_kept_images(gw: LiveGateway, shared_data: Path) -> tuple[bytes, 
     with gw.client() as admin:
         r = admin.post("/v1/subjects:batch", json=batch)
         assert r.status_code == 202, r.text
-        job = _wait_job(admin, r.json()["id"])
+        job = wait_job(admin, r.json()["id"])
     assert job["status"] == "done" and job["imported"] == 1, job
     result = job["results"][0]
     sid = result["subject_id"]

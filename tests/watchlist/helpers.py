@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -65,3 +66,14 @@ def network_keys(network: str):  # type: ignore[no-untyped-def]
 
     cfg = network_settings(network)
     return SnapshotKeys.from_settings(cfg["snapshot_signing_key"], cfg["snapshot_trusted_keys"])
+
+
+def wait_job(admin: httpx.Client, job_id: str, *, timeout_s: float = 180) -> dict:
+    """Poll ``GET /v1/jobs/{id}`` until the import job is no longer queued or running."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = admin.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"import job {job_id} did not finish in {timeout_s:.0f} s")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from pathlib import Path
 
-import httpx
-
 from tests.conftest import LiveGateway
-from tests.watchlist.helpers import lfw_people
+from tests.watchlist.helpers import lfw_people, wait_job
 
 
 def _corrupt_wsq(shared_data: Path) -> bytes:
@@ -39,16 +36,6 @@ def _zip_with_bad_member(members: dict[str, bytes], bad: str) -> bytes:
     return bytes(blob)
 
 
-def _wait(admin: httpx.Client, job_id: str) -> dict:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        job = admin.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError("job did not finish")
-
-
 def test_corrupt_wsq_and_unreadable_file_do_not_stop_the_job(
     gateway: LiveGateway, shared_data: Path
 ) -> None:
@@ -72,7 +59,7 @@ def test_corrupt_wsq_and_unreadable_file_do_not_stop_the_job(
             "/v1/subjects:batch", content=blob, headers={"content-type": "application/zip"}
         )
         assert r.status_code == 202, r.text
-        job = _wait(admin, r.json()["id"])
+        job = wait_job(admin, r.json()["id"])
     assert job["status"] == "done", job
     assert job["processed"] == job["total"] == 3
     by_ref = {r["external_ref"]: r for r in job["results"]}

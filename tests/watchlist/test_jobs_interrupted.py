@@ -87,6 +87,7 @@ def test_sigterm_during_an_import_ends_the_job_interrupted_and_a_repost_resumes_
     import httpx
 
     from tests.gateway.enrol_load import ADMIN, serve_gateway
+    from tests.watchlist.helpers import wait_job
 
     prints = sorted((shared_data / "fingerprints" / "fvc2002_db1_b").glob("*_1.tif"))[:10]
     if len(prints) < 10:
@@ -124,13 +125,7 @@ def test_sigterm_during_an_import_ends_the_job_interrupted_and_a_repost_resumes_
             assert job["status"] == "interrupted", job
             assert "post the same import again to resume" in job["error"]
             before = job["imported"]
-            again = admin.post("/v1/subjects:batch", json=body).json()["id"]
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                job = admin.get(f"/v1/jobs/{again}").json()
-                if job["status"] not in ("queued", "running"):
-                    break
-                time.sleep(0.5)
+            job = wait_job(admin, admin.post("/v1/subjects:batch", json=body).json()["id"])
             assert job["status"] == "done", job
             # Progress is written every second, so a record committed just before the stop may
             # be missing from the interrupted job's count; the resume skips what is really in.
