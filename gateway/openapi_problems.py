@@ -12,6 +12,10 @@ once here, not repeated on 39 routes:
   with a JSON body: 400 (``boundary.InputGuard``: not UTF-8 JSON at all);
 - what only some operations answer (409, 415) is declared on the route with
   ``responses=problem_responses(409)``; this module gives those the problem+json body too.
+
+Every 2xx answer is typed: JSON by the route's ``response_model`` (one pydantic model per
+resource), any other body by ``body_answer`` with its real content types (CSV, images, the
+snapshot file); ``tests/gateway/test_openapi_contract.py`` fails on a 2xx without a schema.
 """
 
 from __future__ import annotations
@@ -122,6 +126,15 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """A route's ``responses=`` for the errors only it answers (the body is added here)."""
     return {code: {"description": PROBLEM_TEXT[code]} for code in codes}
+
+
+def body_answer(*media_types: str, description: str, text: bool = False,
+                code: int = 200) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=`` for a non-JSON answer (CSV, images, a snapshot file): its real
+    content types, a text or a binary body. A JSON ``response_model`` beside it stays."""
+    schema = {"type": "string"} if text else {"type": "string", "format": "binary"}
+    return {code: {"description": description,
+                   "content": {media: {"schema": dict(schema)} for media in media_types}}}
 
 
 def _problem(code: int, description: str | None = None) -> dict[str, Any]:

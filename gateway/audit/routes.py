@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from gateway.audit.schemas import AuditPage
 from gateway.audit.service import (
     AuditFilter,
     entry_public,
@@ -21,8 +22,10 @@ from gateway.audit.service import (
 )
 from gateway.boundary import DB_INT_MAX, UtcFilter
 from gateway.deps import AuditorDep, RuntimeDep, SessionDep
+from gateway.openapi_problems import body_answer
 
 router = APIRouter(tags=["audit"])
+CSV_TYPE = "text/csv; charset=utf-8"
 CSV_COLUMNS = (
     "id",
     "at",
@@ -116,7 +119,7 @@ def _csv_response(
     session.commit()
     return StreamingResponse(
         _csv_stream(runtime, filters),
-        media_type="text/csv; charset=utf-8",
+        media_type=CSV_TYPE,
         headers={"Content-Disposition": 'attachment; filename="fieldcheck-audit.csv"'},
     )
 
@@ -124,7 +127,9 @@ def _csv_response(
 @router.get(
     "/v1/audit",
     summary="Audit entries, newest first (?format=csv for all as CSV)",
-    response_model=None,
+    response_model=AuditPage,
+    responses=body_answer("text/csv", text=True,
+                          description="A JSON page; with format=csv every entry as CSV"),
 )
 def get_audit(
     runtime: RuntimeDep,
@@ -134,7 +139,7 @@ def get_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-) -> dict | StreamingResponse:
+) -> AuditPage | StreamingResponse:
     if format == "csv":
         return _csv_response(runtime, session, actor, filters)
     rows, total = list_entries(session, filters=filters, limit=limit, offset=offset)
@@ -143,18 +148,20 @@ def get_audit(
            after={**{k: str(v) for k, v in vars(filters).items() if v is not None},
                   "entries": len(rows)})
     session.commit()
-    return {
+    return AuditPage.model_validate({
         "items": [entry_public(e) for e in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
-    }
+    })
 
 
 @router.get(
     "/v1/audit.csv",
     summary="The audit trail as CSV (same filters), oldest first",
     response_class=StreamingResponse,
+    responses=body_answer("text/csv", text=True,
+                          description="A header row (the columns), then one row an entry"),
 )
 def get_audit_csv(
     runtime: RuntimeDep, session: SessionDep, actor: AuditorDep, filters: FilterDep

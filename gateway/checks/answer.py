@@ -163,6 +163,14 @@ class CheckAnswer(BaseModel):
     token_id: str | None = Field(None, description="staff answers only")
 
 
+class AdapterInfo(BaseModel):
+    """A device payload format the gateway reads (``POST /v1/adapters/{name}/checks``)."""
+
+    name: str
+    content_types: list[str] = Field(description="the request content types it accepts")
+    description: str
+
+
 class ReviewPage(BaseModel):
     """A page of the NCB review list: staff answers (``render(check, staff=True)``)."""
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from device_adapters.textpolicy import check_capture_text
 from gateway.auth.service import Principal
 from gateway.checks import service
-from gateway.checks.answer import CheckAnswer, answer_dict
+from gateway.checks.answer import AdapterInfo, CheckAnswer, answer_dict
 from gateway.checks.models import Check
 from gateway.console.languages import officer_language
 from gateway.deps import DeviceDep, PrincipalDep, RuntimeDep, SessionDep
@@ -125,10 +125,11 @@ async def create_check(request: Request, runtime: RuntimeDep,
     return await _run("multipart", request, runtime, principal)
 
 
-@router.get("/v1/adapters", tags=["adapters"], summary="Device payload formats accepted")
-def list_adapters(runtime: RuntimeDep, principal: PrincipalDep) -> list[dict]:
+@router.get("/v1/adapters", tags=["adapters"], summary="Device payload formats accepted",
+            response_model=list[AdapterInfo])
+def list_adapters(runtime: RuntimeDep, principal: PrincipalDep) -> list[AdapterInfo]:
     return [
-        {"name": a.name, "content_types": list(a.content_types), "description": a.description}
+        AdapterInfo(name=a.name, content_types=list(a.content_types), description=a.description)
         for a in runtime.adapters
     ]
 

@@ -66,16 +66,15 @@ async def import_start(
 def import_job(page: PageDep, job_id: str) -> Response:
     actor = page.allow(*ADMIN_ROLES)
     job = admin_routes.get_job(job_id, page.session, actor)
-    return page.render("job.html", job=job, running=job["status"] in jobs.ACTIVE)
+    return page.render("job.html", job=job, running=job.status in jobs.ACTIVE)
 
 
 @router.get("/import/{job_id}/progress")
 def import_progress(page: PageDep, job_id: str) -> Response:
     actor = page.allow(*ADMIN_ROLES)
     view = admin_routes.get_job(job_id, page.session, actor)
-    view.pop("results", None)
-    view.pop("summary", None)
-    return JSONResponse(view, headers={"Cache-Control": "no-store"})
+    return JSONResponse(view.model_dump(mode="json", exclude={"results", "summary"}),
+                        headers={"Cache-Control": "no-store"})
 
 
 # --- central link ------------------------------------------------------------------------------

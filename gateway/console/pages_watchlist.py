@@ -56,7 +56,7 @@ def search(
         external_ref=filters["external_ref"], originating_country=None,
         status=filters["status"], sort="name", limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE,
     )
-    count = max(1, -(-result["total"] // PAGE_SIZE))
+    count = max(1, -(-result.total // PAGE_SIZE))
     query = {k: v for k, v in filters.items() if v}
 
     def link(n: int) -> str:

@@ -129,14 +129,10 @@ def choose_language(
 
 
 def _include_pages() -> None:
-    from gateway.console import pages_admin, pages_review, pages_watchlist
+    from gateway.console import evidence, pages_admin, pages_review, pages_watchlist
 
-    for module in (pages_watchlist, pages_review, pages_admin):
+    for module in (pages_watchlist, pages_review, pages_admin, evidence):
         router.include_router(module.router)
-    from gateway.console import evidence
-
-    if evidence.available():  # images only where the gateway keeps them (gateway.privacy)
-        router.include_router(evidence.router)
 
 
 _include_pages()

@@ -15,11 +15,13 @@ from fastapi.responses import Response
 from gateway.checks.models import Check
 from gateway.deps import AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid, NotFound
+from gateway.openapi_problems import body_answer
 from gateway.privacy import images
 from gateway.privacy.access import ReasonDep, audit_read
 from gateway.privacy.crypto import ImageKeyUnavailable, Keyring
 from gateway.privacy.models import ProbeImage, ReferenceImage
 from gateway.privacy.retention import evidence_deadline
+from gateway.privacy.schemas import Evidence
 from gateway.privacy.service import (
     HELD_TYPE,
     ImageBounds,
@@ -60,7 +62,8 @@ def _settle(session: SessionDep, runtime: Runtime, check: Check) -> None:
         session.flush()
 
 
-def evidence_view(session: SessionDep, runtime: Runtime, check: Check) -> dict[str, Any]:
+def evidence_view(session: SessionDep, runtime: Runtime, check: Check) -> Evidence:
+    """The one renderer of a check's evidence (the API and the console's review page)."""
     country = runtime.settings.country
     _settle(session, runtime, check)
     probe = [_image_view(p, f"/v1/checks/{check.id}/evidence/images/{p.id}")
@@ -83,7 +86,8 @@ def evidence_view(session: SessionDep, runtime: Runtime, check: Check) -> dict[s
             ],
         })
     deadline = evidence_deadline(check, runtime.settings)
-    return {
+    # Validated from the dict so absent stays absent (an unavailable candidate has no name).
+    return Evidence.model_validate({
         "check_id": check.id,
         "created_at": check.created_at.isoformat() if check.created_at else None,
         "decision": check.decision,
@@ -96,22 +100,22 @@ def evidence_view(session: SessionDep, runtime: Runtime, check: Check) -> dict[s
         "candidates": candidates,
         "central": check.response.get("central"),
         "retention": {"probe_images_deleted_after": deadline.isoformat() if deadline else None},
-    }
+    })
 
 
 @router.get("/v1/checks/{check_id}/evidence",
-            summary="A hit's probe and candidates' reference images side by side (NCB staff)")
+            summary="A hit's probe and candidates' reference images side by side (NCB staff)",
+            response_model=Evidence, response_model_exclude_unset=True)
 def get_evidence(check_id: str, runtime: RuntimeDep, session: SessionDep, actor: AnalystDep,
-                 reason: ReasonDep) -> dict[str, Any]:
+                 reason: ReasonDep) -> Evidence:
     check = session.get(Check, check_id)
     if check is None:
         raise NotFound(f"no check with id {check_id!r}", field="check_id")
     view = evidence_view(session, runtime, check)
     audit_read(session, actor=actor, action="evidence.read", target_type="check",
                target_id=check_id, reason=reason, device_id=check.device_id,
-               shown={"probe_images": [i["id"] for i in view["probe"]["images"]],
-                      "subjects": [c["subject_id"] for c in view["candidates"]
-                                   if c["available"]]})
+               shown={"probe_images": [i.id for i in view.probe.images],
+                      "subjects": [c.subject_id for c in view.candidates if c.available]})
     return view
 
 
@@ -126,6 +130,8 @@ FormatQuery = Annotated[str, Query(pattern="^(display|original)$",
 
 
 @router.get("/v1/checks/{check_id}/evidence/images/{image_id}", response_class=Response,
+            responses=body_answer("image/jpeg", "image/png",
+                                  description="The image (prints as PNG), Cache-Control: no-store"),
             summary="One probe image of a check under review (decrypted; NCB staff)")
 def get_probe_image(check_id: str, image_id: str, runtime: RuntimeDep, session: SessionDep,
                     actor: AnalystDep, reason: ReasonDep) -> Response:
@@ -143,6 +149,9 @@ def get_probe_image(check_id: str, image_id: str, runtime: RuntimeDep, session: 
 
 
 @router.get("/v1/subjects/{subject_id}/images/{image_id}", response_class=Response,
+            responses=body_answer("image/jpeg", "image/png", "image/x-wsq",
+                                  description="The image (prints as PNG, or WSQ with "
+                                  "format=original), Cache-Control: no-store"),
             summary="One reference image of a watchlist subject (decrypted; NCB staff)")
 def get_reference_image(subject_id: str, image_id: str, runtime: RuntimeDep,
                         session: SessionDep, actor: AnalystDep, reason: ReasonDep,

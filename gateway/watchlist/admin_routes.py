@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -15,20 +15,34 @@ from gateway.audit.service import record
 from gateway.boundary import DB_INT_MAX
 from gateway.deps import AdminDep, AnalystDep, RuntimeDep, SessionDep
 from gateway.errors import Invalid
-from gateway.openapi_problems import problem_responses
+from gateway.openapi_problems import body_answer, problem_responses
 from gateway.privacy.access import ReasonDep, audit_read
 from gateway.watchlist import deltas, importer, jobs, search, service, snapshots
 from gateway.watchlist.countries import parse_country
 from gateway.watchlist.models import BiometricTemplate, SnapshotLoad
+from gateway.watchlist.schemas import (
+    ChangesApplied,
+    JobPublic,
+    JobSummary,
+    SignedChangesPage,
+    SnapshotLoaded,
+    SnapshotLoadPublic,
+    SubjectPage,
+    TemplatePublic,
+    WatchlistStatus,
+)
 
 router = APIRouter(tags=["watchlist"])
 SNAPSHOT_TYPE = "application/vnd.fieldcheck.snapshot"
 
 # No signing key or trusted key, another country, an older or gapped version: 409.
 SNAPSHOT_PROBLEMS = problem_responses(409)
+SNAPSHOT_FILE = body_answer(SNAPSHOT_TYPE, description="The signed snapshot file (load it with "
+                            "POST /v1/watchlist/import or `fieldcheck watchlist load-snapshot`)")
 
 
-@router.get("/v1/subjects", summary="Search subjects (filters, paging, sorting)")
+@router.get("/v1/subjects", summary="Search subjects (filters, paging, sorting)",
+            response_model=SubjectPage)
 def list_subjects(
     runtime: RuntimeDep,
     session: SessionDep,
@@ -52,7 +66,7 @@ def list_subjects(
     ] = "name",
     limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
-) -> dict:
+) -> SubjectPage:
     filters = search.SubjectFilter(
         q=q,
         date_of_birth=date_of_birth,
@@ -76,18 +90,19 @@ def list_subjects(
                target_id=None, reason=reason,
                shown={"query": {k: str(v) for k, v in vars(filters).items() if v is not None},
                       "subjects": [s.id for s in rows]})
-    return {
+    return SubjectPage.model_validate({
         "items": items,
         "total": total,
         "limit": limit,
         "offset": offset,
         "watchlist_version": runtime.cache.version,
-    }
+    })
 
 
 @router.get(
     "/v1/subjects/{subject_id}/biometrics",
     summary="A subject's face photos and fingerprints, with quality",
+    response_model=list[TemplatePublic],
 )
 def list_biometrics(
     subject_id: str,
@@ -97,7 +112,7 @@ def list_biometrics(
     reason: ReasonDep,
     modality: Annotated[str | None, Query(description="face or finger")] = None,
     position: Annotated[int | None, Query(ge=0, le=10)] = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
     if modality not in (None, "face", "finger"):
         raise Invalid(f"unknown modality {modality!r}", field="modality", fix="use face or finger")
@@ -121,12 +136,13 @@ def list_biometrics(
     status_code=202,
     tags=["import"],
     summary="Start a bulk import job (JSON with base64 images, or a zip with a manifest)",
+    response_model=JobPublic,
 )
 async def start_batch(
     request: Request, response: Response, runtime: RuntimeDep, actor: AdminDep,
     allow_empty: bool = Query(False, description="accept records without any biometric "
                               "(deliberate name-only records; they can never match)"),
-) -> dict:
+) -> JobPublic:
     """Body: `application/json` `{"subjects": [{external_ref, name, category, ...,
     "faces": [base64], "fingerprints": [{"position": 2, "image": base64, "ppi": 500}]}]}`, or
     `application/zip` holding `manifest.csv`/`manifest.json` and the image files (the layout of
@@ -144,7 +160,7 @@ async def start_batch(
             fix="send application/json or application/zip",
         )
 
-    def read_and_start() -> dict:
+    def read_and_start() -> JobPublic:
         # Parsing (a zip or megabytes of JSON) and the job's rows: one worker call with its
         # own session, never on the event loop.
         if source == "zip upload":
@@ -161,20 +177,22 @@ async def start_batch(
             )
 
     job = await run_in_threadpool(read_and_start)
-    response.headers["Location"] = f"/v1/jobs/{job['id']}"
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job
 
 
-@router.get("/v1/jobs/{job_id}", tags=["import"], summary="An import job's progress and results")
-def get_job(job_id: str, session: SessionDep, actor: AdminDep) -> dict:
+@router.get("/v1/jobs/{job_id}", tags=["import"], summary="An import job's progress and results",
+            response_model=JobPublic)
+def get_job(job_id: str, session: SessionDep, actor: AdminDep) -> JobPublic:
     return jobs.job_public(jobs.get_job(session, job_id))
 
 
-@router.get("/v1/jobs", tags=["import"], summary="Recent import jobs (without per-record results)")
+@router.get("/v1/jobs", tags=["import"], summary="Recent import jobs (without per-record results)",
+            response_model=list[JobSummary])
 def list_jobs(
     session: SessionDep, actor: AdminDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[dict]:
-    return [jobs.job_public(j, with_results=False) for j in jobs.list_jobs(session, limit=limit)]
+) -> list[JobSummary]:
+    return [jobs.job_summary(j) for j in jobs.list_jobs(session, limit=limit)]
 
 
 # --- versions, deltas, snapshots --------------------------------------------------------------
@@ -184,10 +202,11 @@ def _target(runtime: RuntimeDep, country: str | None) -> str:
     return parse_country(country, field="country") if country else runtime.settings.country
 
 
-@router.get("/v1/watchlist", tags=["snapshots"], summary="Version, counts and snapshots loaded")
-def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) -> dict:
+@router.get("/v1/watchlist", tags=["snapshots"], summary="Version, counts and snapshots loaded",
+            response_model=WatchlistStatus)
+def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) -> WatchlistStatus:
     loads = session.exec(select(SnapshotLoad).order_by(SnapshotLoad.id.desc()).limit(20))  # type: ignore[union-attr]
-    return {
+    return WatchlistStatus.model_validate({
         "version": runtime.cache.version,
         "country": runtime.settings.country,
         "source_gateway": deltas.gateway_source_id(session),
@@ -195,17 +214,17 @@ def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) 
         "snapshot_signing_key_id": runtime.snapshot_keys.signing_key_id,
         "snapshot_trusted_key_ids": sorted(runtime.snapshot_keys.trusted),
         "loaded": [
-            {
-                "snapshot_id": x.snapshot_id,
-                "source_gateway": x.source_gateway,
-                "kind": x.kind,
-                "version": x.version,
-                "loaded_at": x.loaded_at.isoformat(),
-                "summary": x.summary,
-            }
+            SnapshotLoadPublic(
+                snapshot_id=x.snapshot_id,
+                source_gateway=x.source_gateway,
+                kind=x.kind,
+                version=x.version,
+                loaded_at=x.loaded_at.isoformat(),
+                summary=x.summary,
+            )
             for x in loads
         ],
-    }
+    })
 
 
 @router.get(
@@ -213,6 +232,7 @@ def watchlist_status(runtime: RuntimeDep, session: SessionDep, actor: AdminDep) 
     tags=["snapshots"],
     responses=SNAPSHOT_PROBLEMS,
     summary="Signed page of the changes after version `since`, for a target country",
+    response_model=SignedChangesPage,
 )
 def changes(
     runtime: RuntimeDep,
@@ -221,7 +241,7 @@ def changes(
     since: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
     country: str | None = None,
     limit: Annotated[int, Query(ge=1, le=deltas.MAX_PAGE)] = 1000,
-) -> dict:
+) -> SignedChangesPage:
     """`{"format", "signature", "payload"}`: the page (JSON text in `payload`) signed with
     FIELDCHECK_SNAPSHOT_SIGNING_KEY (Ed25519), plus unsigned paging hints. POST it as-is to
     `/v1/watchlist/changes:apply` on the target gateway. 409 when no signing key is set here."""
@@ -244,7 +264,7 @@ def changes(
         },
     )
     session.commit()
-    return signed
+    return SignedChangesPage.model_validate(signed)
 
 
 @router.post(
@@ -252,10 +272,11 @@ def changes(
     tags=["snapshots"],
     responses=SNAPSHOT_PROBLEMS,
     summary="Apply a signed page of another gateway's changes feed here",
+    response_model=ChangesApplied,
 )
 def apply_changes(
     body: snapshots.SignedFeed, runtime: RuntimeDep, session: SessionDep, actor: AdminDep
-) -> dict:
+) -> ChangesApplied:
     """Body: a `GET /v1/watchlist/changes` answer, unchanged. 409 without
     FIELDCHECK_SNAPSHOT_TRUSTED_KEYS, 422 for a bad or untrusted signature or a malformed page,
     409 for an implausible version jump. Only subjects received
@@ -286,13 +307,13 @@ def apply_changes(
     )
     session.commit()
     runtime.cache.sync(session)
-    return {**summary.as_dict(), "version": runtime.cache.version}
+    return ChangesApplied(**summary.as_dict(), version=runtime.cache.version)
 
 
 @router.get(
     "/v1/watchlist/export",
     tags=["snapshots"],
-    responses=SNAPSHOT_PROBLEMS,
+    responses={**SNAPSHOT_PROBLEMS, **SNAPSHOT_FILE},
     response_class=Response,
     summary="Download a signed snapshot (full, or the changes after `since`)",
 )
@@ -333,10 +354,11 @@ def export(
     tags=["snapshots"],
     responses=SNAPSHOT_PROBLEMS,
     summary="Load a signed snapshot (the raw file as the body)",
+    response_model=SnapshotLoaded,
 )
 async def import_snapshot(
     request: Request, runtime: RuntimeDep, actor: AdminDep, prune: bool = False
-) -> dict:
+) -> SnapshotLoaded:
     """Refuses a tampered, foreign, expired or out-of-order snapshot with 4xx. `prune=true`
     with a full snapshot removes the subjects received from its source that it no longer holds
     (never this gateway's own, nor other sources')."""
@@ -344,7 +366,7 @@ async def import_snapshot(
     if not blob:
         raise Invalid("the body is empty", field="body", fix="send the snapshot file as the body")
 
-    def load() -> dict:
+    def load() -> SnapshotLoaded:
         # One worker call, one session of its own: verified, applied and committed off the loop.
         with Session(runtime.engine, expire_on_commit=False) as session:
             result = snapshots.load_snapshot(
@@ -356,6 +378,6 @@ async def import_snapshot(
                 prune=prune,
             )
             runtime.cache.sync(session)
-        return {**result, "version": runtime.cache.version}
+        return SnapshotLoaded(**result, version=runtime.cache.version)
 
     return await run_in_threadpool(load)

@@ -33,6 +33,7 @@ from gateway.errors import NotFound
 from gateway.runtime import Runtime
 from gateway.watchlist import importer
 from gateway.watchlist.models import ImportJob, ImportJobOwner
+from gateway.watchlist.schemas import JobPublic, JobSummary
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
@@ -69,8 +70,22 @@ def stop_running(runtime: Runtime, *, timeout_s: float = 2.0) -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
-    view: dict[str, Any] = {
+def job_summary(job: ImportJob) -> JobSummary:
+    """A job's progress, without its per-record results (``GET /v1/jobs``)."""
+    return JobSummary(**_progress(job))
+
+
+def job_public(job: ImportJob) -> JobPublic:
+    """A job with its results (``GET /v1/jobs/{id}``, the batch's 202)."""
+    return JobPublic(
+        **_progress(job),
+        summary=importer.summarise(job.results) if job.results else None,
+        results=job.results,
+    )
+
+
+def _progress(job: ImportJob) -> dict[str, Any]:
+    return {
         "id": job.id,
         "status": job.status,
         "source": job.source,
@@ -88,10 +103,6 @@ def job_public(job: ImportJob, *, with_results: bool = True) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "error": job.error,
     }
-    if with_results:
-        view["summary"] = importer.summarise(job.results) if job.results else None
-        view["results"] = job.results
-    return view
 
 
 def start_job(

@@ -88,3 +88,126 @@ class TemplatePublic(BaseModel):
     position: int
     quality: dict[str, Any]
     created_at: datetime
+
+
+class BiometricCounts(BaseModel):
+    faces: int
+    fingerprints: int
+
+
+class SubjectListed(SubjectPublic):
+    """A subject in a search page: the subject and how many biometrics it has enrolled."""
+
+    biometric_counts: BiometricCounts
+
+
+class SubjectPage(BaseModel):
+    """A page of ``GET /v1/subjects``."""
+
+    items: list[SubjectListed]
+    total: int = Field(description="subjects matching the filters (all pages)")
+    limit: int
+    offset: int
+    watchlist_version: int
+
+
+# --- bulk import jobs ---------------------------------------------------------------------------
+
+
+class JobSummary(BaseModel):
+    """An import job's progress (``GET /v1/jobs``: without its per-record results)."""
+
+    id: str
+    status: str = Field(description="queued | running | done | failed | interrupted")
+    source: str
+    total: int
+    processed: int
+    imported: int
+    skipped: int
+    rejected: int
+    progress: float = Field(description="processed / total, 0 to 1")
+    created_by: str | None
+    created_at: str | None = Field(description="ISO 8601")
+    started_at: str | None = Field(description="ISO 8601")
+    finished_at: str | None = Field(description="ISO 8601")
+    error: str | None
+
+
+class JobPublic(JobSummary):
+    """An import job with its results (``GET /v1/jobs/{id}``, ``POST /v1/subjects:batch``)."""
+
+    summary: dict[str, Any] | None = Field(
+        description="counts, rejected records and refused images (null until results exist)"
+    )
+    results: list[dict[str, Any]] | None = Field(description="one entry per record, in order")
+
+
+# --- versions, feeds, snapshots -----------------------------------------------------------------
+
+
+class SnapshotLoadPublic(BaseModel):
+    snapshot_id: str
+    source_gateway: str
+    kind: str = Field(description="full | delta")
+    version: int
+    loaded_at: str = Field(description="ISO 8601")
+    summary: dict[str, Any] = Field(description="what it changed (created, updated...)")
+
+
+class WatchlistStatus(BaseModel):
+    """``GET /v1/watchlist``: this gateway's version and counts, and the last snapshots loaded."""
+
+    version: int
+    country: str
+    source_gateway: str = Field(description="this gateway's id in feeds and snapshots")
+    subjects: int
+    faces: int
+    fingerprints: int
+    snapshot_signing_key_id: str | None
+    snapshot_trusted_key_ids: list[str]
+    loaded: list[SnapshotLoadPublic] = Field(description="the last 20, newest first")
+
+
+class SignedChangesPage(BaseModel):
+    """``GET /v1/watchlist/changes``: a signed page; POST it unchanged to ``changes:apply``.
+
+    Only ``payload`` (JSON text) is signed; the other fields are unsigned paging hints."""
+
+    format: str
+    signature: str
+    payload: str = Field(description="the page as JSON text (the signed bytes)")
+    source_gateway: str | None
+    target_country: str | None
+    since: int | None
+    to_version: int | None
+    has_more: bool | None
+    next_since: int | None
+
+
+class ChangeCounts(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    restricted: int
+    pruned: int
+    rejected: list[dict[str, Any]] = Field(
+        description="records left unchanged, each with the reason (another source's subject...)"
+    )
+
+
+class ChangesApplied(ChangeCounts):
+    """``POST /v1/watchlist/changes:apply``: what the page changed, and the version after."""
+
+    version: int = Field(description="this gateway's watchlist version after applying")
+
+
+class SnapshotLoaded(ChangeCounts):
+    """``POST /v1/watchlist/import``: the snapshot loaded, what it changed, the version after."""
+
+    snapshot_id: str
+    kind: str = Field(description="full | delta")
+    source_gateway: str
+    to_version: int
+    has_more: bool
+    version: int = Field(description="this gateway's watchlist version after loading")

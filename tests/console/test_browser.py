@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.console import evidence
 from gateway.i18n import translate
 from tests.conftest import LiveGateway
 
@@ -142,13 +141,12 @@ def analyst_day(chromium, gateway: LiveGateway, shared_data: Path, shots: Path, 
         page.keyboard.press("Enter")
         page.wait_for_url("**/console/reviews/chk_*")
         _accessible(page, "review page")
-        if evidence.available():
-            # The probe beside the reference photo, served to the browser (decoded, not broken).
-            figures = page.locator("section .sides").first.locator("figure")
-            for figure in (figures.nth(0), figures.nth(1)):
-                image = figure.locator("img").first
-                image.wait_for()
-                assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+        # The probe beside the reference photo, served to the browser (decoded, not broken).
+        figures = page.locator("section .sides").first.locator("figure")
+        for figure in (figures.nth(0), figures.nth(1)):
+            image = figure.locator("img").first
+            image.wait_for()
+            assert image.evaluate("img => img.complete && img.naturalWidth > 0")
         page.screenshot(path=str(shots / f"{lang}-review.png"), full_page=True)
         page.set_viewport_size(TABLET)
         assert page.evaluate(OVERFLOW_JS) <= 0, "the review page scrolls sideways on a tablet"
