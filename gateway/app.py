@@ -37,9 +37,10 @@ from gateway.checks.review_routes import router as review_router
 from gateway.checks.routes import router as checks_router
 from gateway.deployment.service import bind_country
 from gateway.errors import Forbidden, Unauthenticated, install_handlers, problem
+from gateway.extraction import ExtractionPool, default_processes
 from gateway.keys import check_secrets
 from gateway.observability.logs import RequestContext
-from gateway.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, TimedExecutor
+from gateway.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from gateway.openapi_problems import problem_responses
 from gateway.privacy.crypto import Keyring
 from gateway.privacy.retention import PurgeJob
@@ -186,6 +187,14 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             [settings.mosip_trusted_certs.read_text()] if settings.mosip_trusted_certs else None
         )
         adapters = default_registry(mosip_trusted_certificates=certs)
+        processes = settings.extract_processes
+        extraction = ExtractionPool(
+            default_processes() if processes is None else processes,
+            histogram=metrics.extraction_seconds,
+        )
+        extraction.start()  # workers spawned and their models loaded before "ready"
+        log.info("extraction on %s", f"{extraction.processes} worker processes"
+                 if extraction.uses_processes else "threads of the gateway process")
         runtime = Runtime(
             settings=settings, engine=engine, cache=cache, adapters=adapters,
             admission=AdmissionController(
@@ -194,8 +203,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             ),
             keyring=Keyring.from_settings(settings),
             metrics=metrics,
-            extractor_pool=TimedExecutor(max_workers=2, thread_name_prefix="extract",
-                                         histogram=metrics.extraction_seconds),
+            extraction=extraction,
             snapshot_keys=snapshot_keys,
         )
         app.state.runtime = runtime
@@ -219,7 +227,8 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             purger.stop()
             if runtime.upstream is not None:
                 runtime.upstream.stop()
-            runtime.extractor_pool.shutdown(wait=False, cancel_futures=True)
+            runtime.extraction.shutdown()
+            runtime.search_pool.shutdown(wait=False, cancel_futures=True)
             wsq_sandbox.shutdown()
             syncer.join(timeout=5)
             _save_cache(runtime, cache_dir, db_key)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from device_adapters.base import AdapterRegistry
 from gateway.checks.admission import AdmissionController
 from gateway.dbhealth import DatabaseHealth
+from gateway.extraction import ExtractionPool
 from gateway.keys import SnapshotKeys
 from gateway.privacy.crypto import Keyring
 from gateway.settings import Settings
@@ -31,10 +32,11 @@ class Runtime:
     engine: Engine
     cache: WatchlistCache
     adapters: AdapterRegistry
-    # Feature extraction pool: NBIS and OpenCV release the GIL, so fingers and face of one check
-    # are extracted in parallel on the two cores.
-    extractor_pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="extract")
+    # A check's captures are extracted in worker processes (gateway.extraction); its 1:N
+    # searches run on these threads of the gateway process, where the cache is.
+    extraction: ExtractionPool = field(default_factory=lambda: ExtractionPool(0))
+    search_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="search")
     )
     admission: AdmissionController = field(
         default_factory=lambda: AdmissionController(in_flight=2, waiting=4, max_wait_s=2.0)

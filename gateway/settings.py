@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         2, ge=1, le=256, description="checks extracted and searched at once (admission control); "
         "measured default for 2 cores: see docs/DEPLOYMENT.md",
     )
+    extract_processes: int | None = Field(
+        None, ge=0, le=64,
+        description="worker processes extracting a check's captures (face, prints); default one "
+        "per core; 0 extracts on threads of the gateway process (tests, very small machines)",
+    )
     checks_waiting: int = Field(
         4, ge=0, le=10_000, description="checks that may wait for a slot; beyond: 503 + Retry-After"
     )

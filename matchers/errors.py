@@ -21,6 +21,11 @@ class UnusableCapture(MatcherError):
         self.message = message
         self.quality = quality or {}
 
+    def __reduce__(self):
+        # Raised in extraction worker processes and re-raised in the gateway: pickle the three
+        # arguments (Exception's default pickles ``args``, the message only).
+        return (type(self), (self.reason, self.message, self.quality))
+
 
 class TemplateError(MatcherError):
     """A template is malformed or of the wrong shape."""

@@ -16,6 +16,12 @@ import uvicorn
 
 from gateway.settings import Settings
 
+# Most tests start many short-lived gateways (in process and as `fieldcheck serve`): spawning
+# extraction workers and loading their models for each would cost seconds apiece. They extract
+# on threads; tests/gateway/test_extraction_pool.py, the benchmarks and `fieldcheck serve`
+# outside the tests run the worker processes.
+os.environ.setdefault("FIELDCHECK_EXTRACT_PROCESSES", "0")
+
 # Strong enough for the start-up check (gateway.keys: at least 128 bits).
 ADMIN_TOKEN = "fc_test_admin_Zq8vN3kL0pW5xR7tY2uB9mC4jH6gF1dS"
 PG_URL = os.environ.get("FIELDCHECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -87,30 +87,29 @@ def extract_probes(runtime: Runtime, capture: Capture) -> Probes:
         key = fusion.capture_key("face", None, keys)
         keys.append(key)
         # Two people of similar size and neither framed centrally: ask for a recapture.
-        fut: Future[Any] = runtime.extractor_pool.submit(
+        fut: Future[Any] = runtime.extraction.submit(
             face_matcher.extract, face.image, refuse_ambiguous=True
         )
         jobs.append((key, "face", "face", fut))
     for finger in capture.fingers:
         key = fusion.capture_key("finger", finger.position, keys)
         keys.append(key)
-        fut = runtime.extractor_pool.submit(
+        fut = runtime.extraction.submit(
             finger_matcher.extract, finger.image, pixels=cast(np.ndarray | None, finger.pixels),
             ppi=finger.ppi,
             position=finger.position,
         )
         jobs.append((key, "finger", f"finger_{finger.position}", fut))
     # One time budget for the whole request's extraction: a hostile image must not hold the
-    # officer's answer (and the pool) for minutes. Work already running cannot be interrupted;
-    # it finishes in the background while the request is answered 422.
+    # officer's answer (and the pool) for minutes. Work running in a worker process is stopped
+    # (``ExtractionPool.abandon``); on threads it finishes in the background.
     deadline = time.monotonic() + runtime.settings.extract_budget_s
     for key, kind, form_field, fut in jobs:
         try:
             try:
                 template: Any = fut.result(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                for *_rest, pending in jobs:
-                    pending.cancel()
+                runtime.extraction.abandon([pending for *_rest, pending in jobs])
                 raise UnusableCapture(
                     "extraction_budget",
                     f"extracting the captures took longer than the budget of "
@@ -168,7 +167,7 @@ def search(runtime: Runtime, probes: Probes) -> tuple[Decision, list[dict[str, A
     """Search the cache per capture and fuse (``matchers.fusion``); returns (decision,
     candidates best first)."""
     cache = runtime.cache
-    pool = runtime.extractor_pool
+    pool = runtime.search_pool
     # The face batch and each finger search run in parallel on the two cores.
     face_job = (
         pool.submit(cache.faces.search_batch,

@@ -23,7 +23,6 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,14 +37,13 @@ log = logging.getLogger(__name__)
 # The *_created series double every counter and histogram for a value no dashboard uses.
 disable_created_metrics()
 
-__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics", "TimedExecutor", "check_modality"]
+__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics", "check_modality"]
 
 CHECK_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 EXTRACT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0)
 DECISIONS = tuple(Decision)
 # Extraction functions by module: the label of the extraction histogram.
-EXTRACTORS = {"matchers.face": "face", "matchers.fingerprint": "finger"}
 
 
 def build_version() -> str:
@@ -114,34 +112,6 @@ class GatewayMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class TimedExecutor(ThreadPoolExecutor):
-    """The extraction pool: times the matchers' ``extract`` calls into a histogram by modality,
-    and runs every task in a copy of the caller's context (its log lines keep the request id)."""
-
-    def __init__(self, *args: Any, histogram: Histogram | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.histogram = histogram
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        import contextvars
-
-        context = contextvars.copy_context()
-        modality = EXTRACTORS.get(getattr(fn, "__module__", "")) if getattr(
-            fn, "__name__", "") == "extract" else None
-        if modality is None or self.histogram is None:
-            return super().submit(context.run, fn, *args, **kwargs)
-        histogram = self.histogram.labels(modality)
-
-        def timed() -> Any:
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                histogram.observe(time.perf_counter() - started)
-
-        return super().submit(context.run, timed)
 
 
 class StateCollector(Collector):

@@ -19,9 +19,6 @@ extraction; only the sealing happens in the importing process, so the key never 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import threading
-import time
 from collections.abc import Callable, Generator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +51,7 @@ from gateway.watchlist.manifest import (  # re-exported: the routes, jobs and CL
     read_zip,
 )
 from gateway.watchlist.models import Subject
+from gateway.workers import process_pool
 from matchers.errors import MatcherError, UnusableCapture
 
 log = logging.getLogger(__name__)
@@ -191,39 +189,9 @@ def _collect(
     return out
 
 
-PARENT_CHECK_S = 1.0
-
-
-def _ignore_stop_signals() -> None:
-    """Workers leave stopping to their parent: a SIGTERM/SIGINT sent to the whole process group
-    (systemd, a terminal's Ctrl-C) must not kill them mid-record, which would break the pool
-    and look like a crash; the parent ends the import between records and shuts them down.
-
-    Ignoring the signals means a worker must notice by itself when its parent is gone (killed,
-    or exited before shutting the pool down): a worker waiting for work never sees the queue
-    close, because it holds both ends of it. A watcher thread exits the process then."""
-    import os
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-
-    def watch_parent() -> None:
-        while True:
-            time.sleep(PARENT_CHECK_S)
-            if os.getppid() != parent:
-                os._exit(0)  # orphaned: nobody will collect a result
-
-    threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
-
-
 def extraction_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes for extraction; "spawn" so no gateway thread state is forked."""
-    return ProcessPoolExecutor(
-        max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_ignore_stop_signals,
-    )
+    """Worker processes for extraction (``gateway.workers.process_pool``)."""
+    return process_pool(workers)
 
 
 def _existing_refs(session: Session, refs: list[str]) -> set[str]:

@@ -3,7 +3,6 @@ per capture in both the check's quality and its candidates' scores (issue 15).""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from device_adapters.capture import Capture, FingerImage, FingerTemplate
 from gateway.checks import service
+from gateway.extraction import ExtractionPool
 from gateway.watchlist import service as watchlist_service
 from matchers import fingerprint as finger_matcher
 from matchers import iso19794, params
@@ -27,8 +27,8 @@ def _template(minutiae: int, nfiq2: int | None) -> FingerprintTemplate:
 
 @pytest.fixture()
 def runtime():
-    pool = ThreadPoolExecutor(max_workers=1)
-    yield SimpleNamespace(extractor_pool=pool, settings=SimpleNamespace(extract_budget_s=30.0))
+    pool = ExtractionPool(0)
+    yield SimpleNamespace(extraction=pool, settings=SimpleNamespace(extract_budget_s=30.0))
     pool.shutdown()
 
 
