@@ -120,7 +120,7 @@ def add_face(
     data = _read_upload(image, "image")
     # Check the subject first so a bad id costs no extraction.
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
-    template, quality = _named("image", service.extract_face, data)
+    template, quality = _named("image", service.extract_face, data, pool=runtime.extraction)
     images = prepare_face(data, runtime.settings)
     tpl = service.add_template(
         session, subject_id=subject_id, modality="face", position=0, data=template,
@@ -164,7 +164,8 @@ def add_fingerprint(
     data = _read_upload(image, "image")
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
     template, quality = _named(
-        "image", service.extract_fingerprint, data, position=pos, ppi=resolution
+        "image", service.extract_fingerprint, data, position=pos, ppi=resolution,
+        pool=runtime.extraction,
     )
     images = prepare_finger(data, position=pos, ppi=resolution)
     tpl = service.add_template(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,9 @@ from gateway.watchlist.schemas import SubjectCreate, SubjectPublic, SubjectUpdat
 from matchers import face as face_matcher
 from matchers import fingerprint as finger_matcher
 from matchers.quality import Stage, finger_quality
+
+if TYPE_CHECKING:  # the importer's workers load this module without the gateway's pool
+    from gateway.extraction import ExtractionPool
 
 
 def new_id(prefix: str) -> str:
@@ -224,14 +227,18 @@ def delete_subject(
     )
 
 
-def extract_face(image: bytes) -> tuple[bytes, dict]:
-    """Extract an enrolment face template (no DB access: call before opening a transaction)."""
-    template = face_matcher.extract(image, refuse_ambiguous=True)
+def extract_face(image: bytes, *, pool: ExtractionPool | None = None) -> tuple[bytes, dict]:
+    """Extract an enrolment face template (no DB access: call before opening a transaction);
+    on ``pool``'s workers when given (the gateway's), else here."""
+    template = (
+        face_matcher.extract(image, refuse_ambiguous=True) if pool is None
+        else pool.submit(face_matcher.extract, image, refuse_ambiguous=True).result()
+    )
     return template.to_bytes(), dict(template.quality)
 
 
 def extract_fingerprint(
-    image: bytes, *, position: int, ppi: int | None
+    image: bytes, *, position: int, ppi: int | None, pool: ExtractionPool | None = None
 ) -> tuple[bytes, dict]:
     """Extract an enrolment fingerprint template; refuses prints below the enrolment quality
     (``matchers.quality.finger_quality``).
@@ -239,8 +246,12 @@ def extract_fingerprint(
     ``ppi`` None: the image file's own declared resolution, else 500.
     """
     pixels = pixels_if_wsq(image, field="image")  # WSQ decodes out of process (crash-safe)
-    template = finger_matcher.extract(
-        None if pixels is not None else image, pixels=pixels, ppi=ppi, position=position
+    encoded = None if pixels is not None else image
+    template = (
+        finger_matcher.extract(encoded, pixels=pixels, ppi=ppi, position=position)
+        if pool is None else pool.submit(
+            finger_matcher.extract, encoded, pixels=pixels, ppi=ppi, position=position
+        ).result()
     )
     quality = finger_quality(template, Stage.ENROL)  # the rule checks use too
     return template.to_iso(), quality

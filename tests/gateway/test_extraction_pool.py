@@ -175,3 +175,17 @@ def test_a_check_over_budget_stops_the_extraction_in_its_worker(tmp_path: Path) 
         while any(_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(_alive(p) for p in pids)
+
+
+def test_enrolment_extracts_on_the_workers_too(tmp_path: Path, prints) -> None:
+    with LiveGateway(tmp_path, extract_processes=1) as gw:
+        with gw.client() as admin:
+            sid = admin.post("/v1/subjects", json={"name": "Enrolled", "category": "red"}).json()["id"]
+            r = admin.post(f"/v1/subjects/{sid}/fingerprints", data={"position": "2"},
+                           files={"image": ("p.tif", prints[0].read_bytes())})
+            assert r.status_code == 201, r.text
+            refused = admin.post(f"/v1/subjects/{sid}/fingerprints", data={"position": "2"},
+                                 files={"image": ("p.png", b"not a print")})
+            assert refused.status_code == 422 and refused.json()["reason"] == "unreadable_image"
+            metrics = admin.get("/metrics").text
+    assert 'fieldcheck_extraction_duration_seconds_count{modality="finger"} 1.0' in metrics
