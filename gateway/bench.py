@@ -141,11 +141,11 @@ SCENARIOS = {
 
 
 def run_check_bench(*, subjects: int, requests: int, json_out: bool,
-                    scenarios: tuple[str, ...] = tuple(SCENARIOS)) -> dict:
-    import uvicorn
-
+                    scenarios: tuple[str, ...] = tuple(SCENARIOS),
+                    modes: tuple[int | None, ...] = (None,)) -> dict:
+    """``modes``: extraction settings to run in turn on the same watchlist (None: the gateway's
+    default, worker processes; 0: threads of the gateway process)."""
     from gateway import db
-    from gateway.app import create_app
 
     console = Console(stderr=True)
     tmp = Path(tempfile.mkdtemp(prefix="fieldcheck-bench-"))
@@ -168,6 +168,61 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool,
     console.print(f"{subjects} synthetic subjects written in {fill_s:.1f} s"
                   + ("" if fingers else " (faces only: no finger scenario asked)"))
 
+    runs: list[dict] = []
+    probes: list[dict] = []
+    for mode in modes:
+        settings_m = settings.model_copy(update={"extract_processes": mode})
+        runs.append(_measure_mode(settings_m, mode, scenarios, requests, probes, lfw, fvc,
+                                  fingers, console))
+    first = runs[0]
+    results = first["scenarios"]
+    report = {
+        "benchmark": "check",
+        "synthetic_subjects": subjects,
+        "watchlist": first["watchlist"],
+        "fill_s": round(fill_s, 1),
+        "start_to_ready_s": first["start_to_ready_s"],
+        "cpu_count": os.cpu_count(),
+        "extraction": first["extraction"],
+        "peak_rss_mb": first["peak_rss_mb"],
+        "scenarios": results,
+        "targets_met": {
+            target: results[name]["p95_ms"] <= limit
+            for target, name, limit in (("face_two_fingers p95 <= 1000 ms", "face_two_fingers",
+                                         1000), ("face p95 <= 150 ms", "face", 150))
+            if name in results
+        },
+        **({"modes": runs} if len(runs) > 1 else {}),
+    }
+    for run in runs:
+        _print_table(run)
+    console.print(f"cache filled in {fill_s:.1f} s; gateway ready "
+                  f"{first['start_to_ready_s']:.1f} s after start")
+    if json_out:
+        print(json.dumps(report))
+    return report
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _measure_mode(settings: Settings, mode: int | None, scenarios: tuple[str, ...],
+                  requests: int, probes: list[dict], lfw: Path, fvc: Path, fingers: bool,
+                  console: Console) -> dict:
+    """Start a gateway with this extraction mode, run every scenario, stop it. ``probes`` is
+    filled by the first mode (enrolling the real people) and reused by the next ones."""
+    import uvicorn
+
+    from gateway.app import create_app
+
     port = _free_port()
     app = create_app(settings, start_upstream=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -177,14 +232,17 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool,
     base = f"http://127.0.0.1:{port}"
     wait_ready(base)
     start_s = time.perf_counter() - t0
-    console.print(f"gateway ready {start_s:.1f} s after start (indexes built from the database)")
+    extraction = app.state.runtime.extraction
+    label = (f"{extraction.processes} worker processes" if extraction.uses_processes
+             else "threads of the gateway process")
+    console.print(f"gateway ready {start_s:.1f} s after start, extraction on {label}")
     admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
-    created = admin.post("/v1/tokens", json={"role": "device", "name": "bench"})
+    created = admin.post("/v1/tokens", json={"role": "device", "name": f"bench-{mode}"})
     device_token = created.json()["token"]
     device = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {device_token}"},
                           timeout=60)
-
-    probes = enrol_real_people(admin, lfw, fvc, people=10, fingers=fingers)
+    if not probes:
+        probes.extend(enrol_real_people(admin, lfw, fvc, people=10, fingers=fingers))
     results: dict[str, dict] = {}
     for name in scenarios:
         fields = SCENARIOS[name]
@@ -210,34 +268,27 @@ def run_check_bench(*, subjects: int, requests: int, json_out: bool,
         console.print(f"{name}: p50 {results[name]['p50_ms']:.0f} ms, "
                       f"p95 {results[name]['p95_ms']:.0f} ms")
     ready = admin.get("/readyz").json()
+    rss = {"gateway": _peak_rss_mb(os.getpid())}
+    for i, pid in enumerate(extraction.worker_pids()):
+        rss[f"worker_{i}"] = _peak_rss_mb(pid)
     server.should_exit = True
     thread.join(timeout=10)
-    report = {
-        "benchmark": "check",
-        "synthetic_subjects": subjects,
-        "watchlist": ready["watchlist"],
-        "fill_s": round(fill_s, 1),
-        "start_to_ready_s": round(start_s, 1),
-        "cpu_count": os.cpu_count(),
-        "scenarios": results,
-        "targets_met": {
-            target: results[name]["p95_ms"] <= limit
-            for target, name, limit in (("face_two_fingers p95 <= 1000 ms", "face_two_fingers",
-                                         1000), ("face p95 <= 150 ms", "face", 150))
-            if name in results
-        },
-    }
-    table = Table(title=f"POST /v1/checks over loopback, {ready['watchlist']['subjects']} subjects")
+    admin.close()
+    device.close()
+    return {"extraction": label, "extract_processes": mode, "watchlist": ready["watchlist"],
+            "start_to_ready_s": round(start_s, 1), "peak_rss_mb": rss, "scenarios": results}
+
+
+def _print_table(run: dict) -> None:
+    results = run["scenarios"]
+    table = Table(title=f"POST /v1/checks over loopback, {run['watchlist']['subjects']} subjects, "
+                        f"extraction on {run['extraction']}")
     for col in ("scenario", "p50 ms", "p95 ms", "mean ms", "max ms", "top-1 correct"):
         table.add_column(col, justify="right" if col != "scenario" else "left")
     for name, row in results.items():
         table.add_row(name, f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}", f"{row['mean_ms']:.0f}",
                       f"{row['max_ms']:.0f}", f"{row['top1_correct']:.0%}")
     Console().print(table)
-    console.print(f"cache filled in {fill_s:.1f} s; gateway ready {start_s:.1f} s after start")
-    if json_out:
-        print(json.dumps(report))
-    return report
 
 
 def _fill_bulk(engine, faces: int, fingerprints: int, unique_fingers: int) -> None:

@@ -277,12 +277,21 @@ def bench_check(
         help="comma-separated: face, two_fingers, face_two_fingers (faces only: no synthetic "
         "fingerprints are built, which makes the start much faster)"),
     json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+    extract_processes: str = typer.Option(
+        "", help="comma-separated extraction modes run in turn on the same watchlist, e.g. "
+        "'2,0': two worker processes, then threads of the gateway process (default: the "
+        "gateway's default only)"),
 ) -> None:
     """p50/p95 of POST /v1/checks over loopback: face, two fingers, face + two fingers."""
     from gateway.bench import run_check_bench
 
+    try:
+        modes = tuple(int(m) for m in extract_processes.split(",") if m.strip()) or (None,)
+    except ValueError:
+        raise typer.BadParameter("--extract-processes: whole numbers, e.g. 2,0") from None
     run_check_bench(subjects=subjects, requests=requests, json_out=json_out,
-                    scenarios=tuple(s.strip() for s in scenarios.split(",") if s.strip()))
+                    scenarios=tuple(s.strip() for s in scenarios.split(",") if s.strip()),
+                    modes=modes)
 
 
 @bench_app.command("startup")

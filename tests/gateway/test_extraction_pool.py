@@ -134,7 +134,9 @@ def test_a_gateway_checks_on_its_workers_and_stops_them(tmp_path: Path, shared_d
                 "face": "ok", "finger_2": "ok", "finger_3": "ok"}
             with gw.client() as admin:
                 metrics = admin.get("/metrics").text
-            assert 'fieldcheck_extraction_duration_seconds_count{modality="finger"} 2.0' in metrics
+            # two prints enrolled and two checked, all timed from the workers
+            assert 'fieldcheck_extraction_duration_seconds_count{modality="finger"} 4.0' in metrics
+            assert 'fieldcheck_extraction_duration_seconds_count{modality="face"} 2.0' in metrics
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
