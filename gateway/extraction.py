@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -60,11 +61,22 @@ def warm() -> None:
     leader.session()
 
 
-def _run_timed(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[float, Any]:
-    """Run in the worker: (seconds of work, result); exceptions travel as they are."""
+def _run_timed(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[float, Any, Any]:
+    """Run in the worker: (seconds of work, result, None) or (seconds, the exception, its
+    traceback text), so a refused capture is timed like an accepted one."""
     started = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - started, result
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised in the gateway by _settle
+        return time.perf_counter() - started, exc, traceback.format_exc()
+    return time.perf_counter() - started, result, None
+
+
+class RemoteTraceback(Exception):
+    """The worker's traceback, chained as the cause of an exception raised there."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass
@@ -193,11 +205,16 @@ class ExtractionPool:
         if error is not None:
             future.set_exception(error)
             return
-        seconds, result = done.result()
+        seconds, result, remote = done.result()
         modality = EXTRACTORS.get(getattr(task.fn, "__module__", ""))
         if self.histogram is not None and modality is not None:
             self.histogram.labels(modality).observe(seconds)
-        future.set_result(result)
+        if remote is None:
+            future.set_result(result)
+            return
+        if self.uses_processes:
+            result.__cause__ = RemoteTraceback(remote)
+        future.set_exception(result)
 
     def shutdown(self, wait: bool = False) -> None:
         with self._lock:

@@ -190,4 +190,20 @@ def test_enrolment_extracts_on_the_workers_too(tmp_path: Path, prints) -> None:
                                  files={"image": ("p.png", b"not a print")})
             assert refused.status_code == 422 and refused.json()["reason"] == "unreadable_image"
             metrics = admin.get("/metrics").text
-    assert 'fieldcheck_extraction_duration_seconds_count{modality="finger"} 1.0' in metrics
+    # the enrolled print and the refused one, both timed on the worker
+    assert 'fieldcheck_extraction_duration_seconds_count{modality="finger"} 2.0' in metrics
+
+
+def test_a_refused_capture_is_timed_and_keeps_the_workers_traceback() -> None:
+    from gateway.observability.metrics import GatewayMetrics
+
+    metrics = GatewayMetrics(lambda: None)
+    timed = ExtractionPool(1, histogram=metrics.extraction_seconds)
+    try:
+        with pytest.raises(UnusableCapture) as refused:
+            timed.submit(face_matcher.extract, b"\\x89PNG nothing").result(timeout=120)
+        assert "Traceback" in str(refused.value.__cause__)
+        rendered = metrics.render().decode()
+        assert 'fieldcheck_extraction_duration_seconds_count{modality="face"} 1.0' in rendered
+    finally:
+        timed.shutdown(wait=True)
