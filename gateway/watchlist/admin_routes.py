@@ -137,6 +137,7 @@ def list_biometrics(
     tags=["import"],
     summary="Start a bulk import job (JSON with base64 images, or a zip with a manifest)",
     response_model=JobPublic,
+    response_model_exclude_unset=True,  # a record's result has only what applies to it
 )
 async def start_batch(
     request: Request, response: Response, runtime: RuntimeDep, actor: AdminDep,
@@ -182,7 +183,7 @@ async def start_batch(
 
 
 @router.get("/v1/jobs/{job_id}", tags=["import"], summary="An import job's progress and results",
-            response_model=JobPublic)
+            response_model=JobPublic, response_model_exclude_unset=True)
 def get_job(job_id: str, session: SessionDep, actor: AdminDep) -> JobPublic:
     return jobs.job_public(jobs.get_job(session, job_id))
 

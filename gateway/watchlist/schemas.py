@@ -60,6 +60,30 @@ class SubjectUpdate(_Policed):
     notes: str | None = Field(None, max_length=4000)
 
 
+class TemplatePublic(BaseModel):
+    id: str
+    subject_id: str
+    modality: str
+    position: int
+    quality: dict[str, Any]
+    created_at: datetime
+
+
+class ReferenceImagePublic(BaseModel):
+    """A kept reference image of a subject (no bytes): read it at ``url`` (audited)."""
+
+    id: str
+    kind: str = Field(description="face, face_thumb, finger...")
+    position: int | None
+    template_id: str | None = Field(description="the template it was enrolled with")
+    content_type: str = Field(description="as stored (prints: image/x-wsq)")
+    width: int | None
+    height: int | None
+    size: int = Field(description="bytes (before sealing)")
+    created_at: str | None = Field(description="ISO 8601")
+    url: str
+
+
 class SubjectPublic(BaseModel):
     id: str
     name: str
@@ -76,18 +100,10 @@ class SubjectPublic(BaseModel):
     notes: str | None
     created_at: datetime
     updated_at: datetime
-    biometrics: list[dict[str, Any]] = Field(default_factory=list)
-    reference_images: list[dict[str, Any]] | None = Field(
+    biometrics: list[TemplatePublic] = Field(default_factory=list)
+    reference_images: list[ReferenceImagePublic] | None = Field(
         None, description="GET only: the kept reference images, each with its URL")
 
-
-class TemplatePublic(BaseModel):
-    id: str
-    subject_id: str
-    modality: str
-    position: int
-    quality: dict[str, Any]
-    created_at: datetime
 
 
 class BiometricCounts(BaseModel):
@@ -133,13 +149,52 @@ class JobSummary(BaseModel):
     error: str | None
 
 
+class RefusedImage(BaseModel):
+    """An image of a record that was not enrolled (the record may still be, from others)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file: str
+    reason: str
+
+
+class ImportRecordResult(BaseModel):
+    """What became of one record of an import: only what applies is present."""
+
+    model_config = ConfigDict(extra="allow")  # results are stored: rows of older code too
+
+    row: int = Field(description="the record's row in the manifest (1: the first record)")
+    external_ref: str | None
+    status: str = Field(description="imported | skipped | rejected")
+    reason: str | None = Field(None, description="why skipped or rejected")
+    subject_id: str | None = Field(None, description="imported: the new subject")
+    faces: int | None = None
+    fingerprints: int | None = None
+    reference_images: int | None = Field(None, description="images kept (image keys set)")
+    refused_images: list[RefusedImage] | None = None
+
+
+class RefusedImageOfRecord(RefusedImage):
+    row: int
+    external_ref: str | None
+
+
+class ImportSummary(BaseModel):
+    total: int
+    imported: int
+    skipped: int
+    rejected: int
+    rejected_records: list[ImportRecordResult]
+    refused_images: list[RefusedImageOfRecord]
+
+
 class JobPublic(JobSummary):
     """An import job with its results (``GET /v1/jobs/{id}``, ``POST /v1/subjects:batch``)."""
 
-    summary: dict[str, Any] | None = Field(
+    summary: ImportSummary | None = Field(
         description="counts, rejected records and refused images (null until results exist)"
     )
-    results: list[dict[str, Any]] | None = Field(description="one entry per record, in order")
+    results: list[ImportRecordResult] = Field(description="one entry per record, in order")
 
 
 # --- versions, feeds, snapshots -----------------------------------------------------------------
@@ -184,6 +239,11 @@ class SignedChangesPage(BaseModel):
     next_since: int | None
 
 
+class RejectedChange(BaseModel):
+    subject_id: str
+    reason: str
+
+
 class ChangeCounts(BaseModel):
     created: int
     updated: int
@@ -191,7 +251,7 @@ class ChangeCounts(BaseModel):
     deleted: int
     restricted: int
     pruned: int
-    rejected: list[dict[str, Any]] = Field(
+    rejected: list[RejectedChange] = Field(
         description="records left unchanged, each with the reason (another source's subject...)"
     )
 

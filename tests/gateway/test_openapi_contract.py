@@ -79,3 +79,39 @@ def test_a_204_has_no_body(spec: dict[str, Any]) -> None:
     for method, path, op in _operations(spec):
         if "204" in op["responses"]:
             assert not op["responses"]["204"].get("content"), (method, path)
+
+
+# Objects inside the typed answers whose keys are open, each for a reason; a new one must be
+# added here on purpose (or, better, typed).
+FREE_FORM = {
+    "AuditEntryPublic.before", "AuditEntryPublic.after",  # the audited record, of any type
+    "CentralResult.candidates[]", "CentralResult.document",  # central's own answer, as sent
+    "UpstreamState.result",  # central's answer or the link's error
+    "DocumentCheck.notices[]",  # the notices' nominal data, as the list holds it
+    "TemplatePublic.quality",  # a face's detector measurements or a print's NFIQ 2/minutiae
+    "SnapshotLoadPublic.summary",  # stored at load time by every version of the code
+    "Readiness.watchlist",  # the cache's counts and state
+}
+
+
+def _free_form(name: str, schema: dict[str, Any], where: str, found: set[str]) -> None:
+    if schema.get("type") == "object" and not schema.get("properties") and \
+            schema.get("additionalProperties") in (True, None, {}):
+        found.add(f"{name}.{where}")
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, []):
+            _free_form(name, option, where, found)
+    if "items" in schema:
+        _free_form(name, schema["items"], where + "[]", found)
+    if isinstance(schema.get("additionalProperties"), dict):
+        _free_form(name, schema["additionalProperties"], where + "{}", found)
+    for prop, sub in (schema.get("properties") or {}).items():
+        _free_form(name, sub, f"{where}.{prop}" if where else prop, found)
+
+
+def test_open_objects_inside_answers_are_only_the_known_ones(spec: dict[str, Any]) -> None:
+    found: set[str] = set()
+    for name, schema in spec["components"]["schemas"].items():
+        if name != "Problem":  # extra members by RFC 9457
+            _free_form(name, schema, "", found)
+    assert found == FREE_FORM
