@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from gateway.audit.schemas import AuditPage
+from gateway.audit.schemas import AuditEntryPublic, AuditPage
 from gateway.audit.service import (
     AuditFilter,
     entry_public,
@@ -26,6 +26,9 @@ from gateway.openapi_problems import body_answer
 
 router = APIRouter(tags=["audit"])
 CSV_TYPE = "text/csv; charset=utf-8"
+CSV_ANSWER = body_answer("text/csv", text=True, description="The entries: CSV is a header row "
+                         "(the columns), then one row an entry; JSON (GET /v1/audit without "
+                         "format=csv) a page")
 CSV_COLUMNS = (
     "id",
     "at",
@@ -128,8 +131,7 @@ def _csv_response(
     "/v1/audit",
     summary="Audit entries, newest first (?format=csv for all as CSV)",
     response_model=AuditPage,
-    responses=body_answer("text/csv", text=True,
-                          description="A JSON page; with format=csv every entry as CSV"),
+    responses=CSV_ANSWER,
 )
 def get_audit(
     runtime: RuntimeDep,
@@ -148,20 +150,15 @@ def get_audit(
            after={**{k: str(v) for k, v in vars(filters).items() if v is not None},
                   "entries": len(rows)})
     session.commit()
-    return AuditPage.model_validate({
-        "items": [entry_public(e) for e in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    })
+    items = [AuditEntryPublic.model_validate(entry_public(e)) for e in rows]
+    return AuditPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get(
     "/v1/audit.csv",
     summary="The audit trail as CSV (same filters), oldest first",
     response_class=StreamingResponse,
-    responses=body_answer("text/csv", text=True,
-                          description="A header row (the columns), then one row an entry"),
+    responses=CSV_ANSWER,
 )
 def get_audit_csv(
     runtime: RuntimeDep, session: SessionDep, actor: AuditorDep, filters: FilterDep
