@@ -199,7 +199,7 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             settings=settings, engine=engine, cache=cache, adapters=adapters,
             admission=AdmissionController(
                 in_flight=settings.checks_in_flight, waiting=settings.checks_waiting,
-                max_wait_s=settings.checks_max_wait_s,
+                max_wait_s=settings.checks_max_wait_s, target_s=settings.checks_answer_target_s,
             ),
             keyring=Keyring.from_settings(settings),
             metrics=metrics,

@@ -321,6 +321,8 @@ def bench_load(
     in_flight: int | None = typer.Option(None, help="FIELDCHECK_CHECKS_IN_FLIGHT for the run"),
     waiting: int | None = typer.Option(None, help="FIELDCHECK_CHECKS_WAITING for the run"),
     max_wait_s: float | None = typer.Option(None, help="FIELDCHECK_CHECKS_MAX_WAIT_S"),
+    answer_target_s: float | None = typer.Option(
+        None, help="FIELDCHECK_CHECKS_ANSWER_TARGET_S (0: max wait alone)"),
     out: Path | None = typer.Option(None, help="folder for load.json and load.png"),
     json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
 ) -> None:
@@ -329,7 +331,7 @@ def bench_load(
 
     env = {}
     for name, value in (("IN_FLIGHT", in_flight), ("WAITING", waiting),
-                        ("MAX_WAIT_S", max_wait_s)):
+                        ("MAX_WAIT_S", max_wait_s), ("ANSWER_TARGET_S", answer_target_s)):
         if value is not None:
             env[f"FIELDCHECK_CHECKS_{name}"] = str(value)
     try:

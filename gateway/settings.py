@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     checks_waiting: int = Field(
         4, ge=0, le=10_000, description="checks that may wait for a slot; beyond: 503 + Retry-After"
     )
+    checks_answer_target_s: float = Field(
+        3.0, ge=0, le=600,
+        description="answer time admission aims to keep for admitted checks: a check waits at "
+        "most this minus the recent mean service time, and is refused at once (503 + "
+        "Retry-After) when the checks ahead of it predict a longer wait; 0: CHECKS_MAX_WAIT_S "
+        "alone",
+    )
     checks_max_wait_s: float = Field(
         2.0, ge=0, le=60, description="longest a check waits for a slot before 503 + Retry-After"
     )

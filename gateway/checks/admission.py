@@ -9,7 +9,12 @@ served than one told at once to try again. So:
   travel document, or from a device named urgent) are served first and may wait even when the
   normal waiting room is full (up to ``waiting`` extra);
 - anything beyond is refused at once with 503 + ``Retry-After``: devices keep the capture in
-  their outbox and send it again, so nothing is lost.
+  their outbox and send it again, so nothing is lost;
+- with an answer-time target (``target_s``), a check may wait only as long as the target leaves
+  after the recent mean service time, and one whose predicted wait (the queue ahead of it at
+  the recent service rate) is already longer is refused at once rather than after waiting in
+  vain: the p95 of admitted checks stays near the target however many devices send, and the
+  refused device hears it at once.
 
 ``Retry-After`` is the expected time until a slot frees for the caller: the recent mean service
 time times the queue ahead of it divided by the slots, rounded up to whole seconds (at least 1).
@@ -44,18 +49,20 @@ class AdmissionStats:
 class AdmissionController:
     """Bounded checks in progress; see the module docstring for the rule."""
 
-    def __init__(self, *, in_flight: int, waiting: int, max_wait_s: float) -> None:
+    def __init__(self, *, in_flight: int, waiting: int, max_wait_s: float,
+                 target_s: float = 0.0, service_s: float = 0.5) -> None:
         if in_flight < 1:
             raise ValueError("in_flight must be at least 1")
         self.slots = in_flight
         self.waiting_limit = max(0, waiting)
         self.max_wait_s = max(0.0, max_wait_s)
+        self.target_s = max(0.0, target_s)  # 0: no answer-time target, max_wait_s alone
         self._lock = threading.Lock()
         self._running = 0
         # heap of (priority rank, arrival number, event): rank 0 = priority, 1 = normal
         self._queue: list[tuple[int, int, threading.Event]] = []
         self._arrivals = itertools.count()
-        self._service_s = 0.5  # EWMA of service time, seeded with a plausible value
+        self._service_s = service_s  # EWMA of service time, seeded with a plausible value
         self.admitted = 0
         self.rejected = 0
 
@@ -63,6 +70,13 @@ class AdmissionController:
         with self._lock:
             return AdmissionStats(self._running, len(self._queue), self.admitted, self.rejected,
                                   round(self._service_s, 3))
+
+    def _wait_allowed_locked(self) -> float:
+        """How long a check may wait for a slot: ``max_wait_s``, shortened by an answer-time
+        target to what the target leaves after the recent mean service time."""
+        if not self.target_s:
+            return self.max_wait_s
+        return min(self.max_wait_s, self.target_s - self._service_s)
 
     def retry_after_s(self, ahead: int | None = None) -> int:
         with self._lock:
@@ -93,15 +107,24 @@ class AdmissionController:
                 queued = len(self._queue) if priority else normal_waiting
                 if queued >= limit or self.max_wait_s == 0:
                     raise self._refuse(f"{len(self._queue)} checks already waiting")
+                wait_s = self._wait_allowed_locked()
+                # served after the checks ahead of it (priority ones only, for a priority check)
+                ahead = (sum(1 for rank, _, _ in self._queue if rank == 0) if priority
+                         else len(self._queue))
+                predicted = self._service_s * (ahead + 1) / self.slots
+                if wait_s <= 0 or (self.target_s and predicted > wait_s):
+                    raise self._refuse(
+                        f"the checks ahead would take about {predicted:.1f} s, beyond the "
+                        f"{self.target_s:g} s answer target")
                 event = threading.Event()
                 entry = (0 if priority else 1, next(self._arrivals), event)
                 heapq.heappush(self._queue, entry)
-        if event is not None and not event.wait(self.max_wait_s):
+        if event is not None and not event.wait(wait_s):
             with self._lock:
                 if not event.is_set():  # not handed a slot in time: leave the queue
                     self._queue.remove(entry)
                     heapq.heapify(self._queue)
-                    raise self._refuse(f"no slot freed within {self.max_wait_s:g} s")
+                    raise self._refuse(f"no slot freed within {wait_s:.1f} s")
             # handed a slot just as the wait ran out: use it
         started = time.perf_counter()
         with self._lock:

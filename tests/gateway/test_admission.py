@@ -147,3 +147,65 @@ def test_a_document_check_is_priority_at_the_gateway(tmp_path) -> None:  # type:
         rn.set()
         t0.join(5)
         tn.join(5)
+
+
+def test_an_answer_target_shortens_the_wait_to_what_the_service_time_leaves() -> None:
+    # two slots, mean service 1.0 s, a 1.8 s target: a check may wait 0.8 s, not max_wait_s
+    # (its predicted wait, 0.5 s, is within that, so it does wait)
+    ctrl = AdmissionController(in_flight=2, waiting=5, max_wait_s=5, target_s=1.8, service_s=1.0)
+    held = [_hold(ctrl) for _ in range(2)]
+    assert all(entered.wait(5) for _t, entered, _r, _o in held)
+    started = time.perf_counter()
+    with pytest.raises(Unavailable) as refused:
+        with ctrl.admit():
+            pass
+    waited = time.perf_counter() - started
+    assert 0.7 <= waited < 3.0, waited
+    assert "no slot freed within 0.8 s" in refused.value.detail
+    for t, _e, release, _o in held:
+        release.set()
+        t.join(5)
+
+
+def test_a_check_whose_predicted_wait_exceeds_the_target_is_refused_at_once() -> None:
+    # service 1.0 s, target 2.5 s: 1.5 s of waiting allowed; one running and one waiting predict
+    # 1 s for the first waiter (accepted), 2 s for the next (refused without waiting)
+    ctrl = AdmissionController(in_flight=1, waiting=10, max_wait_s=10, target_s=2.5,
+                               service_s=1.0)
+    t0, e0, r0, _ = _hold(ctrl)
+    assert e0.wait(5)
+    t1, e1, r1, out1 = _hold(ctrl)
+    time.sleep(0.1)
+    assert ctrl.stats().waiting == 1 and "refused" not in out1
+    started = time.perf_counter()
+    with pytest.raises(Unavailable) as refused:
+        with ctrl.admit():
+            pass
+    assert time.perf_counter() - started < 0.5  # at once, not after waiting in vain
+    assert "answer target" in refused.value.detail
+    assert refused.value.retry_after_s >= 2
+    # a priority check only counts the priority checks ahead of it: it may wait
+    tp, ep, rp, outp = _hold(ctrl, priority=True)
+    time.sleep(0.1)
+    assert ctrl.stats().waiting == 2 and "refused" not in outp
+    for release in (r0, rp, r1):
+        release.set()
+    for t in (t0, t1, tp):
+        t.join(5)
+    assert "admitted_at" in outp and "admitted_at" in out1
+
+
+def test_without_a_target_the_wait_is_max_wait_alone() -> None:
+    ctrl = AdmissionController(in_flight=1, waiting=10, max_wait_s=10, target_s=0, service_s=5.0)
+    t0, e0, r0, _ = _hold(ctrl)
+    assert e0.wait(5)
+    waiters = [_hold(ctrl) for _ in range(3)]  # predicted 10-20 s: still allowed to wait
+    time.sleep(0.2)
+    assert ctrl.stats().waiting == 3
+    r0.set()
+    for _t, _e, release, _o in waiters:
+        release.set()
+    for t, e, _r, out in waiters:
+        assert e.wait(5) and "admitted_at" in out
+        t.join(5)
+    t0.join(5)
