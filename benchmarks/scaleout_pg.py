@@ -450,8 +450,13 @@ def measure_drain(gateways: list[BenchGateway], devices: list[httpx.Client], stu
     stub.faults(outage=False)
     t0 = time.perf_counter()
     deadline = t0 + 1200
+    depths: list[tuple[float, int]] = []  # steady drain, or stalls (breaker, backoff)?
     while time.perf_counter() < deadline:
-        if all(g.status()["queue_depth"] == 0 for g in gateways):
+        depth = [g.status()["queue_depth"] for g in gateways]
+        now = time.perf_counter() - t0
+        if not depths or now - depths[-1][0] >= 2.0:
+            depths.append((round(now, 1), max(depth)))
+        if not any(depth):
             break
         time.sleep(0.25)
     drain_s = time.perf_counter() - t0
@@ -459,7 +464,8 @@ def measure_drain(gateways: list[BenchGateway], devices: list[httpx.Client], stu
     total = sum(sent)
     return {"checks_queued": total, "per_gateway": sent, "queue_depth_at_restore": depth_before,
             "sending_s": round(queue_s, 1), "drain_s": round(drain_s, 1),
-            "per_s": round(total / drain_s, 1), "central": stub.deliveries()}
+            "per_s": round(total / drain_s, 1), "central": stub.deliveries(),
+            "queue_depth_every_2s": depths}
 
 
 def main() -> None:
@@ -479,6 +485,8 @@ def main() -> None:
                     help="prefix of the two databases made here: PREFIX_seed and PREFIX_run")
     ap.add_argument("--seed-only", action="store_true",
                     help="stop after seeding and the cold start (the slow, reusable part)")
+    ap.add_argument("--keep-logs", action="store_true",
+                    help="keep the run folder (gateway and stub logs) after a finished run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -559,10 +567,10 @@ def main() -> None:
         for g in gateways:
             g.stop_timed(timeout_s=120)
         stub.stop()
-        if finished or args.seed_only:
+        if (finished or args.seed_only) and not args.keep_logs:
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
-            console.print(f"stopped early: the gateways' and the stub's logs are in {run_dir}")
+            console.print(f"the gateways' and the stub's logs are in {run_dir}")
         if not args.seed_only:
             _admin_sql(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
     (args.seed_dir / "last-run.json").write_text(json.dumps(report, indent=1))
