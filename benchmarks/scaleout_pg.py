@@ -61,7 +61,6 @@ from scaleout_seed import SeedSpec, seed  # noqa: E402
 
 from gateway.bench import _percentile  # noqa: E402
 from gateway.db import create_all, make_engine  # noqa: E402
-from tests.conftest import shared_data_dir  # noqa: E402
 from tests.upstream.procs import ADMIN, FAST_LINK, Proc, Stub, free_port, wait_http  # noqa: E402
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -79,6 +78,17 @@ def use_databases(prefix: str) -> None:
 
 
 console = Console(stderr=True)
+
+
+def shared_data_dir() -> Path:
+    """FIELDCHECK_SHARED_DATA_DIR, else ../shared/data beside the project.
+
+    Not imported from tests.conftest: importing it sets the tests' FIELDCHECK_EXTRACT_PROCESSES=0
+    in this process, which the gateways started here would inherit (extraction on threads
+    instead of the product's worker processes).
+    """
+    env = os.environ.get("FIELDCHECK_SHARED_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 # --- processes ------------------------------------------------------------------------------

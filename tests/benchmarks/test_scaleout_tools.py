@@ -49,3 +49,19 @@ def test_memory_sampler_sums_the_whole_process_group() -> None:
 
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_the_benchmark_does_not_hand_the_tests_settings_to_its_gateways() -> None:
+    # tests/conftest.py makes test gateways extract on threads (FIELDCHECK_EXTRACT_PROCESSES=0);
+    # the benchmark's gateways inherit its environment, so importing conftest there measured
+    # gateways without their extraction worker processes.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "FIELDCHECK_EXTRACT_PROCESSES"}
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", "import os, sys; sys.path.insert(0, 'benchmarks'); "
+         "import scaleout_pg; print(os.environ.get('FIELDCHECK_EXTRACT_PROCESSES'))"],
+        cwd=root, env=env, capture_output=True, text=True, check=True,
+    )
+    assert out.stdout.strip() == "None"
