@@ -182,7 +182,6 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         with Session(engine) as session:
             if not cache.load_saved(session, cache_dir, database_key=db_key):
                 cache.load(session)
-        face_matcher.warm_up()
         certs = (
             [settings.mosip_trusted_certs.read_text()] if settings.mosip_trusted_certs else None
         )
@@ -192,7 +191,14 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
             default_processes() if processes is None else processes,
             histogram=metrics.extraction_seconds,
         )
-        extraction.start()  # workers spawned and their models loaded before "ready"
+        try:
+            # workers spawned and their models loaded before "ready"; extracting here instead,
+            # the gateway loads the face models itself now rather than on the first request
+            extraction.start() if extraction.uses_processes else face_matcher.warm_up()
+            keyring = Keyring.from_settings(settings)
+        except BaseException:
+            extraction.shutdown()
+            raise
         log.info("extraction on %s", f"{extraction.processes} worker processes"
                  if extraction.uses_processes else "threads of the gateway process")
         runtime = Runtime(
@@ -201,14 +207,18 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
                 in_flight=settings.checks_in_flight, waiting=settings.checks_waiting,
                 max_wait_s=settings.checks_max_wait_s, target_s=settings.checks_answer_target_s,
             ),
-            keyring=Keyring.from_settings(settings),
+            keyring=keyring,
             metrics=metrics,
             extraction=extraction,
             snapshot_keys=snapshot_keys,
         )
         app.state.runtime = runtime
         if start_upstream:
-            runtime.upstream = _start_upstream(settings, engine)
+            try:
+                runtime.upstream = _start_upstream(settings, engine)
+            except BaseException:
+                extraction.shutdown()
+                raise
         stop = threading.Event()
         syncer = threading.Thread(
             target=_sync_loop, args=(runtime, stop, cache_dir, db_key), name="cache-sync",

@@ -9,11 +9,17 @@ concurrent checks, use every core; searching stays in the gateway's threads (the
 there). ``processes=0`` keeps extraction on threads of the gateway process (tests, tiny
 machines).
 
+Tasks wait in this pool's own queue and are handed to the executor at most one per worker at a
+time, so a task the executor holds is one a worker is running: cancelling (a check over its
+budget, ``abandon``) only ever removes tasks from our queue, never from the executor's (CPython
+3.11's executor breaks, leaving later tasks unfinished, when a worker dies while it holds a
+cancelled task), and killing workers for an abandoned task hits only tasks really running.
+
 A worker that dies (a native crash on a hostile image, the OOM killer) breaks the whole
-executor: every task on it fails with ``BrokenProcessPool``. The next ``submit`` replaces the
-executor, and ``result`` resubmits a task that failed that way once, so a check that merely
-shared the pool with the crashing image is still answered; an image that crashes its worker
-twice is reported by the caller as a capture that could not be processed.
+executor: every task on it fails with ``BrokenProcessPool``. The executor is replaced at once
+and the tasks it was running are queued again once (first), so a check that merely shared the
+pool with the crashing image is still answered; an image that crashes its worker twice is
+reported by the caller as a capture that could not be processed.
 
 Workers load the models at start (``warm``), ignore SIGTERM/SIGINT (the gateway stops them)
 and exit when the gateway is gone (``gateway.workers.ignore_stop_signals``).
@@ -21,13 +27,15 @@ and exit when the gateway is gone (``gateway.workers.ignore_stop_signals``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +47,16 @@ log = logging.getLogger(__name__)
 EXTRACTORS = {"matchers.face": "face", "matchers.fingerprint": "finger"}  # histogram labels
 
 
+DEFAULT_MAX_PROCESSES = 8  # ~0.5 GB each: a big machine's default must not take 32 GB
+
+
 def default_processes() -> int:
-    """One worker per core the gateway may use."""
+    """One worker per core the gateway may use, at most DEFAULT_MAX_PROCESSES."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, DEFAULT_MAX_PROCESSES))
 
 
 def _worker_start() -> None:
@@ -79,15 +91,19 @@ class RemoteTraceback(Exception):
         return str(self.args[0])
 
 
-@dataclass
+@dataclass(eq=False)
 class _Task:
     fn: Callable[..., Any]
     args: tuple
     kwargs: dict
-    future: Future  # what the caller holds
+    future: Future  # what the caller holds; it stays pending until the task is settled
     retried: bool = False
     abandoned: bool = False
-    inner: Future | None = None  # the executor's future of the current attempt
+    executor: Executor | None = None  # the executor running it, while it runs
+
+
+class ExtractionStartError(RuntimeError):
+    """The extraction workers could not start (their own error is on the gateway's stderr)."""
 
 
 class ExtractionPool:
@@ -97,111 +113,150 @@ class ExtractionPool:
     def __init__(self, processes: int, *, histogram: Any | None = None) -> None:
         self.processes = processes
         self.histogram = histogram
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._closed = False
-        self._threads: ThreadPoolExecutor | None = None
-        self._pool: Any = None
-        self.replaced = 0  # executors replaced after a worker died (for /metrics and tests)
-        if processes <= 0:
-            self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="extract")
-        else:
-            self._pool = process_pool(processes, initializer=_worker_start)
+        self._queue: deque[_Task] = deque()
+        self._running: set[_Task] = set()
+        self.slots = processes if processes > 0 else 2
+        self._executor: Executor = (
+            process_pool(processes, initializer=_worker_start) if processes > 0
+            else ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="extract")
+        )
+        self.replaced = 0  # executors replaced after a worker died on its own
+        self.killed = 0  # executors whose workers were killed for an abandoned task
 
     @property
     def uses_processes(self) -> bool:
-        return self._threads is None
+        return self.processes > 0
 
-    def start(self) -> None:
+    def start(self, timeout_s: float = 180.0) -> None:
         """Spawn every worker now and wait until each has loaded its models, so the gateway is
         ready only when extraction is (and the first checks do not pay for it)."""
-        if self._pool is None:
+        if not self.uses_processes:
             return
-        pending = [self._pool.submit(time.sleep, 0.2) for _ in range(self.processes)]
-        for f in pending:
-            f.result()
+        with self._lock:
+            pending = [self._executor.submit(time.sleep, 0.2) for _ in range(self.processes)]
+        try:
+            for f in pending:
+                f.result(timeout=timeout_s)
+        except BrokenProcessPool as exc:
+            raise ExtractionStartError(
+                "an extraction worker stopped while loading the models (its error is printed "
+                "above); check the model files, or set FIELDCHECK_EXTRACT_PROCESSES=0 to extract "
+                "in the gateway process") from exc
+        except TimeoutError as exc:
+            raise ExtractionStartError(
+                f"the extraction workers did not load their models within {timeout_s:g} s"
+            ) from exc
 
     def worker_pids(self) -> list[int]:
-        pool = self._pool
-        return sorted(getattr(pool, "_processes", None) or {}) if pool is not None else []
+        """Process ids of the current workers (tests and benchmarks; reads the executor's
+        private table of processes, which the standard library has kept since 3.2)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return sorted(processes)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         future: Future = Future()
         task = _Task(fn, args, kwargs, future)
         future._fieldcheck_task = task  # type: ignore[attr-defined]  # for abandon()
-        self._dispatch(task)
-        return future
-
-    def abandon(self, futures: list[Future]) -> None:
-        """Give up on these tasks (a check over its extraction budget): queued ones are
-        cancelled; if one is already running in a worker, the workers are killed so a hostile
-        image stops costing CPU, and the other checks' tasks on them are run again on new
-        workers. On threads, running work cannot be stopped and finishes in the background."""
-        kill = False
-        for future in futures:
-            task: _Task | None = getattr(future, "_fieldcheck_task", None)
-            if task is None or future.done():
-                continue
-            task.abandoned = True
-            future.cancel()
-            inner = task.inner
-            if inner is not None and not inner.cancel() and not inner.done():
-                kill = True
-        if kill and self._pool is not None:
-            with self._lock:
-                processes = list((getattr(self._pool, "_processes", None) or {}).values())
-                log.warning("extraction over budget: stopping %d workers", len(processes))
-                for process in processes:
-                    process.kill()
-
-    def _dispatch(self, task: _Task) -> None:
-        if self._threads is not None:
-            import contextvars
-
-            context = contextvars.copy_context()
-            inner = self._threads.submit(context.run, _run_timed, task.fn, task.args, task.kwargs)
-        else:
-            inner = self._submit_process(task)
-        task.inner = inner
-        inner.add_done_callback(lambda done: self._settle(task, done))
-        task.future.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
-
-    def _submit_process(self, task: _Task) -> Future:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the extraction pool is shut down")
-            try:
-                return self._pool.submit(_run_timed, task.fn, task.args, task.kwargs)
-            except BrokenProcessPool:
-                self._replace_locked()
-                return self._pool.submit(_run_timed, task.fn, task.args, task.kwargs)
+            self._queue.append(task)
+            self._pump_locked()
+        return future
 
-    def _replace_locked(self) -> None:
-        broken = self._pool
-        log.error("an extraction worker died; starting %d new workers", self.processes)
-        self._pool = process_pool(self.processes, initializer=_worker_start)
-        self.replaced += 1
+    def _pump_locked(self) -> None:
+        """Hand queued tasks to the executor while it has an idle worker."""
+        while self._queue and len(self._running) < self.slots and not self._closed:
+            task = self._queue.popleft()
+            if task.abandoned or task.future.cancelled():
+                continue
+            executor = self._executor
+            try:
+                inner = self._submit_to(executor, task)
+            except BrokenProcessPool:
+                self._replace_locked(executor, killed=False)
+                executor = self._executor
+                inner = self._submit_to(executor, task)
+            task.executor = executor
+            self._running.add(task)
+            inner.add_done_callback(functools.partial(self._settle, task))
+
+    def _submit_to(self, executor: Executor, task: _Task) -> Future:
+        if not self.uses_processes:
+            import contextvars
+
+            context = contextvars.copy_context()  # log lines keep the request id
+            return executor.submit(context.run, _run_timed, task.fn, task.args, task.kwargs)
+        return executor.submit(_run_timed, task.fn, task.args, task.kwargs)
+
+    def _replace_locked(self, broken: Executor, *, killed: bool) -> None:
+        if broken is not self._executor or self._closed:
+            return  # already replaced (several tasks fail together)
+        if killed:
+            self.killed += 1
+        else:
+            self.replaced += 1
+            log.error("an extraction worker died; starting %d new workers", self.processes)
+        self._executor = process_pool(self.processes, initializer=_worker_start)
         try:
             broken.shutdown(wait=False, cancel_futures=True)
         except Exception:  # noqa: BLE001 - the broken executor is beyond use anyway
             pass
 
+    def abandon(self, futures: list[Future]) -> None:
+        """Give up on these tasks (a check over its extraction budget): queued ones are
+        dropped; if one is running in a worker, the workers are killed so a hostile image stops
+        costing CPU, and the other tasks they were running are queued again, first. On threads,
+        running work cannot be stopped and finishes in the background."""
+        kill: Executor | None = None
+        with self._lock:
+            for future in futures:
+                task: _Task | None = getattr(future, "_fieldcheck_task", None)
+                if task is None or future.done():
+                    continue
+                task.abandoned = True
+                if task in self._running and self.uses_processes:
+                    kill = task.executor
+        for future in futures:
+            future.cancel()  # pending until settled, so this always succeeds if not done
+        if kill is not None:
+            with self._lock:
+                if kill is not self._executor:
+                    return  # its workers are gone already
+                # the processes first: shutting the executor down forgets them
+                processes = list((getattr(kill, "_processes", None) or {}).values())
+                log.warning("extraction over budget: stopping %d extraction workers",
+                            len(processes))
+                self._replace_locked(kill, killed=True)
+            for process in processes:
+                process.kill()
+
     def _settle(self, task: _Task, done: Future) -> None:
+        error: BaseException | None
+        try:
+            error = done.exception()
+        except CancelledError as exc:  # the executor was shut down with our task on it
+            error = exc
+        requeued = False
+        with self._lock:
+            self._running.discard(task)
+            executor, task.executor = task.executor, None
+            if isinstance(error, BrokenProcessPool):
+                if executor is not None:
+                    self._replace_locked(executor, killed=False)
+                if not task.retried and not task.abandoned and not self._closed:
+                    # Another task may have crashed the worker: run this one once more, first.
+                    task.retried = True
+                    self._queue.appendleft(task)
+                    requeued = True
+            self._pump_locked()
+        if requeued:
+            return
         future = task.future
-        if done.cancelled():
-            future.cancel()
-            return
-        error = done.exception()
-        if (isinstance(error, BrokenProcessPool) and not task.retried and not task.abandoned
-                and not self._closed):
-            # Another task may have crashed the worker: run this one once more on new workers.
-            task.retried = True
-            try:
-                self._dispatch(task)
-                return
-            except Exception as exc:  # noqa: BLE001 - shut down meanwhile: report the error
-                error = exc
         if not future.set_running_or_notify_cancel():
-            return
+            return  # abandoned or cancelled by its caller: nobody reads the result
         if error is not None:
             future.set_exception(error)
             return
@@ -216,10 +271,39 @@ class ExtractionPool:
             result.__cause__ = RemoteTraceback(remote)
         future.set_exception(result)
 
+    def run(self, fn: Callable[..., Any], /, *args: Any, budget_s: float, **kwargs: Any) -> Any:
+        """``submit(...).result()`` for one capture outside a check (enrolment): over
+        ``budget_s`` the task is abandoned and UnusableCapture("extraction_budget") raised; a
+        capture that stops its worker twice is UnusableCapture("unreadable_image"); a pool
+        shut down meanwhile is ``Unavailable`` (503, send again)."""
+        from gateway.errors import Unavailable
+        from matchers.errors import UnusableCapture
+
+        future = self.submit(fn, *args, **kwargs)
+        try:
+            return future.result(timeout=budget_s)
+        except TimeoutError:
+            self.abandon([future])
+            raise UnusableCapture(
+                "extraction_budget",
+                f"extracting the image took longer than the budget of {budget_s:g} s "
+                "(FIELDCHECK_EXTRACT_BUDGET_S); send an ordinary photo or print",
+            ) from None
+        except BrokenProcessPool:
+            raise UnusableCapture(
+                "unreadable_image",
+                "the image stopped the extraction worker twice; send another file",
+            ) from None
+        except CancelledError:
+            raise Unavailable("the gateway is stopping; the image was not processed",
+                              fix="send it again in a moment", retry_after_s=5) from None
+
     def shutdown(self, wait: bool = False) -> None:
         with self._lock:
             self._closed = True
-        if self._threads is not None:
-            self._threads.shutdown(wait=wait, cancel_futures=True)
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
+            dropped = list(self._queue)
+            self._queue.clear()
+            executor = self._executor
+        for task in dropped:
+            task.future.cancel()
+        executor.shutdown(wait=wait, cancel_futures=True)

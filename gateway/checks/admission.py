@@ -10,11 +10,13 @@ served than one told at once to try again. So:
   normal waiting room is full (up to ``waiting`` extra);
 - anything beyond is refused at once with 503 + ``Retry-After``: devices keep the capture in
   their outbox and send it again, so nothing is lost;
-- with an answer-time target (``target_s``), a check may wait only as long as the target leaves
-  after the recent mean service time, and one whose predicted wait (the queue ahead of it at
-  the recent service rate) is already longer is refused at once rather than after waiting in
-  vain: the p95 of admitted checks stays near the target however many devices send, and the
-  refused device hears it at once.
+- with an answer-time target (``target_s``), a normal check may wait only as long as the target
+  leaves after the recent mean service time (each sample capped at the target, so one check
+  held to its extraction budget does not close the door for the next dozen), and one whose
+  predicted wait (the queue ahead of it at the recent service rate) is already longer is
+  refused at once rather than after waiting in vain: the p95 of admitted checks stays near the
+  target however many devices send, and the refused device hears it at once. Priority checks
+  keep the full ``max_wait_s``.
 
 ``Retry-After`` is the expected time until a slot frees for the caller: the recent mean service
 time times the queue ahead of it divided by the slots, rounded up to whole seconds (at least 1).
@@ -107,12 +109,14 @@ class AdmissionController:
                 queued = len(self._queue) if priority else normal_waiting
                 if queued >= limit or self.max_wait_s == 0:
                     raise self._refuse(f"{len(self._queue)} checks already waiting")
-                wait_s = self._wait_allowed_locked()
-                # served after the checks ahead of it (priority ones only, for a priority check)
-                ahead = (sum(1 for rank, _, _ in self._queue if rank == 0) if priority
-                         else len(self._queue))
-                predicted = self._service_s * (ahead + 1) / self.slots
-                if wait_s <= 0 or (self.target_s and predicted > wait_s):
+                # Priority checks (a travel document, an urgent device) keep the full wait.
+                wait_s = self.max_wait_s if priority else self._wait_allowed_locked()
+                predicted = self._service_s * (len(self._queue) + 1) / self.slots
+                if not priority and self.target_s and wait_s <= 0:
+                    raise self._refuse(
+                        f"checks take about {self._service_s:.1f} s each now, which leaves no "
+                        f"time to wait within the {self.target_s:g} s answer target")
+                if not priority and self.target_s and predicted > wait_s:
                     raise self._refuse(
                         f"the checks ahead would take about {predicted:.1f} s, beyond the "
                         f"{self.target_s:g} s answer target")
@@ -133,6 +137,10 @@ class AdmissionController:
             yield
         finally:
             elapsed = time.perf_counter() - started
+            if self.target_s:
+                # One check held to its extraction budget (60 s) must not make every later one
+                # look unservable for the next dozen answers.
+                elapsed = min(elapsed, self.target_s)
             with self._lock:
                 self._service_s = 0.8 * self._service_s + 0.2 * elapsed
                 if self._queue:

@@ -120,7 +120,8 @@ def add_face(
     data = _read_upload(image, "image")
     # Check the subject first so a bad id costs no extraction.
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
-    template, quality = _named("image", service.extract_face, data, pool=runtime.extraction)
+    template, quality = _named("image", service.extract_face, data, pool=runtime.extraction,
+                               budget_s=runtime.settings.extract_budget_s)
     images = prepare_face(data, runtime.settings)
     tpl = service.add_template(
         session, subject_id=subject_id, modality="face", position=0, data=template,
@@ -165,7 +166,7 @@ def add_fingerprint(
     service.get_visible_subject(session, subject_id=subject_id, country=runtime.settings.country)
     template, quality = _named(
         "image", service.extract_fingerprint, data, position=pos, ppi=resolution,
-        pool=runtime.extraction,
+        pool=runtime.extraction, budget_s=runtime.settings.extract_budget_s,
     )
     images = prepare_finger(data, position=pos, ppi=resolution)
     tpl = service.add_template(

@@ -163,20 +163,27 @@ class ImportRecordResult(BaseModel):
 
     model_config = ConfigDict(extra="allow")  # results are stored: rows of older code too
 
+    # Fields in the order the importer writes them (the stored results are served as written).
     row: int = Field(description="the record's row in the manifest (1: the first record)")
     external_ref: str | None
+    refused_images: list[RefusedImage] | None = None
     status: str = Field(description="imported | skipped | rejected")
     reason: str | None = Field(None, description="why skipped or rejected")
     subject_id: str | None = Field(None, description="imported: the new subject")
     faces: int | None = None
     fingerprints: int | None = None
     reference_images: int | None = Field(None, description="images kept (image keys set)")
-    refused_images: list[RefusedImage] | None = None
 
 
-class RefusedImageOfRecord(RefusedImage):
+class RefusedImageOfRecord(BaseModel):
+    """A refused image with its record (``importer.summarise`` order)."""
+
+    model_config = ConfigDict(extra="allow")
+
     row: int
     external_ref: str | None
+    file: str
+    reason: str
 
 
 class ImportSummary(BaseModel):

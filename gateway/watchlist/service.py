@@ -227,18 +227,20 @@ def delete_subject(
     )
 
 
-def extract_face(image: bytes, *, pool: ExtractionPool | None = None) -> tuple[bytes, dict]:
+def extract_face(image: bytes, *, pool: ExtractionPool | None = None,
+                 budget_s: float = 60.0) -> tuple[bytes, dict]:
     """Extract an enrolment face template (no DB access: call before opening a transaction);
-    on ``pool``'s workers when given (the gateway's), else here."""
+    on ``pool``'s workers within ``budget_s`` when given (the gateway's), else here."""
     template = (
         face_matcher.extract(image, refuse_ambiguous=True) if pool is None
-        else pool.submit(face_matcher.extract, image, refuse_ambiguous=True).result()
+        else pool.run(face_matcher.extract, image, refuse_ambiguous=True, budget_s=budget_s)
     )
     return template.to_bytes(), dict(template.quality)
 
 
 def extract_fingerprint(
-    image: bytes, *, position: int, ppi: int | None, pool: ExtractionPool | None = None
+    image: bytes, *, position: int, ppi: int | None, pool: ExtractionPool | None = None,
+    budget_s: float = 60.0,
 ) -> tuple[bytes, dict]:
     """Extract an enrolment fingerprint template; refuses prints below the enrolment quality
     (``matchers.quality.finger_quality``).
@@ -249,9 +251,10 @@ def extract_fingerprint(
     encoded = None if pixels is not None else image
     template = (
         finger_matcher.extract(encoded, pixels=pixels, ppi=ppi, position=position)
-        if pool is None else pool.submit(
-            finger_matcher.extract, encoded, pixels=pixels, ppi=ppi, position=position
-        ).result()
+        if pool is None else pool.run(
+            finger_matcher.extract, encoded, pixels=pixels, ppi=ppi, position=position,
+            budget_s=budget_s,
+        )
     )
     quality = finger_quality(template, Stage.ENROL)  # the rule checks use too
     return template.to_iso(), quality

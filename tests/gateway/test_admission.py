@@ -175,8 +175,8 @@ def test_a_check_whose_predicted_wait_exceeds_the_target_is_refused_at_once() ->
     t0, e0, r0, _ = _hold(ctrl)
     assert e0.wait(5)
     t1, e1, r1, out1 = _hold(ctrl)
-    time.sleep(0.1)
-    assert ctrl.stats().waiting == 1 and "refused" not in out1
+    _until(lambda: ctrl.stats().waiting == 1)
+    assert "refused" not in out1
     started = time.perf_counter()
     with pytest.raises(Unavailable) as refused:
         with ctrl.admit():
@@ -184,10 +184,10 @@ def test_a_check_whose_predicted_wait_exceeds_the_target_is_refused_at_once() ->
     assert time.perf_counter() - started < 0.5  # at once, not after waiting in vain
     assert "answer target" in refused.value.detail
     assert refused.value.retry_after_s >= 2
-    # a priority check only counts the priority checks ahead of it: it may wait
+    # a priority check keeps the full wait, whatever the queue predicts
     tp, ep, rp, outp = _hold(ctrl, priority=True)
-    time.sleep(0.1)
-    assert ctrl.stats().waiting == 2 and "refused" not in outp
+    _until(lambda: ctrl.stats().waiting == 2)
+    assert "refused" not in outp
     for release in (r0, rp, r1):
         release.set()
     for t in (t0, t1, tp):
@@ -195,13 +195,64 @@ def test_a_check_whose_predicted_wait_exceeds_the_target_is_refused_at_once() ->
     assert "admitted_at" in outp and "admitted_at" in out1
 
 
+def test_a_check_held_to_its_budget_counts_as_the_target_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # a 60 s check (extraction budget) must not leave every later check refused: the sample is
+    # capped at the 3 s target, so waiting is still allowed afterwards
+    ctrl = AdmissionController(in_flight=1, waiting=10, max_wait_s=10, target_s=3.0,
+                               service_s=1.0)
+    from types import SimpleNamespace
+
+    from gateway.checks import admission
+
+    clock = iter([100.0, 160.0])  # the check's start and end: 60 s
+    monkeypatch.setattr(admission, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    with ctrl.admit():
+        pass
+    monkeypatch.undo()
+    assert ctrl.stats().mean_service_s == pytest.approx(0.8 * 1.0 + 0.2 * 3.0)
+    t0, e0, r0, _ = _hold(ctrl)
+    assert e0.wait(5)
+    t1, e1, r1, out1 = _hold(ctrl)  # predicted 0.7 s: allowed to wait (1.6 s)
+    _until(lambda: ctrl.stats().waiting == 1)
+    assert "refused" not in out1
+    r0.set()
+    r1.set()
+    for t in (t0, t1):
+        t.join(5)
+    assert "admitted_at" in out1
+
+
+def test_with_no_time_left_to_wait_the_refusal_says_so() -> None:
+    ctrl = AdmissionController(in_flight=1, waiting=10, max_wait_s=10, target_s=1.0,
+                               service_s=1.0)
+    t0, e0, r0, _ = _hold(ctrl)
+    assert e0.wait(5)
+    with pytest.raises(Unavailable) as refused:
+        with ctrl.admit():
+            pass
+    assert "leaves no time to wait" in refused.value.detail
+    tp, ep, rp, outp = _hold(ctrl, priority=True)  # a document check still waits
+    _until(lambda: ctrl.stats().waiting == 1)
+    r0.set()
+    assert ep.wait(5) and "admitted_at" in outp
+    rp.set()
+    for t in (t0, tp):
+        t.join(5)
+
+
+def _until(condition, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
 def test_without_a_target_the_wait_is_max_wait_alone() -> None:
     ctrl = AdmissionController(in_flight=1, waiting=10, max_wait_s=10, target_s=0, service_s=5.0)
     t0, e0, r0, _ = _hold(ctrl)
     assert e0.wait(5)
     waiters = [_hold(ctrl) for _ in range(3)]  # predicted 10-20 s: still allowed to wait
-    time.sleep(0.2)
-    assert ctrl.stats().waiting == 3
+    _until(lambda: ctrl.stats().waiting == 3)
     r0.set()
     for _t, _e, release, _o in waiters:
         release.set()

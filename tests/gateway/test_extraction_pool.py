@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -207,3 +208,81 @@ def test_a_refused_capture_is_timed_and_keeps_the_workers_traceback() -> None:
         assert 'fieldcheck_extraction_duration_seconds_count{modality="face"} 1.0' in rendered
     finally:
         timed.shutdown(wait=True)
+
+
+def test_abandoning_a_queued_task_kills_nothing_and_a_later_crash_loses_no_task(prints) -> None:
+    """Queued tasks wait in the pool's own queue: abandoning one must not stop the worker
+    running another check's task, and a worker dying afterwards must not strand the tasks
+    queued behind the abandoned one (CPython 3.11's executor breaks on a cancelled item it
+    holds when a worker dies, and the tasks after it never finish)."""
+    one = ExtractionPool(1)
+    one.start()
+    try:
+        worker = one.worker_pids()
+        running = one.submit(time.sleep, 1.5)
+        queued = one.submit(finger_matcher.extract, prints[4].read_bytes(), position=2)
+        behind = one.submit(finger_matcher.extract, prints[5].read_bytes(), position=2)
+        one.abandon([queued])
+        assert queued.cancelled()
+        assert one.killed == 0 and one.worker_pids() == worker  # nothing of it was running
+        time.sleep(0.5)
+        os.kill(worker[0], signal.SIGKILL)  # the worker dies with the other tasks queued
+        assert running.result(timeout=120) is None  # run again on the new worker
+        assert len(behind.result(timeout=120).minutiae) >= 12
+        assert one.replaced == 1
+        assert not _alive(worker[0]) and len(one.worker_pids()) == 1
+    finally:
+        one.shutdown(wait=True)
+
+
+def test_run_turns_budget_crash_and_shutdown_into_answers_not_hangs(pool) -> None:
+    from gateway.errors import Unavailable
+
+    killed = pool.killed
+    with pytest.raises(UnusableCapture) as over:
+        pool.run(time.sleep, 30, budget_s=0.5)
+    assert over.value.reason == "extraction_budget" and pool.killed == killed + 1
+    with pytest.raises(UnusableCapture) as crashed:
+        pool.run(os._exit, 3, budget_s=120)  # stops its worker, and again when rerun
+    assert crashed.value.reason == "unreadable_image"
+    closing = ExtractionPool(1)
+    closing.start()
+    busy = closing.submit(time.sleep, 2)  # the one worker is busy: the next task is queued
+    outcome: dict = {}
+
+    def enrol() -> None:
+        try:
+            closing.run(time.sleep, 0, budget_s=60)
+        except Exception as exc:  # noqa: BLE001 - what run raised is the point
+            outcome["error"] = exc
+
+    caller = threading.Thread(target=enrol)
+    caller.start()
+    _until(lambda: len(closing._queue) == 1, timeout=10)
+    closing.shutdown(wait=True)  # the gateway stops with the enrolment still queued
+    caller.join(30)
+    assert isinstance(outcome.get("error"), Unavailable), outcome
+    assert busy.done()
+
+
+def _until(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_an_enrolment_over_budget_is_refused_422_and_its_worker_stopped(tmp_path: Path,
+                                                                        prints) -> None:
+    with LiveGateway(tmp_path, extract_processes=1, extract_budget_s=0.001) as gw:
+        pids = gw.runtime.extraction.worker_pids()
+        with gw.client() as admin:
+            sid = admin.post("/v1/subjects", json={"name": "Slow", "category": "red"}).json()["id"]
+            r = admin.post(f"/v1/subjects/{sid}/fingerprints", data={"position": "2"},
+                           files={"image": ("p.tif", prints[0].read_bytes())})
+        assert r.status_code == 422, r.text
+        assert r.json()["reason"] == "extraction_budget" and r.json()["field"] == "image"
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in pids)

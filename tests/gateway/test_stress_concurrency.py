@@ -30,7 +30,9 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 def test_enrolling_importing_and_checking_together_never_freezes_the_gateway(
     tmp_path: Path, shared_data: Path, database_url: str | None
 ) -> None:
-    gateway = serve_gateway(tmp_path / "gw", database_url=database_url)
+    # The production extraction mode (worker processes), not the test suite's threads.
+    gateway = serve_gateway(tmp_path / "gw", database_url=database_url,
+                            env={"FIELDCHECK_EXTRACT_PROCESSES": "2"})
     try:
         load = Load(gateway.url)
         report = load.run(SECONDS, enrollers=2, devices=2, import_records=40)
