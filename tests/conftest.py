@@ -57,7 +57,8 @@ class LiveGateway:
 
         # Tests of other behaviours send parallel checks without a device's retry-on-503
         # outbox: a roomy admission queue for them; tests/gateway/test_admission.py sets its own.
-        overrides = {"checks_waiting": 1000, "checks_max_wait_s": 60.0, **overrides}
+        overrides = {"checks_waiting": 1000, "checks_max_wait_s": 60.0,
+                     "checks_answer_target_s": 0.0, **overrides}
         self.settings = Settings(
             data_dir=data_dir, admin_token=ADMIN_TOKEN, **overrides  # type: ignore[arg-type]
         )
