@@ -56,6 +56,7 @@ class UpstreamService(UpstreamPort):
         self.url = settings.upstream_url
         self.breaker = CircuitBreaker(
             failure_threshold=upstream.breaker_failures, reset_s=upstream.breaker_reset_s,
+            max_reset_s=upstream.breaker_max_reset_s,
         )
         self.worker: DeliveryWorker | None = None
         self.stub: Any | None = None

@@ -37,6 +37,12 @@ class UpstreamSettings(BaseSettings):
     client_backoff_s: float = Field(0.2, gt=0, description="in-call retry delay base")
     breaker_failures: int = Field(5, ge=1, description="consecutive failures that open it")
     breaker_reset_s: float = Field(10.0, gt=0, description="open time before a trial request")
+    breaker_max_reset_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="longest pause between trial requests while central stays down (the pause "
+        "doubles from breaker_reset_s up to this): how late delivery may resume once central is "
+        "back",
+    )
     feed_interval_s: float = Field(60.0, gt=0, description="change-feed poll interval")
     idle_poll_s: float = Field(1.0, gt=0, description="worker sleep when the queue is empty")
     client_cert: Path | None = Field(None, description="mutual TLS: client certificate (PEM)")

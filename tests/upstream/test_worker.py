@@ -321,3 +321,22 @@ def test_cached_notice_matches_the_document_holder_by_name_and_birth_date(env: E
     assert found is not None and [n["notice_id"] for n in found["notices"]] == ["2026/123"]
     assert found["hit"] is False  # a name match alone is not a stolen-document hit
     assert missed is not None and missed["notices"] == []
+
+
+def test_the_breakers_longest_pause_is_the_setting(tmp_path: Path) -> None:
+    """After a long outage delivery resumes within breaker_max_reset_s of central's return (the
+    pause was a fixed 120 s: a scale-out run waited 123 s to drain after central was back)."""
+    env = Env(tmp_path, breaker_reset_s=5, breaker_max_reset_s=12)
+    now = [0.0]
+    breaker = env.service.breaker
+    breaker._clock = lambda: now[0]  # type: ignore[method-assign]
+    for _ in range(3):
+        breaker.record_failure()
+    pauses = []
+    for _ in range(5):  # every trial fails: 5, 10, then capped at 12
+        pauses.append(breaker.seconds_until_trial())
+        now[0] += pauses[-1]
+        assert breaker.allow()
+        breaker.record_failure()
+    assert pauses == [5, 10, 12, 12, 12]
+    assert UpstreamSettings().breaker_max_reset_s == 30
