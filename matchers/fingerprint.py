@@ -30,8 +30,9 @@ from matchers.templates import FingerprintTemplate
 
 # The extractor that made a fingerprint template, stored with it (BiometricTemplate.model):
 # templates of another extractor are not searched. Change it when the minutiae change
-# ("nbis-mindtct" before issue 12: those templates are reported for re-enrolment).
-EXTRACTOR_ID = "leader-2026+mcc"
+# ("nbis-mindtct" before issue 12, "leader-2026+mcc" while LEADER's score cut was 0.55 and
+# at most 150 minutiae: those templates are reported for re-enrolment).
+EXTRACTOR_ID = "leader-2026-min0.1+mcc"
 
 _local = threading.local()
 

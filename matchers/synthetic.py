@@ -25,7 +25,8 @@ def minutiae(rng: np.random.Generator) -> np.ndarray:
     width, height = 320.0, 380.0
     cx, cy = rng.normal(width / 2, 15), rng.normal(height / 2, 15)
     ax, ay = rng.uniform(100, 140), rng.uniform(130, 170)
-    n = int(np.clip(rng.normal(params.SYNTH_MEAN_MINUTIAE, params.SYNTH_SD_MINUTIAE), 12, 90))
+    n = int(np.clip(rng.normal(params.SYNTH_MEAN_MINUTIAE, params.SYNTH_SD_MINUTIAE), 12,
+                    params.LEADER_MAX_MINUTIAE))
     # Rejection-sample points in the ellipse with a minimum spacing.
     cand = rng.uniform(-1, 1, size=(n * 6, 2))
     cand = cand[(cand**2).sum(axis=1) <= 1.0]
