@@ -279,12 +279,10 @@ def consolidate(
         return np.zeros(s_count, dtype=np.float32)
     n_min = np.minimum(n_a, counts)
     n_r = max(1, int(min(n_a, c, params.MCC_MAX_RELAX_PAIRS)))
-    flat = sim.reshape(s_count, -1)
-    top = (
-        np.argpartition(-flat, n_r - 1, axis=1)[:, :n_r]
-        if n_r < flat.shape[1]
-        else np.tile(np.arange(flat.shape[1]), (s_count, 1))
-    )
+    # Padding cylinders (beyond a candidate's count) are never chosen, even among zeros.
+    padding = np.arange(c)[None, None, :] >= counts[:, None, None]
+    flat = np.where(padding, np.float32(-1.0), sim).reshape(s_count, -1)
+    top = _top_pairs(flat, n_r)
     lam0 = np.take_along_axis(flat, top, axis=1).astype(np.float32)  # (S, nR)
     used = np.arange(n_r)[None, :] < np.minimum(n_min, n_r)[:, None]
     # The top-nR of each row are unordered: keep the n_min(s) best by ordering them first.
@@ -314,6 +312,24 @@ def consolidate(
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(n_p > 0, (lam_sorted * take).sum(axis=1) / np.maximum(n_p, 1), 0.0)
     return np.clip(score, 0.0, 1.0).astype(np.float32)
+
+
+def _top_pairs(flat: np.ndarray, n_r: int) -> np.ndarray:
+    """Flat indices ``(S, n_r)`` of each row's ``n_r`` largest similarities, in index order.
+
+    Ties at the cut go to the lowest flat index (probe cylinder, then candidate cylinder), so the
+    pairs chosen do not depend on how wide the padded batch is: ``argpartition`` picked among
+    tied similarities by the array's layout, and a candidate scored in a batch could then
+    relax other pairs, and score differently, than scored alone."""
+    s_count, width = flat.shape
+    if n_r >= width:
+        return np.tile(np.arange(width), (s_count, 1))
+    kth = -np.partition(-flat, n_r - 1, axis=1)[:, n_r - 1 : n_r]  # the n_r-th largest value
+    above = flat > kth
+    tied = flat == kth
+    need = n_r - above.sum(axis=1, keepdims=True)
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
+    return np.nonzero(chosen)[1].reshape(s_count, n_r)
 
 
 def _abs_wrapped(angle: np.ndarray) -> np.ndarray:
