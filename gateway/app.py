@@ -194,7 +194,10 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         try:
             # workers spawned and their models loaded before "ready"; extracting here instead,
             # the gateway loads the face models itself now rather than on the first request
-            extraction.start() if extraction.uses_processes else face_matcher.warm_up()
+            if extraction.uses_processes:
+                extraction.start()
+            else:
+                face_matcher.warm_up()
             keyring = Keyring.from_settings(settings)
         except BaseException:
             extraction.shutdown()

@@ -27,6 +27,7 @@ and exit when the gateway is gone (``gateway.workers.ignore_stop_signals``).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import os
@@ -185,8 +186,6 @@ class ExtractionPool:
 
     def _submit_to(self, executor: Executor, task: _Task) -> Future:
         if not self.uses_processes:
-            import contextvars
-
             context = contextvars.copy_context()  # log lines keep the request id
             return executor.submit(context.run, _run_timed, task.fn, task.args, task.kwargs)
         return executor.submit(_run_timed, task.fn, task.args, task.kwargs)

@@ -170,9 +170,9 @@ def _warm_worker() -> int:
 def _warm_pool(workers: int):
     """The import's worker processes with their models loaded, shown as its own phase (it takes
     tens of seconds on a loaded machine; the import bar used to sit at 0 meanwhile)."""
-    from gateway.watchlist import importer
+    from gateway.workers import process_pool
 
-    pool = importer.extraction_pool(workers)
+    pool = process_pool(workers)
     with Progress(TextColumn("[bold]loading matcher models"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("worker processes"), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("models", total=workers)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,6 @@ __all__ = [
     "KeepImages",
     "ManifestRow",
     "count_new",
-    "extraction_pool",
     "folder_opener",
     "parse_manifest",
     "read_folder",
@@ -189,11 +188,6 @@ def _collect(
     return out
 
 
-def extraction_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes for extraction (``gateway.workers.process_pool``)."""
-    return process_pool(workers)
-
-
 def _existing_refs(session: Session, refs: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(refs), 500):
@@ -301,7 +295,7 @@ def run_import(
         session, [r.external_ref for r in rows if r.external_ref and not r.error]
     )
     own_pool = pool is None
-    executor = pool or extraction_pool(workers)
+    executor = pool or process_pool(workers)
     try:
         # A bounded window keeps memory flat on huge manifests while every worker stays busy.
         window = max(4, workers * 4)

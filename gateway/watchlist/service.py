@@ -227,14 +227,19 @@ def delete_subject(
     )
 
 
+def _extract(pool: ExtractionPool | None, budget_s: float, fn: Any, *args: Any,
+             **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on the gateway's extraction workers within ``budget_s``, or here
+    (the bulk importer's own workers call without a pool)."""
+    return fn(*args, **kwargs) if pool is None else pool.run(fn, *args, budget_s=budget_s,
+                                                             **kwargs)
+
+
 def extract_face(image: bytes, *, pool: ExtractionPool | None = None,
                  budget_s: float = 60.0) -> tuple[bytes, dict]:
     """Extract an enrolment face template (no DB access: call before opening a transaction);
     on ``pool``'s workers within ``budget_s`` when given (the gateway's), else here."""
-    template = (
-        face_matcher.extract(image, refuse_ambiguous=True) if pool is None
-        else pool.run(face_matcher.extract, image, refuse_ambiguous=True, budget_s=budget_s)
-    )
+    template = _extract(pool, budget_s, face_matcher.extract, image, refuse_ambiguous=True)
     return template.to_bytes(), dict(template.quality)
 
 
@@ -248,14 +253,9 @@ def extract_fingerprint(
     ``ppi`` None: the image file's own declared resolution, else 500.
     """
     pixels = pixels_if_wsq(image, field="image")  # WSQ decodes out of process (crash-safe)
-    encoded = None if pixels is not None else image
-    template = (
-        finger_matcher.extract(encoded, pixels=pixels, ppi=ppi, position=position)
-        if pool is None else pool.run(
-            finger_matcher.extract, encoded, pixels=pixels, ppi=ppi, position=position,
-            budget_s=budget_s,
-        )
-    )
+    template = _extract(pool, budget_s, finger_matcher.extract,
+                        None if pixels is not None else image, pixels=pixels, ppi=ppi,
+                        position=position)
     quality = finger_quality(template, Stage.ENROL)  # the rule checks use too
     return template.to_iso(), quality
 
