@@ -32,7 +32,7 @@ from gateway.audit.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
 from gateway.auth.service import ensure_admin_token
 from gateway.boundary import InputGuard, SafeJSONResponse
-from gateway.checks.admission import AdmissionController
+from gateway.checks.admission import AdmissionController, default_in_flight
 from gateway.checks.review_routes import router as review_router
 from gateway.checks.routes import router as checks_router
 from gateway.deployment.service import bind_country
@@ -207,7 +207,9 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         runtime = Runtime(
             settings=settings, engine=engine, cache=cache, adapters=adapters,
             admission=AdmissionController(
-                in_flight=settings.checks_in_flight, waiting=settings.checks_waiting,
+                in_flight=settings.checks_in_flight or default_in_flight(
+                    extraction.processes if extraction.uses_processes else default_processes()),
+                waiting=settings.checks_waiting,
                 max_wait_s=settings.checks_max_wait_s, target_s=settings.checks_answer_target_s,
             ),
             keyring=keyring,

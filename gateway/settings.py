@@ -63,9 +63,10 @@ class Settings(BaseSettings):
         None, description="PEM file of trusted MOSIP device certificates; when set, MOSIP SBI "
         "captures must be signed by one of them",
     )
-    checks_in_flight: int = Field(
-        2, ge=1, le=256, description="checks extracted and searched at once (admission control); "
-        "measured default for 2 cores: see docs/DEPLOYMENT.md",
+    checks_in_flight: int | None = Field(
+        None, ge=1, le=256, description="checks extracted and searched at once (admission "
+        "control); default half the extraction workers, at least 1 (one check's face and prints "
+        "already keep two workers busy): 1 on 2 cores, measured in docs/DEPLOYMENT.md",
     )
     extract_processes: int | None = Field(
         None, ge=0, le=64,

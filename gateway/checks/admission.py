@@ -39,6 +39,15 @@ from dataclasses import dataclass
 from gateway.errors import Unavailable
 
 
+def default_in_flight(workers: int) -> int:
+    """Checks in flight when ``FIELDCHECK_CHECKS_IN_FLIGHT`` is unset: half the extraction
+    workers, at least one. A face + two fingers check already keeps two workers busy, so on two
+    cores a second check in flight only shares them: both answers come later, and the answer
+    target (which predicts from the mean service time) lets the admitted p95 drift past it
+    (measured 3.3-3.5 s at 2-3 checks/s with two, 2.2-2.9 s with one: docs/DEPLOYMENT.md)."""
+    return max(1, workers // 2)
+
+
 @dataclass(frozen=True)
 class AdmissionStats:
     in_flight: int

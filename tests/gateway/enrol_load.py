@@ -97,8 +97,14 @@ class Samples:
     errors: list[str] = field(default_factory=list)  # first few 5xx / transport failures
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, seconds: float, status: int | str, detail: str = "") -> None:
+    refused: int = 0  # 503 + Retry-After: admission's back-pressure, which devices retry
+
+    def add(self, seconds: float, status: int | str, detail: str = "",
+            retry_after: str | None = None) -> None:
         with self.lock:
+            if status == 503 and retry_after is not None:
+                self.refused += 1  # not answered: no latency sample, sent again by the caller
+                return
             self.latencies.append(seconds)
             self.at.append(time.time() - seconds)
             self.statuses[str(status)] += 1
@@ -120,6 +126,7 @@ class Samples:
             "max_ms": round(lat[-1] * 1000, 1) if lat else None,
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
             "statuses": dict(self.statuses),
+            "refused_503_retry_after": self.refused,
             "server_errors": sum(n for s, n in self.statuses.items()
                                  if not s.isdigit() or int(s) >= 500),
             "errors": list(self.errors),
@@ -170,7 +177,8 @@ class Load:
         except httpx.HTTPError as exc:
             samples.add(time.perf_counter() - started, type(exc).__name__, str(exc))
             return None
-        samples.add(time.perf_counter() - started, r.status_code, r.text)
+        samples.add(time.perf_counter() - started, r.status_code, r.text,
+                    r.headers.get("retry-after"))
         return r
 
     def device_token(self) -> str:
@@ -206,8 +214,13 @@ class Load:
                 if i % 2 == 0:
                     files["face"] = ("f.jpg", self.photos[(i * 13) % len(self.photos)],
                                      "image/jpeg")
-                self._timed(self.check, c, "POST", "/v1/checks", files=files,
-                            data={"purpose": "patrol"})
+                r = self._timed(self.check, c, "POST", "/v1/checks", files=files,
+                                data={"purpose": "patrol"})
+                if r is not None and r.status_code == 503 and "retry-after" in r.headers:
+                    # admission's back-pressure: keep the capture, send it again when told
+                    # (a device's outbox does); a 503 without Retry-After is a server error
+                    self.stop.wait(float(r.headers["retry-after"]))
+                    continue
                 i += 1
 
     def _prober(self, every_s: float) -> None:

@@ -1,7 +1,10 @@
 """Stress (slow suite, issue #20): two NCB clients enrolling faces, one bulk import job and
 devices checking, for a minute, against a real ``fieldcheck serve`` (bundled central stub and
 its feed), on SQLite and on PostgreSQL. No 5xx, /healthz always under a second, and SIGTERM
-with all of that in flight stops the process within a few seconds.
+with all of that in flight stops the process within a few seconds. A check refused with 503 +
+Retry-After (admission's back-pressure, issue 19: enrolment and the import share the two cores)
+is sent again after Retry-After, as a device's outbox does, and is not a server error; a 503
+without Retry-After is.
 
 The /healthz bound is a correctness property here (the gateway must never freeze), not a
 speed goal; the distribution is printed with the rest of the load report.
