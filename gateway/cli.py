@@ -318,6 +318,8 @@ def bench_load(
     mix: str = typer.Option("face=0.3,two_fingers=0.2,face_two_fingers=0.4,document=0.1",
                             help="check kinds and weights"),
     p95_target_s: float = typer.Option(2.0, help="latency target that defines the knee"),
+    overload_p95_target_s: float = typer.Option(
+        3.0, help="admitted p95 to hold at twice the knee (the rest refused with 503)"),
     in_flight: int | None = typer.Option(None, help="FIELDCHECK_CHECKS_IN_FLIGHT for the run"),
     waiting: int | None = typer.Option(None, help="FIELDCHECK_CHECKS_WAITING for the run"),
     max_wait_s: float | None = typer.Option(None, help="FIELDCHECK_CHECKS_MAX_WAIT_S"),
@@ -341,6 +343,7 @@ def bench_load(
         raise typer.BadParameter(str(exc)) from None
     run_load_bench(devices=devices, subjects=subjects, rates=parsed_rates, step_s=step_s,
                    mix=parsed_mix, p95_target_s=p95_target_s, extra_env=env, out_dir=out,
+                   overload_p95_s=overload_p95_target_s,
                    json_out=json_out)
 
 

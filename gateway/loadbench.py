@@ -212,6 +212,38 @@ def _step_report(step: int, rate: float, outs: list[Outcome], step_s: float) -> 
     }
 
 
+def knee_of(steps: list[dict], p95_target_s: float) -> float | None:
+    """The sustained rate: the highest offered rate whose step, and every lower one, kept the
+    admitted p95 within ``p95_target_s``, answered at least 90% of what it offered and refused
+    (503) at most 10% of its checks. A step carried only by refusing checks is not sustained,
+    however fast its admitted few were; None when the lowest step already fails."""
+    knee = None
+    for s in sorted(steps, key=lambda s: s["offered_per_s"]):
+        if not (s["sent"] and s["admitted_p95_ms"] <= p95_target_s * 1000
+                and s["answered"] >= 0.9 * s["sent"]
+                and s["checks_rejected_at_least_once"] <= 0.1 * s["sent"]):
+            break
+        knee = s["offered_per_s"]
+    return knee
+
+
+def overload_verdict(steps: list[dict], knee: float | None, p95_s: float) -> dict | None:
+    """The lowest step offering at least twice the knee (what issue 19 asks to hold: admitted
+    p95 within ``p95_s`` while the rest get 503 + Retry-After), or None when no step did."""
+    if knee is None:
+        return None
+    over = sorted((s for s in steps if s["offered_per_s"] >= 2 * knee - 1e-9),
+                  key=lambda s: s["offered_per_s"])
+    if not over:
+        return None
+    s = over[0]
+    return {"offered_per_s": s["offered_per_s"], "times_knee": round(s["offered_per_s"] / knee, 2),
+            "admitted_p95_ms": s["admitted_p95_ms"], "rejections_503": s["rejections_503"],
+            "within_target": s["admitted_p95_ms"] <= p95_s * 1000,
+            "all_steps_beyond_within_target": all(o["admitted_p95_ms"] <= p95_s * 1000
+                                                  for o in over)}
+
+
 def _plot(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -249,6 +281,7 @@ def _plot(report: dict, path: Path) -> None:
 
 def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: float,
                    mix: dict[str, float], p95_target_s: float, extra_env: dict[str, str],
+                   overload_p95_s: float = 3.0,
                    out_dir: Path | None, json_out: bool, seed: int = 3) -> dict:
     console = Console(stderr=True)
     tmp = Path(tempfile.mkdtemp(prefix="fieldcheck-load-"))
@@ -328,9 +361,7 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
         except subprocess.TimeoutExpired:
             proc.kill()
     steps = [_step_report(i, r, outcomes, step_s) for i, r in enumerate(rates)]
-    good = [s for s in steps if s["admitted_p95_ms"] <= p95_target_s * 1000
-            and s["answered"] >= 0.9 * s["sent"]]
-    knee = max((s["offered_per_s"] for s in good), default=None)
+    knee = knee_of(steps, p95_target_s)
     lost = sum(1 for o in outcomes if o.answered_t is None)
     report = {
         "benchmark": "load",
@@ -340,6 +371,7 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
         "p95_target_s": p95_target_s,
         "steps": steps,
         "knee_offered_per_s": knee,
+        "overload": overload_verdict(steps, knee, overload_p95_s),
         "checks_sent": len(outcomes),
         "checks_lost": lost,
         "answered_within_s_after_last_step": round(drained_s, 1),
@@ -357,9 +389,14 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
                       f"{s['admitted_p95_ms']:.0f}", f"{s['admitted_p99_ms']:.0f}",
                       f"{s['end_to_end_p95_ms']:.0f}")
     Console().print(table)
-    console.print(f"knee (p95 <= {p95_target_s:g} s, >= 90% answered): "
-                  f"{knee if knee is not None else 'below the lowest step'} checks/s; "
-                  f"lost {lost} of {len(outcomes)}")
+    console.print(f"knee (p95 <= {p95_target_s:g} s, >= 90% answered, <= 10% refused, and every "
+                  f"lower step too): {knee if knee is not None else 'below the lowest step'} "
+                  f"checks/s; lost {lost} of {len(outcomes)}")
+    over = report["overload"]
+    if over is not None:
+        console.print(f"at {over['offered_per_s']:g}/s ({over['times_knee']:g}x the knee): admitted "
+                      f"p95 {over['admitted_p95_ms']:.0f} ms, {over['rejections_503']} 503s; "
+                      f"within {overload_p95_s:g} s: {over['within_target']}")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "load.json").write_text(json.dumps(report, indent=2))

@@ -1,0 +1,42 @@
+"""``fieldcheck bench load``'s verdicts: the knee is a rate the gateway sustains, and the
+overload check reads the step at twice it."""
+
+from __future__ import annotations
+
+from gateway.loadbench import knee_of, overload_verdict
+
+
+def step(rate: float, p95_ms: float, *, sent: int = 60, answered: int | None = None,
+         refused: int = 0, rejections: int | None = None) -> dict:
+    return {"offered_per_s": rate, "sent": sent, "answered": sent if answered is None else answered,
+            "admitted_p95_ms": p95_ms, "checks_rejected_at_least_once": refused,
+            "rejections_503": refused if rejections is None else rejections}
+
+
+def test_the_knee_is_the_last_step_of_the_unbroken_run_within_target() -> None:
+    steps = [step(0.4, 1200), step(0.6, 1700), step(0.8, 2300), step(1.2, 1900, refused=3)]
+    # 1.2/s is within 2 s again, but only after 0.8/s broke it: not a sustained rate
+    assert knee_of(steps, 2.0) == 0.6
+
+
+def test_a_step_carried_by_refusing_checks_is_not_sustained() -> None:
+    # admission keeps the admitted few fast by refusing many: fast, but not carried
+    steps = [step(0.5, 1100, refused=2), step(1.0, 1800, refused=20)]
+    assert knee_of(steps, 2.0) == 0.5
+
+
+def test_a_step_that_answers_too_few_is_not_sustained() -> None:
+    assert knee_of([step(0.5, 900, answered=50)], 2.0) is None
+    assert knee_of([step(0.5, 2100)], 2.0) is None
+
+
+def test_the_overload_verdict_reads_the_first_step_at_twice_the_knee() -> None:
+    steps = [step(0.4, 1200), step(0.6, 1700), step(1.0, 2600, refused=5),
+             step(1.2, 2800, refused=12, rejections=30), step(2.0, 3200, refused=40)]
+    verdict = overload_verdict(steps, knee_of(steps, 2.0), 3.0)
+    assert verdict is not None
+    assert verdict["offered_per_s"] == 1.2 and verdict["times_knee"] == 2.0
+    assert verdict["rejections_503"] == 30 and verdict["within_target"] is True
+    assert verdict["all_steps_beyond_within_target"] is False  # 2.0/s: 3.2 s
+    assert overload_verdict(steps[:3], 0.6, 3.0) is None  # no step reached twice the knee
+    assert overload_verdict(steps, None, 3.0) is None
