@@ -362,6 +362,7 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
             proc.kill()
     steps = [_step_report(i, r, outcomes, step_s) for i, r in enumerate(rates)]
     knee = knee_of(steps, p95_target_s)
+    over = overload_verdict(steps, knee, overload_p95_s)
     lost = sum(1 for o in outcomes if o.answered_t is None)
     report = {
         "benchmark": "load",
@@ -371,7 +372,7 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
         "p95_target_s": p95_target_s,
         "steps": steps,
         "knee_offered_per_s": knee,
-        "overload": overload_verdict(steps, knee, overload_p95_s),
+        "overload": over,
         "checks_sent": len(outcomes),
         "checks_lost": lost,
         "answered_within_s_after_last_step": round(drained_s, 1),
@@ -392,7 +393,6 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
     console.print(f"knee (p95 <= {p95_target_s:g} s, >= 90% answered, <= 10% refused, and every "
                   f"lower step too): {knee if knee is not None else 'below the lowest step'} "
                   f"checks/s; lost {lost} of {len(outcomes)}")
-    over = report["overload"]
     if over is not None:
         console.print(f"at {over['offered_per_s']:g}/s ({over['times_knee']:g}x the knee): admitted "
                       f"p95 {over['admitted_p95_ms']:.0f} ms, {over['rejections_503']} 503s; "
