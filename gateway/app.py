@@ -207,8 +207,8 @@ def create_app(settings: Settings | None = None, *, start_upstream: bool = True)
         runtime = Runtime(
             settings=settings, engine=engine, cache=cache, adapters=adapters,
             admission=AdmissionController(
-                in_flight=settings.checks_in_flight or default_in_flight(
-                    extraction.processes if extraction.uses_processes else default_processes()),
+                in_flight=(default_in_flight(extraction.slots) if settings.checks_in_flight is None
+                           else settings.checks_in_flight),
                 waiting=settings.checks_waiting,
                 max_wait_s=settings.checks_max_wait_s, target_s=settings.checks_answer_target_s,
             ),

@@ -11,8 +11,12 @@ does), so every check is eventually answered or counted lost.
 Per step: offered and answered rates, latency p50/p95/p99 of the admitted attempt (what the
 officer waits once the gateway takes the check) and end to end (including waits for retries),
 503 rejections, errors, and the gateway's CPU and memory sampled every second from /proc.
-The knee is the highest offered rate whose admitted p95 stays within ``--p95-target-s`` while
-answering at least 90% of what is offered. JSON (``--json``) + a table + a PNG plot.
+The knee (the sustained rate) is the highest offered rate whose step, and every lower one, kept
+the admitted p95 within ``--p95-target-s``, answered at least 90% of what it offered and refused
+at most 10% of its checks; the overload verdict reads the first step at twice the knee or more
+and says whether its admitted p95 held ``--overload-p95-target-s`` (3 s). A 503 counts as a
+refusal only when it is admission's (at capacity, with Retry-After); any other 503 is an error.
+JSON (``--json``) + a table + a PNG plot.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from gateway.bench import (
     enrol_real_people,
     wait_ready,
 )
+from gateway.checks.admission import default_in_flight, refused_at_capacity
+from gateway.extraction import default_processes
 from gateway.settings import Settings
 
 KINDS = ("face", "two_fingers", "face_two_fingers", "document")
@@ -167,8 +173,13 @@ def _device_loop(token: str, base: str, jobs: queue.Queue, probes: list[dict],
                     out.errors.append(0)
                     time.sleep(1)
                     continue
-                if r.status_code == 503:
-                    out.rejections += 1
+                if refused_at_capacity(r.status_code, r.headers, r.content):
+                    out.rejections += 1  # back-pressure: the device sends it again when told
+                    time.sleep(float(r.headers["Retry-After"]))
+                    continue
+                if r.status_code == 503:  # not admission's: an error, sent again as devices do
+                    out.errors.append(503)
+                    out.error_details.append(f"503 {r.text[:150]}")
                     time.sleep(float(r.headers.get("Retry-After", "1")))
                     continue
                 if r.status_code != 200:
@@ -368,6 +379,10 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
         "benchmark": "load",
         "devices": devices, "synthetic_subjects": subjects, "mix": mix, "step_s": step_s,
         "settings": {k: v for k, v in extra_env.items() if k.startswith("FIELDCHECK_CHECKS")},
+        # what the gateway ran with (its default when not set: half its worker processes)
+        "checks_in_flight": int(extra_env.get("FIELDCHECK_CHECKS_IN_FLIGHT")
+                                or default_in_flight(default_processes())),
+        "overload_p95_target_s": overload_p95_s,
         "cpu_count": os.cpu_count(),
         "p95_target_s": p95_target_s,
         "steps": steps,

@@ -39,7 +39,7 @@ class Runtime:
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="search")
     )
     admission: AdmissionController = field(
-        default_factory=lambda: AdmissionController(in_flight=2, waiting=4, max_wait_s=2.0)
+        default_factory=lambda: AdmissionController(in_flight=1, waiting=4, max_wait_s=2.0)
     )  # create_app builds it from the settings
     keyring: Keyring | None = None  # image encryption (gateway.privacy.crypto)
     upstream: UpstreamService | None = None  # the central link (an UpstreamPort), when set up

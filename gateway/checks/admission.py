@@ -29,14 +29,34 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from gateway.errors import Unavailable
+
+
+AT_CAPACITY = "the gateway is at capacity"  # how every refusal's detail begins
+
+
+def refused_at_capacity(status: int, headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether an answer is admission's refusal (503 + Retry-After, "at capacity"): the check
+    was not run and the device should send it again after Retry-After. Other 503s (database
+    busy or failing, the gateway stopping) are not back-pressure; load tools count them as
+    errors."""
+    if status != 503 or "retry-after" not in {k.lower() for k in headers}:
+        return False
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return False
+    return (isinstance(problem, dict)
+            and str(problem.get("type", "")).endswith("/unavailable")
+            and str(problem.get("detail", "")).startswith(AT_CAPACITY))
 
 
 def default_in_flight(workers: int) -> int:
@@ -100,7 +120,7 @@ class AdmissionController:
         self.rejected += 1
         wait = self._retry_after_locked(len(self._queue))
         return Unavailable(
-            f"the gateway is at capacity ({reason}); the check was not run",
+            f"{AT_CAPACITY} ({reason}); the check was not run",
             fix=f"keep the capture and send it again after {wait} s (Retry-After)",
             retry_after_s=wait,
         )

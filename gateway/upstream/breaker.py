@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 class CircuitBreaker:
     def __init__(
-        self, *, failure_threshold: int = 5, reset_s: float = 10.0, max_reset_s: float = 120.0,
+        self, *, failure_threshold: int = 5, reset_s: float = 10.0, max_reset_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.failure_threshold = failure_threshold

@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from gateway.checks.admission import refused_at_capacity
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "fc_enrol_load_admin_Tq7Wm2Zx9Kp4Rv6Ns1Jd"  # strong enough for the start-up check
 
@@ -87,6 +89,12 @@ def serve_gateway(data_dir: Path, *, database_url: str | None = None,
     raise RuntimeError(f"gateway not ready within {ready_timeout_s} s; see {log}")
 
 
+def admission_refusal(r: httpx.Response) -> bool:
+    """Admission's back-pressure (503 + Retry-After, at capacity). Every other 503 (the database
+    busy or failing, the gateway stopping) stays a server error for these tests."""
+    return refused_at_capacity(r.status_code, r.headers, r.content)
+
+
 @dataclass
 class Samples:
     """Latencies (seconds) and status codes of one kind of request."""
@@ -97,12 +105,12 @@ class Samples:
     errors: list[str] = field(default_factory=list)  # first few 5xx / transport failures
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    refused: int = 0  # 503 + Retry-After: admission's back-pressure, which devices retry
+    refused: int = 0  # checks refused by admission (503 + Retry-After), sent again
 
     def add(self, seconds: float, status: int | str, detail: str = "",
-            retry_after: str | None = None) -> None:
+            refused: bool = False) -> None:
         with self.lock:
-            if status == 503 and retry_after is not None:
+            if refused:
                 self.refused += 1  # not answered: no latency sample, sent again by the caller
                 return
             self.latencies.append(seconds)
@@ -126,7 +134,7 @@ class Samples:
             "max_ms": round(lat[-1] * 1000, 1) if lat else None,
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
             "statuses": dict(self.statuses),
-            "refused_503_retry_after": self.refused,
+            "refused_at_capacity": self.refused,
             "server_errors": sum(n for s, n in self.statuses.items()
                                  if not s.isdigit() or int(s) >= 500),
             "errors": list(self.errors),
@@ -170,7 +178,9 @@ class Load:
         return httpx.Client(base_url=self.url, headers=headers, timeout=self.timeout_s)
 
     def _timed(self, samples: Samples, client: httpx.Client, method: str, path: str,
-               **kwargs: Any) -> httpx.Response | None:
+               refusable: bool = False, **kwargs: Any) -> httpx.Response | None:
+        """One request, timed into ``samples``. ``refusable``: a check, for which admission's
+        503 (``admission_refusal``) is back-pressure to retry rather than a server error."""
         started = time.perf_counter()
         try:
             r = client.request(method, path, **kwargs)
@@ -178,7 +188,7 @@ class Load:
             samples.add(time.perf_counter() - started, type(exc).__name__, str(exc))
             return None
         samples.add(time.perf_counter() - started, r.status_code, r.text,
-                    r.headers.get("retry-after"))
+                    refusable and admission_refusal(r))
         return r
 
     def device_token(self) -> str:
@@ -214,11 +224,11 @@ class Load:
                 if i % 2 == 0:
                     files["face"] = ("f.jpg", self.photos[(i * 13) % len(self.photos)],
                                      "image/jpeg")
-                r = self._timed(self.check, c, "POST", "/v1/checks", files=files,
-                                data={"purpose": "patrol"})
-                if r is not None and r.status_code == 503 and "retry-after" in r.headers:
-                    # admission's back-pressure: keep the capture, send it again when told
-                    # (a device's outbox does); a 503 without Retry-After is a server error
+                r = self._timed(self.check, c, "POST", "/v1/checks", refusable=True,
+                                files=files, data={"purpose": "patrol"})
+                if r is not None and admission_refusal(r):
+                    # admission's back-pressure: keep the capture and send it again when told,
+                    # as a device's outbox does
                     self.stop.wait(float(r.headers["retry-after"]))
                     continue
                 i += 1
@@ -302,7 +312,7 @@ class Load:
 def table(rows: list[tuple[str, dict[str, Any]]]) -> str:
     """One line per phase: enrolments/s, enrol p95, check p50/p95, /healthz p99/max, 5xx."""
     head = (f"{'phase':<28} {'enrol/s':>8} {'enrol p95':>10} {'check/s':>8} {'chk p50':>8} "
-            f"{'chk p95':>8} {'hz p99':>8} {'hz max':>8} {'5xx':>5}")
+            f"{'chk p95':>8} {'hz p99':>8} {'hz max':>8} {'5xx':>5} {'refused':>7}")
     lines = [head, "-" * len(head)]
     for name, r in rows:
         e, c, h = r["face_enrol"], r["check"], r["healthz"]
@@ -311,6 +321,6 @@ def table(rows: list[tuple[str, dict[str, Any]]]) -> str:
         lines.append(
             f"{name:<28} {e['per_s']:>8.2f} {e['p95_ms'] or 0:>10.0f} {c['per_s']:>8.2f} "
             f"{c['p50_ms'] or 0:>8.0f} {c['p95_ms'] or 0:>8.0f} {h['p99_ms'] or 0:>8.0f} "
-            f"{h['max_ms'] or 0:>8.0f} {errors:>5}"
+            f"{h['max_ms'] or 0:>8.0f} {errors:>5} {c['refused_at_capacity']:>7}"
         )
     return "\n".join(lines)

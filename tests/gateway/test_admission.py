@@ -6,13 +6,15 @@ import threading
 import time
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 
 from gateway.checks.admission import AdmissionController, default_in_flight
-from gateway.extraction import default_processes
-from gateway.errors import Unavailable
+from gateway.extraction import ExtractionPool
+from gateway.errors import DatabaseBusy, Unavailable
 from tests.conftest import LiveGateway
+from tests.gateway.enrol_load import admission_refusal
 
 
 def _hold(ctrl: AdmissionController, *, priority: bool = False):  # type: ignore[no-untyped-def]
@@ -116,6 +118,7 @@ def test_a_saturated_gateway_answers_503_with_retry_after_and_a_problem_body(tmp
         body = r.json()
         assert body["retry_after_s"] == int(r.headers["Retry-After"])
         assert "send it again" in body["fix"]
+        assert admission_refusal(r)  # what the stress test's devices retry
         release.set()
         t.join(5)
         r = device.post("/v1/checks", data=form, files=files)  # the slot is free: it runs
@@ -269,9 +272,40 @@ def test_checks_in_flight_defaults_to_half_the_extraction_workers() -> None:
     assert [default_in_flight(w) for w in (0, 1, 2, 3, 4, 8)] == [1, 1, 1, 1, 2, 4]
 
 
-@pytest.mark.parametrize(("setting", "expected"), [(None, default_in_flight(default_processes())),
-                                                   (3, 3)])
-def test_the_gateway_admits_the_setting_or_the_default(tmp_path, setting, expected) -> None:  # type: ignore[no-untyped-def]
-    overrides = {} if setting is None else {"checks_in_flight": setting}
+@pytest.mark.parametrize(("workers", "setting", "expected"),
+                         [(0, None, 1), (6, None, 3), (6, 5, 5), (0, 3, 3)])
+def test_the_gateway_admits_the_setting_or_half_its_workers(  # type: ignore[no-untyped-def]
+        tmp_path, monkeypatch, workers, setting, expected) -> None:
+    # workers 0: two extraction threads; 6: six worker processes (not spawned here: the
+    # default is read from the pool's size, not from the machine's cores)
+    monkeypatch.setattr(ExtractionPool, "start", lambda self: None)
+    overrides: dict[str, object] = {"extract_processes": workers}
+    if setting is not None:
+        overrides["checks_in_flight"] = setting
     with LiveGateway(tmp_path, **overrides) as gw:
+        assert gw.runtime.extraction.slots == (workers or 2)
         assert gw.runtime.admission.slots == expected
+
+
+def test_only_admissions_refusal_counts_as_back_pressure_in_the_load_tests() -> None:
+    # The stress test lets a check refused at capacity be sent again; every other 503 must stay
+    # a server error (a busy SQLite write turn is exactly what that test exists to catch).
+    def response(exc: Exception, *, retry_after: bool = True) -> httpx.Response:
+        from gateway.errors import problem
+
+        r = problem(503, "Service unavailable", str(exc), slug=exc.type_slug,  # type: ignore[attr-defined]
+                    retry_after_s=1 if retry_after else None)
+        return httpx.Response(503, headers=dict(r.headers), content=r.body)
+
+    ctrl = AdmissionController(in_flight=1, waiting=0, max_wait_s=1)
+    t, entered, release, _ = _hold(ctrl)
+    assert entered.wait(5)
+    with pytest.raises(Unavailable) as refused:
+        with ctrl.admit():
+            pass
+    release.set()
+    t.join(5)
+    assert admission_refusal(response(refused.value))
+    assert not admission_refusal(response(refused.value, retry_after=False))
+    assert not admission_refusal(response(DatabaseBusy("the write turn was not free")))
+    assert not admission_refusal(response(Unavailable("the gateway is stopping")))

@@ -17,6 +17,17 @@ def test_the_knee_is_the_last_step_of_the_unbroken_run_within_target() -> None:
     steps = [step(0.4, 1200), step(0.6, 1700), step(0.8, 2300), step(1.2, 1900, refused=3)]
     # 1.2/s is within 2 s again, but only after 0.8/s broke it: not a sustained rate
     assert knee_of(steps, 2.0) == 0.6
+    assert knee_of(steps[::-1], 2.0) == 0.6  # read by rate, not in the order given
+    assert knee_of([], 2.0) is None
+
+
+def test_the_knee_bounds_are_inclusive() -> None:
+    # exactly 2 s, exactly 90% answered, exactly 10% refused: still sustained
+    assert knee_of([step(0.5, 2000, sent=50, answered=45, refused=5)], 2.0) == 0.5
+    assert knee_of([step(0.5, 2001)], 2.0) is None
+    assert knee_of([step(0.5, 900, sent=50, answered=44)], 2.0) is None
+    assert knee_of([step(0.5, 900, sent=50, refused=6)], 2.0) is None
+    assert knee_of([step(0.5, float("nan"), sent=0)], 2.0) is None  # a step that sent nothing
 
 
 def test_a_step_carried_by_refusing_checks_is_not_sustained() -> None:
@@ -39,4 +50,8 @@ def test_the_overload_verdict_reads_the_first_step_at_twice_the_knee() -> None:
     assert verdict["rejections_503"] == 30 and verdict["within_target"] is True
     assert verdict["all_steps_beyond_within_target"] is False  # 2.0/s: 3.2 s
     assert overload_verdict(steps[:3], 0.6, 3.0) is None  # no step reached twice the knee
+    assert overload_verdict(steps[::-1], 0.6, 3.0) == verdict
+    # nothing admitted at twice the knee (p95 of nothing): not within the target
+    empty = overload_verdict([step(0.5, 900), step(1.0, float("nan"), refused=60)], 0.5, 3.0)
+    assert empty is not None and empty["within_target"] is False
     assert overload_verdict(steps, None, 3.0) is None

@@ -3,8 +3,8 @@ devices checking, for a minute, against a real ``fieldcheck serve`` (bundled cen
 its feed), on SQLite and on PostgreSQL. No 5xx, /healthz always under a second, and SIGTERM
 with all of that in flight stops the process within a few seconds. A check refused with 503 +
 Retry-After (admission's back-pressure, issue 19: enrolment and the import share the two cores)
-is sent again after Retry-After, as a device's outbox does, and is not a server error; a 503
-without Retry-After is.
+is sent again after Retry-After, as a device's outbox does, and is not a server error; every
+other 503 (the database busy, the gateway stopping) is.
 
 The /healthz bound is a correctness property here (the gateway must never freeze), not a
 speed goal; the distribution is printed with the rest of the load report.
@@ -61,6 +61,9 @@ def test_enrolling_importing_and_checking_together_never_freezes_the_gateway(
     for kind in ("face_enrol", "subject_create", "check", "healthz"):
         assert report[kind]["server_errors"] == 0, (kind, report[kind]["errors"])
     assert report["face_enrol"]["ok"] >= 10 and report["check"]["ok"] >= 10, report
+    # back-pressure, not a gateway that turns devices away: two devices on two cores were
+    # refused 0-1 times in a minute (one check in flight; issue 19)
+    assert report["check"]["refused_at_capacity"] <= report["check"]["ok"] // 10, report
     assert report["healthz"]["count"] >= 100
     assert report["healthz"]["over_1s"] == 0, report["healthz"]
     [job] = report["imports"]
