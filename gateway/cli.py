@@ -341,6 +341,8 @@ def bench_load(
         parsed_rates = [float(r) for r in rates.split(",") if r.strip()]
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if not parsed_rates or any(not r > 0 for r in parsed_rates):
+        raise typer.BadParameter(f"--rates must be checks per second above 0, got {rates!r}")
     run_load_bench(devices=devices, subjects=subjects, rates=parsed_rates, step_s=step_s,
                    mix=parsed_mix, p95_target_s=p95_target_s, extra_env=env, out_dir=out,
                    overload_p95_s=overload_p95_target_s,

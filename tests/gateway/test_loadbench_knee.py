@@ -55,3 +55,15 @@ def test_the_overload_verdict_reads_the_first_step_at_twice_the_knee() -> None:
     empty = overload_verdict([step(0.5, 900), step(1.0, float("nan"), refused=60)], 0.5, 3.0)
     assert empty is not None and empty["within_target"] is False
     assert overload_verdict(steps, None, 3.0) is None
+
+
+def test_bench_load_refuses_rates_it_could_not_offer() -> None:
+    # a rate of 0 crashed the arrival loop, a negative one made it spin for ever
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    for rates in ("0", "1,-2", ","):
+        result = CliRunner().invoke(app, ["bench", "load", "--rates", rates])
+        assert result.exit_code == 2, (rates, result.output)
+        assert "--rates must be checks per second above 0" in result.output
