@@ -2,11 +2,13 @@
 
 A real ``fieldcheck serve`` process is started on a temporary SQLite file whose watchlist holds
 ``subjects`` synthetic subjects plus real enrolled people (LFW faces, FVC prints) whose other
-photos and impressions are the probes. Then ``devices`` virtual devices send checks at a stepped
-offered rate (open loop: arrivals are Poisson at the step's rate, whatever the answers do), a mix
-of face / two fingers / face + two fingers / document-only checks. A device that is answered 503
-keeps the capture and sends it again after ``Retry-After`` (as the simulator's device outbox
-does), so every check is eventually answered or counted lost.
+photos and impressions are the probes. Then ``devices`` of the simulator's virtual devices
+(``simulator.devices.VirtualDevice``, multipart format: each its own outbox sent in order, retries
+after Retry-After or its backoff, whichever is longer) get checks at a stepped offered rate (open
+loop: arrivals are Poisson at the step's rate over the fleet, whatever the answers do), a mix of
+face / two fingers / face + two fingers / document-only checks, built from the real probes. A
+refused check stays in its device's outbox until answered (devices keep trying up to 15 minutes
+after the last step), so every check is eventually answered or counted lost.
 
 Per step: offered and answered rates, latency p50/p95/p99 of the admitted attempt (what the
 officer waits once the gateway takes the check) and end to end (including waits for retries),
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import random
 import signal
 import subprocess
@@ -32,10 +33,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -48,9 +53,18 @@ from gateway.bench import (
     enrol_real_people,
     wait_ready,
 )
-from gateway.checks.admission import default_in_flight, refused_at_capacity
+from gateway.checks.admission import default_in_flight
 from gateway.extraction import default_processes
 from gateway.settings import Settings
+from simulator.devices import (
+    AT_CAPACITY_REASON,
+    PORTS,
+    CheckRecord,
+    DeviceProfile,
+    PlannedCheck,
+    VirtualDevice,
+)
+from simulator.scenario import DeviceBehaviour
 
 KINDS = ("face", "two_fingers", "face_two_fingers", "document")
 DEFAULT_MIX = "face=0.3,two_fingers=0.2,face_two_fingers=0.4,document=0.1"
@@ -69,19 +83,6 @@ def parse_mix(text: str) -> dict[str, float]:
     if sum(mix.values()) <= 0:
         raise ValueError("--mix weights must add up to more than 0")
     return mix
-
-
-@dataclass
-class Outcome:
-    kind: str
-    step: int
-    scheduled_t: float
-    answered_t: float | None = None
-    admitted_ms: float | None = None  # the attempt that was run
-    attempts: int = 0
-    rejections: int = 0
-    errors: list[int] = field(default_factory=list)
-    error_details: list[str] = field(default_factory=list)
 
 
 class _Sampler(threading.Thread):
@@ -136,89 +137,87 @@ class _Sampler(threading.Thread):
             last_cpu, last_t = cpu, now
 
 
-def _request(kind: str, probe: dict) -> tuple[dict, dict]:
-    data = {"purpose": "port entry"}
-    files: dict = {}
-    if kind in ("face", "face_two_fingers"):
-        files["face"] = ("face.jpg", probe["face"], "image/jpeg")
-    if kind in ("two_fingers", "face_two_fingers"):
-        files["finger_2"] = ("f2.tif", probe["finger_2"], "image/tiff")
-        files["finger_7"] = ("f7.tif", probe["finger_7"], "image/tiff")
-    if kind == "document":
-        data["mrz"] = TD3
-    return data, files
+class _LoadDevice(VirtualDevice):
+    """The simulator's handheld: its own outbox sent in order, a retry after Retry-After (or
+    its backoff, whichever is longer) for every refusal, its timeouts. It sends the bench's real
+    probes (other photos and impressions of enrolled people) rather than synthetic captures, so
+    the gateway pays real matching costs, under the purpose of a real check."""
+
+    def request_of(self, plan: PlannedCheck, start_wall: datetime) -> dict[str, Any]:
+        request = super().request_of(plan, start_wall)
+        request["data"]["purpose"] = "port entry"
+        return request
 
 
-def _device_loop(token: str, base: str, jobs: queue.Queue, probes: list[dict],
-                 deadline: float, rng: random.Random) -> None:
-    """One virtual device: takes due checks, sends them, retries 503s after Retry-After."""
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                      timeout=120) as client:
-        while True:
-            try:
-                out: Outcome | None = jobs.get(timeout=0.5)
-            except queue.Empty:
-                if time.perf_counter() > deadline:
-                    return
-                continue
-            if out is None:
-                return
-            data, files = _request(out.kind, probes[rng.randrange(len(probes))])
-            while time.perf_counter() < deadline:
-                out.attempts += 1
-                t = time.perf_counter()
-                try:
-                    r = client.post("/v1/checks", data=data, files=files)
-                except httpx.HTTPError:
-                    out.errors.append(0)
-                    time.sleep(1)
-                    continue
-                if refused_at_capacity(r.status_code, r.headers, r.content):
-                    out.rejections += 1  # back-pressure: the device sends it again when told
-                    time.sleep(float(r.headers["Retry-After"]))
-                    continue
-                if r.status_code == 503:  # not admission's: an error, sent again as devices do
-                    out.errors.append(503)
-                    out.error_details.append(f"503 {r.text[:150]}")
-                    time.sleep(float(r.headers.get("Retry-After", "1")))
-                    continue
-                if r.status_code != 200:
-                    out.errors.append(r.status_code)
-                    try:
-                        out.error_details.append(
-                            f"{r.status_code} {r.json().get('detail', '')}"[:160])
-                    except ValueError:
-                        out.error_details.append(f"{r.status_code} {r.text[:150]}")
-                out.admitted_ms = (time.perf_counter() - t) * 1000
-                out.answered_t = time.perf_counter()
-                break
+# The outbox keeps a check until the gateway answers it (a refusal at capacity is not a reason
+# to give up): only the drain deadline ends the retries.
+BEHAVIOUR = DeviceBehaviour(timeout_s=120.0, max_attempts=1_000_000, backoff_s=0.5,
+                            backoff_max_s=15.0)
 
 
-def _step_report(step: int, rate: float, outs: list[Outcome], step_s: float) -> dict:
-    mine = [o for o in outs if o.step == step]
-    answered = [o for o in mine if o.answered_t is not None]
-    ok = [o for o in answered if not o.errors]
-    admitted = [o.admitted_ms for o in ok if o.admitted_ms is not None]
-    e2e = [(o.answered_t - o.scheduled_t) * 1000 for o in ok if o.answered_t is not None]
+def _png(tiff: bytes) -> bytes:
+    """FVC's TIFF as the PNG a multipart device sends (lossless; 500 ppi either way)."""
+    pixels = cv2.imdecode(np.frombuffer(tiff, np.uint8), cv2.IMREAD_GRAYSCALE)
+    ok, png = (False, None) if pixels is None else cv2.imencode(".png", pixels)
+    if not ok or png is None:  # pragma: no cover - FVC's prints decode and encode
+        raise ValueError("could not re-encode an FVC print as PNG")
+    return png.tobytes()
+
+
+def _plan(seq: int, kind: str, probe: dict, device: str, captured_t: float) -> PlannedCheck:
+    fingers = ([(2, probe["finger_2_png"]), (7, probe["finger_7_png"])]
+               if kind in ("two_fingers", "face_two_fingers") else [])
+    return PlannedCheck(
+        seq=seq, device=device, person_index=0, expected_subject=probe["subject"],
+        modality=kind, quality="good", fingers=fingers,
+        face=probe["face"] if kind in ("face", "face_two_fingers") else None,
+        mrz=TD3.split("\n") if kind == "document" else None, captured_t=captured_t,
+    )
+
+
+@dataclass
+class _Sent:
+    """One check of the load: its step, kind, and the simulator's record of what happened."""
+
+    step: int
+    kind: str
+    record: CheckRecord
+
+
+def _faults(record: CheckRecord) -> list[str]:
+    """Attempts that failed for another reason than admission's refusal (timeouts, transport
+    errors, other 5xx), sent again by the device; and the answer itself when it was an error."""
+    retried = [e.split(" ", 1)[1] for e in record.attempt_log if AT_CAPACITY_REASON not in e]
+    return retried + ([f"HTTP {record.http_status}"] if record.status == "error" else [])
+
+
+def _step_report(step: int, rate: float, sent: list[_Sent], step_s: float) -> dict:
+    mine = [c for c in sent if c.step == step]
+    answered = [c for c in mine if c.record.status in ("acknowledged", "error")]
+    ok = [c for c in answered if c.record.status == "acknowledged"]
+    admitted = [c.record.latency_ms for c in ok if c.record.latency_ms is not None]
+    e2e = [(c.record.acked_t - c.record.plan.captured_t) * 1000 for c in ok
+           if c.record.acked_t is not None]
+    faults = [f for c in mine for f in _faults(c.record)]
     return {
         "offered_per_s": rate,
         "sent": len(mine),
         "answered": len(answered),
         "answered_per_s": round(len(answered) / step_s, 2),
-        "rejections_503": sum(o.rejections for o in mine),
-        "checks_rejected_at_least_once": sum(1 for o in mine if o.rejections),
-        "errors": sum(len(o.errors) for o in mine),
+        "rejections_503": sum(c.record.refusals for c in mine),
+        "checks_rejected_at_least_once": sum(1 for c in mine if c.record.refusals),
+        "errors": len(faults),
         # What the errors were (a refused probe photo is a 422 of the probe set, not a fault).
-        "error_statuses": dict(Counter(str(e) for o in mine for e in o.errors)),
-        "error_samples": sorted({d for o in mine for d in o.error_details})[:3],
+        "error_statuses": dict(Counter(faults)),
+        "error_samples": sorted({str(c.record.error) for c in mine if c.record.error})[:3],
         "admitted_p50_ms": round(_percentile(admitted, 50), 0),
         "admitted_p95_ms": round(_percentile(admitted, 95), 0),
         "admitted_p99_ms": round(_percentile(admitted, 99), 0),
         "end_to_end_p95_ms": round(_percentile(e2e, 95), 0),
         "by_kind_p95_ms": {
-            k: round(_percentile([o.admitted_ms for o in ok if o.kind == k and o.admitted_ms],
-                                 95), 0)
-            for k in KINDS if any(o.kind == k for o in ok)
+            k: round(_percentile([c.record.latency_ms for c in ok
+                                  if c.kind == k and c.record.latency_ms], 95), 0)
+            for k in KINDS if any(c.kind == k for c in ok)
         },
     }
 
@@ -325,25 +324,45 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
                              timeout=120)
         console.print("enrolling real people for the probes ...")
         probes = enrol_real_people(admin, lfw, fvc, people=10)
+        for probe in probes:  # a multipart device sends PNG
+            probe["finger_2_png"], probe["finger_7_png"] = (
+                _png(probe["finger_2"]), _png(probe["finger_7"]))
         tokens = [admin.post("/v1/tokens", json={"role": "device", "name": f"LOAD-{i:03d}"})
                   .json()["token"] for i in range(devices)]
         sampler = _Sampler(proc.pid)
         sampler.start()
         rng = random.Random(seed)
-        jobs: queue.Queue = queue.Queue()
         total_s = step_s * len(rates)
-        # Devices keep retrying after the last step until every check is answered (they leave
-        # as soon as the queue is empty); only a check still unanswered after this is lost.
+        # Devices keep retrying after the last step until every check is answered (each leaves
+        # once its outbox is empty); only a check still unanswered after this is lost.
         drain_s = 900.0
-        deadline = time.perf_counter() + total_s + drain_s
-        threads = [threading.Thread(target=_device_loop, daemon=True,
-                                    args=(tok, base, jobs, probes, deadline,
-                                          random.Random(seed + i)))
-                   for i, tok in enumerate(tokens)]
+        t0 = time.perf_counter()
+        start_wall = datetime.now(UTC)
+        ports = sorted(PORTS)
+        fleet = [
+            _LoadDevice(DeviceProfile(adapter="multipart", serial=f"LOAD-{i:03d}",
+                                      port=ports[i % len(ports)],
+                                      clock_offset_s=0.0, clock_drift_ppm=0.0,
+                                      operator_id=f"OFFICER-{i:03d}"),
+                        tok, base, BEHAVIOUR, clock=lambda: time.perf_counter() - t0,
+                        link_down=lambda _t: False)
+            for i, tok in enumerate(tokens)
+        ]
+        failed: list[BaseException] = []
+
+        def send(device: _LoadDevice) -> None:
+            try:
+                device.run_sender(start_wall, total_s + drain_s)
+            except BaseException as exc:  # a broken device must fail the bench, not look "lost"
+                failed.append(exc)
+                raise
+
+        threads = [threading.Thread(target=send, args=(d,), daemon=True, name=f"load-device-{i}")
+                   for i, d in enumerate(fleet)]
         for thread in threads:
             thread.start()
         kinds, weights = list(mix), list(mix.values())
-        outcomes: list[Outcome] = []
+        sent: list[_Sent] = []
         for step, rate in enumerate(rates):
             console.print(f"step {step + 1}/{len(rates)}: {rate:g} checks/s for {step_s:g} s")
             end = time.perf_counter() + step_s
@@ -353,15 +372,21 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
                 if t >= end:
                     break
                 time.sleep(max(0.0, t - time.perf_counter()))
-                out = Outcome(kind=rng.choices(kinds, weights)[0], step=step, scheduled_t=t)
-                outcomes.append(out)
-                jobs.put(out)
+                # Arrivals are Poisson over the fleet; each lands in one device's outbox.
+                device = fleet[rng.randrange(len(fleet))]
+                kind = rng.choices(kinds, weights)[0]
+                plan = _plan(len(sent), kind, probes[rng.randrange(len(probes))],
+                             device.profile.serial, t - t0)
+                sent.append(_Sent(step, kind, CheckRecord(plan)))
+                device.enqueue(sent[-1].record)
             time.sleep(max(0.0, end - time.perf_counter()))
-        for _ in threads:
-            jobs.put(None)
+        for device in fleet:
+            device.close()
         steps_done = time.perf_counter()
         for thread in threads:
-            thread.join(max(1.0, deadline - time.perf_counter()))
+            thread.join(max(1.0, t0 + total_s + drain_s + 5 - time.perf_counter()))
+        if failed:
+            raise RuntimeError(f"a virtual device failed: {failed[0]!r}") from failed[0]
         drained_s = time.perf_counter() - steps_done
         sampler.stop.set()
         sampler.join(3)
@@ -371,10 +396,10 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-    steps = [_step_report(i, r, outcomes, step_s) for i, r in enumerate(rates)]
+    steps = [_step_report(i, r, sent, step_s) for i, r in enumerate(rates)]
     knee = knee_of(steps, p95_target_s)
     over = overload_verdict(steps, knee, overload_p95_s)
-    lost = sum(1 for o in outcomes if o.answered_t is None)
+    lost = sum(1 for c in sent if c.record.status not in ("acknowledged", "error"))
     report = {
         "benchmark": "load",
         "devices": devices, "synthetic_subjects": subjects, "mix": mix, "step_s": step_s,
@@ -388,7 +413,7 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
         "steps": steps,
         "knee_offered_per_s": knee,
         "overload": over,
-        "checks_sent": len(outcomes),
+        "checks_sent": len(sent),
         "checks_lost": lost,
         "answered_within_s_after_last_step": round(drained_s, 1),
         "gateway_peak_rss_mb": max((s["rss_mb"] for s in sampler.samples), default=None),
@@ -407,7 +432,7 @@ def run_load_bench(*, devices: int, subjects: int, rates: list[float], step_s: f
     Console().print(table)
     console.print(f"knee (p95 <= {p95_target_s:g} s, >= 90% answered, <= 10% refused, and every "
                   f"lower step too): {knee if knee is not None else 'below the lowest step'} "
-                  f"checks/s; lost {lost} of {len(outcomes)}")
+                  f"checks/s; lost {lost} of {len(sent)}")
     if over is not None:
         console.print(f"at {over['offered_per_s']:g}/s ({over['times_knee']:g}x the knee): admitted "
                       f"p95 {over['admitted_p95_ms']:.0f} ms, {over['rejections_503']} 503s; "

@@ -28,6 +28,7 @@ import httpx
 from device_adapters.capture import Capture, DeviceInfo, FaceImage, FingerImage
 from device_adapters.mosip_sbi import EMPTY_HASH, chain_hash
 from device_adapters.mrz import parse_mrz
+from gateway.checks.admission import refused_at_capacity
 from simulator.scenario import DeviceBehaviour
 
 # Ports of the deployment countries (lat, lon): each device patrols around one of them.
@@ -50,6 +51,7 @@ MODELS = {
 }
 SBI_SUBTYPES = {2: "Right IndexFinger", 7: "Left IndexFinger"}
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+AT_CAPACITY_REASON = "at capacity"  # attempt_log: admission's refusal, not a fault
 
 
 @dataclass
@@ -84,6 +86,7 @@ class CheckRecord:
     top_subject: str | None = None
     upstream_status: str | None = None
     retry_after_s: float | None = None  # the gateway's Retry-After on the last refusal
+    refusals: int = 0  # answers "at capacity" (admission's 503 + Retry-After), sent again
     attempt_log: list[str] = field(default_factory=list)
 
 
@@ -427,6 +430,9 @@ class VirtualDevice:
                 record.retry_after_s = float(response.headers.get("Retry-After", ""))
             except ValueError:
                 record.retry_after_s = None
+            if refused_at_capacity(response.status_code, response.headers, response.content):
+                record.refusals += 1
+                return True, f"HTTP {response.status_code} {AT_CAPACITY_REASON}"
             return True, f"HTTP {response.status_code}"
         if response.status_code >= 400:
             record.status = "error"

@@ -67,3 +67,34 @@ def test_bench_load_refuses_rates_it_could_not_offer() -> None:
         result = CliRunner().invoke(app, ["bench", "load", "--rates", rates])
         assert result.exit_code == 2, (rates, result.output)
         assert "--rates must be checks per second above 0" in result.output
+
+
+def test_a_step_counts_refusals_at_capacity_apart_from_faults() -> None:
+    from gateway.loadbench import _Sent, _step_report
+    from simulator.devices import CheckRecord, PlannedCheck
+
+    def record(status: str, *, log: list[str], refusals: int = 0, latency: float | None = None,
+               http: int = 200) -> CheckRecord:
+        plan = PlannedCheck(seq=0, device="D", person_index=0, expected_subject=None,
+                            modality="face", quality="good", fingers=[], face=b"", mrz=None,
+                            captured_t=1.0)
+        return CheckRecord(plan, status=status, attempt_log=log, refusals=refusals,
+                           latency_ms=latency, acked_t=None if latency is None else 3.0,
+                           http_status=http)
+
+    sent = [
+        _Sent(0, "face", record("acknowledged", log=["1.0s HTTP 503 at capacity"] * 2,
+                                refusals=2, latency=800.0)),
+        _Sent(0, "face", record("acknowledged", log=["1.0s HTTP 503", "2.0s timeout"],
+                                latency=900.0)),
+        _Sent(0, "face", record("error", log=[], http=422)),
+        _Sent(0, "face", record("lost", log=["1.0s HTTP 503 at capacity"], refusals=1)),
+        _Sent(1, "face", record("acknowledged", log=[], latency=100.0)),
+    ]
+    step = _step_report(0, 0.5, sent, 60.0)
+    assert step["sent"] == 4 and step["answered"] == 3  # the lost one is not answered
+    assert step["rejections_503"] == 3 and step["checks_rejected_at_least_once"] == 2
+    assert step["errors"] == 3  # the database-busy 503, the timeout, the 422 answer
+    assert step["error_statuses"] == {"HTTP 503": 1, "timeout": 1, "HTTP 422": 1}
+    assert step["admitted_p50_ms"] == 850.0  # of the two acknowledged: 800 and 900 ms
+    assert step["end_to_end_p95_ms"] == 2000.0  # captured at 1 s, answered at 3 s

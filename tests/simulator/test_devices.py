@@ -13,7 +13,7 @@ from device_adapters.ansi_nist import AnsiNistAdapter
 from device_adapters.mosip_sbi import MosipSbiAdapter
 from device_adapters.multipart import MultipartAdapter
 from device_adapters.seek_avenger import SeekAvengerAdapter
-from simulator.devices import DeviceProfile, PlannedCheck, VirtualDevice, td3_mrz
+from simulator.devices import CheckRecord, DeviceProfile, PlannedCheck, VirtualDevice, td3_mrz
 from simulator.scenario import DeviceBehaviour
 
 ADAPTERS = {"multipart": MultipartAdapter(), "ansi-nist": AnsiNistAdapter(),
@@ -60,4 +60,40 @@ def test_device_payload_parses_with_its_adapter(kind: str) -> None:
     assert capture.document is not None and capture.document.valid
     if kind != "multipart":  # the form carries no location or capture time
         assert capture.device.serial == device.profile.serial
+    device.client.close()
+
+
+def test_the_device_tells_a_refusal_at_capacity_from_other_503s_and_keeps_the_capture() -> None:
+    # Admission's refusal is back-pressure (counted as a refusal, sent again after Retry-After);
+    # a busy database is a fault the device also retries, but not a refusal.
+    from gateway.checks.admission import AdmissionController
+    from gateway.errors import DatabaseBusy, Unavailable, problem
+
+    ctrl = AdmissionController(in_flight=1, waiting=0, max_wait_s=1)
+    with ctrl.admit():  # the one slot taken: the next check is refused at once
+        with pytest.raises(Unavailable) as refused:
+            with ctrl.admit():
+                pass
+
+    def answer(exc: Unavailable) -> httpx.Response:
+        r = problem(503, "Service unavailable", str(exc), slug=exc.type_slug, retry_after_s=0)
+        return httpx.Response(503, headers=dict(r.headers), content=r.body)
+
+    answers = [answer(refused.value), answer(DatabaseBusy("the write turn was not free")),
+               httpx.Response(200, json={"check_id": "chk_1", "decision": "no_hit"})]
+    device = VirtualDevice(
+        DeviceProfile("multipart", "SIM-M-001", "Port Louis", 0.0, 0.0, "OFF-1"), "tok",
+        "http://gw", DeviceBehaviour(backoff_s=0.0), lambda: 0.0, lambda t: False,
+    )
+    device.client = httpx.Client(base_url="http://gw",
+                                 transport=httpx.MockTransport(lambda req: answers.pop(0)))
+    plan = PlannedCheck(seq=1, device="SIM-M-001", person_index=0, expected_subject=None,
+                        modality="face", quality="good", fingers=[], face=_jpeg(), mrz=None,
+                        captured_t=0.0)
+    record = CheckRecord(plan)
+    device._deliver(record, datetime(2025, 3, 1, tzinfo=UTC), deadline_t=60.0)
+    assert record.status == "acknowledged" and record.attempts == 3
+    assert record.refusals == 1
+    assert [e.split(" ", 1)[1] for e in record.attempt_log] == ["HTTP 503 at capacity",
+                                                               "HTTP 503"]
     device.client.close()
