@@ -267,8 +267,16 @@ def _plot(report: dict, path: Path) -> None:
                        ("admitted_p99_ms", "p99"), ("end_to_end_p95_ms", "p95 end to end")):
         ax1.plot(rates, [s[key] / 1000 for s in steps], marker="o", label=label)
     ax1.axhline(report["p95_target_s"], color="grey", linestyle="--", linewidth=0.8)
-    ax1.set_xlabel("offered checks/s")
-    ax1.set_ylabel("latency (s)")
+    overload = report.get("overload_p95_target_s")
+    if overload:
+        ax1.axhline(overload, color="grey", linestyle=":", linewidth=0.8)
+    if report.get("knee_offered_per_s"):
+        ax1.axvline(report["knee_offered_per_s"], color="grey", linewidth=0.8)
+    # log scale: the admitted p95 (seconds) and the end-to-end time with the devices' backlog
+    # (minutes, past the knee) both stay readable
+    ax1.set_yscale("log")
+    ax1.set_xlabel("offered checks/s (vertical line: the knee)")
+    ax1.set_ylabel("latency (s, log; dashed: knee target, dotted: overload target)")
     ax1b = ax1.twinx()
     ax1b.bar(rates, [s["rejections_503"] for s in steps], width=0.1, alpha=0.3, color="red",
              label="503s")
